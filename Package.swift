@@ -1,0 +1,112 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "attest",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "attest", targets: ["attest"]),
+        .library(name: "AttestCollect", targets: ["AttestCollect"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.30.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.100.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
+    ],
+    targets: [
+        // Values shared by every layer: JSON-like values, paths into them, templates, secret scrubbing.
+        .target(name: "AttestCore", swiftSettings: strict),
+        // HTTP transport seam: the protocol, the async-http-client implementation, retries, recording.
+        .target(
+            name: "AttestHTTP",
+            dependencies: [
+                "AttestCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // AWS Signature Version 4, pure functions over a request description.
+        .target(
+            name: "AttestSigV4",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // The AWS adapter: credentials, endpoints, wire protocols, the signed client.
+        .target(
+            name: "AttestAWS",
+            dependencies: [
+                "AttestCore", "AttestHTTP", "AttestSigV4",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The inventory graph: typed nodes and edges, lookups both ways.
+        .target(name: "AttestInventory", dependencies: ["AttestCore"], swiftSettings: strict),
+        // Data-driven collection: provider specs (YAML) executed by generic code into the graph.
+        .target(
+            name: "AttestCollect",
+            dependencies: [
+                "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Recorded responses: the fixture format and a loopback server that replays them.
+        .target(
+            name: "AttestReplay",
+            dependencies: [
+                "AttestCore", "AttestHTTP", "AttestSigV4",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The commands, as a library so tests can drive them.
+        .target(
+            name: "AttestCLI",
+            dependencies: [
+                "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "attest", dependencies: ["AttestCLI"], swiftSettings: strict),
+
+        // Test peers shared by the test targets: moto_server, loopback credential endpoints, fault injection.
+        .target(
+            name: "AttestTestSupport",
+            dependencies: [
+                "AttestCore", "AttestHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Tests/Support",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),
+        .testTarget(name: "AttestSigV4Tests", dependencies: ["AttestSigV4"], swiftSettings: strict),
+        .testTarget(
+            name: "AttestAWSTests",
+            dependencies: ["AttestAWS", "AttestHTTP", "AttestTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AttestCollectTests",
+            dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI"],
+            swiftSettings: strict
+        ),
+    ]
+)

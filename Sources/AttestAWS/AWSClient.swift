@@ -1,0 +1,142 @@
+public import AttestCore
+public import AttestHTTP
+import AttestSigV4
+import Crypto
+public import Foundation
+public import Logging
+
+/// Sends signed AWS API calls: builds the request for the service's wire protocol, signs it
+/// (again on every attempt), retries throttling and transient failures with jittered backoff,
+/// corrects clock skew, and decodes the answer or the error.
+public final class AWSClient: Sendable {
+    public let transport: any HTTPTransport
+    public let credentials: any AWSCredentialProvider
+    public let endpoints: AWSEndpointResolver
+    public let retryPolicy: RetryPolicy
+    public let counters: CallCounters
+    public let clock: ClockOffset
+    let logger: Logger
+    let userAgent: String
+    let requestTimeout: Duration
+
+    public init(transport: any HTTPTransport, credentials: any AWSCredentialProvider,
+                endpoints: AWSEndpointResolver = AWSEndpointResolver(), retryPolicy: RetryPolicy = RetryPolicy(),
+                counters: CallCounters = CallCounters(), clock: ClockOffset = ClockOffset(),
+                logger: Logger = Logger(label: "attest.aws"), userAgent: String = "attest",
+                requestTimeout: Duration = .seconds(30)) {
+        self.transport = transport
+        self.credentials = credentials
+        self.endpoints = endpoints
+        self.retryPolicy = retryPolicy
+        self.counters = counters
+        self.clock = clock
+        self.logger = logger
+        self.userAgent = userAgent
+        self.requestTimeout = requestTimeout
+    }
+
+    /// A client like this one that signs with other credentials.
+    public func with(credentials: any AWSCredentialProvider) -> AWSClient {
+        AWSClient(transport: transport, credentials: credentials, endpoints: endpoints, retryPolicy: retryPolicy,
+                  counters: counters, clock: clock, logger: logger, userAgent: userAgent, requestTimeout: requestTimeout)
+    }
+
+    public func send(_ op: AWSOperation, service: AWSService) async throws -> AWSResponse {
+        let endpoint = try endpoints.endpoint(for: service, region: op.region)
+        let encoded = ProtocolCodec.encode(op, service: service)
+        var (host, path) = address(op, endpoint: endpoint, encodedPath: encoded.path)
+        path = endpoint.basePath + path
+        let hostHeader = endpoint.port.map { p in
+            (endpoint.scheme == "https" && p == 443) || (endpoint.scheme == "http" && p == 80) ? host : "\(host):\(p)"
+        } ?? host
+
+        var attempt = 0
+        var skewCorrections = 0
+        while true {
+            attempt += 1
+            try Task.checkCancellation()
+            var headers = encoded.headers
+            headers.append(("Host", hostHeader))
+            var query = encoded.query
+            if !op.unsigned {
+                let creds = try await credentials.credentials()
+                let signer = SigV4Signer(service: service.signingName, region: endpoint.signingRegion)
+                let payload: SigningRequest.Payload = .bytes(encoded.body)
+                let signature = signer.sign(
+                    SigningRequest(method: encoded.method, path: path, query: query, headers: headers, payload: payload),
+                    credentials: SigningCredentials(accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey.value,
+                                                    sessionToken: creds.sessionToken?.value),
+                    date: clock.current)
+                headers.append(contentsOf: signature.headersToAdd)
+                query.append(contentsOf: signature.queryToAdd)
+            }
+            headers.append(("User-Agent", userAgent))
+            var url = "\(endpoint.scheme)://\(hostHeader)\(SigV4Signer.encodePath(path.isEmpty ? "/" : path))"
+            if !query.isEmpty {
+                url += "?" + query.map { "\(SigV4Signer.uriEncode($0.name))=\(SigV4Signer.uriEncode($0.value))" }.joined(separator: "&")
+            }
+            let request = HTTPRequest(method: encoded.method, url: url, headers: headers, body: encoded.body, timeout: requestTimeout)
+
+            counters.recordCall()
+            let response: HTTPResponse
+            do {
+                response = try await transport.send(request)
+            } catch let error as TransportError {
+                if error.isTransient, attempt < retryPolicy.maxAttempts {
+                    counters.recordRetry(throttled: false)
+                    logger.debug("retrying after transport error", metadata: ["operation": "\(op.name)", "attempt": "\(attempt)", "error": "\(error.kind.rawValue)"])
+                    try await Task.sleep(for: retryPolicy.delay(afterAttempt: attempt))
+                    continue
+                }
+                counters.recordFailure()
+                throw error
+            }
+
+            if (200..<300).contains(response.status) {
+                do {
+                    let value = try ProtocolCodec.decode(response, op: op, service: service)
+                    return AWSResponse(status: response.status, headers: response.headers, value: value)
+                } catch {
+                    counters.recordFailure()
+                    throw error
+                }
+            }
+
+            let error = AWSErrorDecoder.decode(response, protocol: service.wireProtocol)
+            if AWSServiceError.clockSkewCodes.contains(error.code), skewCorrections < 2,
+               let serverDate = response.header("Date").flatMap(HTTPDate.parse), clock.adjust(serverDate: serverDate) {
+                skewCorrections += 1
+                logger.notice("clock skew corrected", metadata: ["offset_seconds": "\(Int(clock.seconds))", "operation": "\(op.name)"])
+                continue  // re-signed with the corrected time on the next pass
+            }
+            if error.isTransient, attempt < retryPolicy.maxAttempts {
+                counters.recordRetry(throttled: error.isThrottling)
+                let retryAfter = RetryPolicy.parseRetryAfter(response.header("Retry-After"))
+                let delay = retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
+                logger.debug("retrying", metadata: ["operation": "\(op.name)", "code": "\(error.code)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: delay)
+                continue
+            }
+            counters.recordFailure()
+            throw error
+        }
+    }
+
+    /// S3 virtual-hosted addressing on AWS endpoints for DNS-compatible bucket names, path-style
+    /// otherwise and on custom endpoints (emulators, proxies). Host prefixes only on AWS endpoints.
+    func address(_ op: AWSOperation, endpoint: AWSEndpoint, encodedPath: String) -> (host: String, path: String) {
+        var host = endpoint.host
+        if let prefix = op.hostPrefix, !endpoint.isCustom { host = prefix + host }
+        guard let bucket = op.bucket else { return (host, encodedPath) }
+        let rest = encodedPath.hasPrefix("/") ? encodedPath : "/" + encodedPath
+        if !endpoint.isCustom, Self.isVirtualHostable(bucket) {
+            return ("\(bucket).\(host)", rest)
+        }
+        return (host, "/\(bucket)\(rest == "/" ? "" : rest)")
+    }
+
+    static func isVirtualHostable(_ bucket: String) -> Bool {
+        guard (3...63).contains(bucket.count), !bucket.contains("."), !bucket.contains("_") else { return false }
+        return bucket.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" } && bucket.first != "-" && bucket.last != "-"
+    }
+}

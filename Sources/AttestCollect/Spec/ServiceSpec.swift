@@ -1,0 +1,145 @@
+import AttestCore
+
+/// A service's collection spec, loaded from `providers/<provider>/<service>.yaml`: what its API
+/// calls are, how they page, and how their answers become graph nodes and edges.
+/// The schema is documented in `docs/providers.md`.
+public struct ServiceSpec: Sendable {
+    public var provider: String
+    public var id: String
+    public var file: String
+    /// Wire settings, provider-specific (`protocol`, `api_version`, `signing_name`, …).
+    public var settings: [String: String]
+    /// `regional`: every scanned region. `global`: once, in the home region.
+    public var scope: Scope
+    public var operations: [String: OperationSpec]
+    public var resources: [ResourceSpec]
+
+    public enum Scope: String, Sendable { case regional, global }
+}
+
+/// One API operation: its REST shape if any, its paging, where its items are.
+public struct OperationSpec: Sendable {
+    public var name: String
+    /// The IAM-style permission the call needs (`s3:GetEncryptionConfiguration`); defaults to `<prefix>:<name>`.
+    public var action: String?
+    public var method: String?
+    public var path: Template?
+    public var query: [(String, Template)]
+    public var headers: [(String, Template)]
+    public var hostPrefix: Template?
+    /// S3: the bucket the call addresses.
+    public var bucket: Template?
+    public var rawPayload: Bool
+    public var paginate: Pagination?
+    /// Where the list of items is in one page (`Users.member[]`).
+    public var items: ValuePath?
+    /// Default parameters, merged under the call site's.
+    public var parameters: [String: ParameterValue]
+    public var line: Int
+
+    public struct Pagination: Sendable {
+        /// The request parameter carrying the token.
+        public var input: String
+        /// Where the next token is in the answer.
+        public var output: ValuePath
+        /// Optional flag saying more pages exist (`IsTruncated`).
+        public var more: ValuePath?
+    }
+}
+
+/// A parameter value: a template rendered to a string, or a structured JSON value (JSON protocols).
+public enum ParameterValue: Sendable {
+    case template(Template)
+    case json(JSONValue)
+}
+
+/// How one resource type is collected and normalised.
+public struct ResourceSpec: Sendable {
+    public var type: String
+    public var line: Int
+    /// Iterate over resources of this type collected earlier in the same service (`aws.iam.user`).
+    public var parent: String?
+    /// No list call: exactly one resource, built from ``id`` and the enrichments (account settings).
+    public var singleton: Bool
+    /// Only add attributes to resources that already exist with the same id; never create.
+    public var mergeOnly: Bool
+    public var list: CallSpec?
+    public var id: Template
+    public var name: Template?
+    /// Overrides the region of the resource (S3 buckets live where GetBucketLocation says).
+    public var region: Template?
+    public var filter: Condition?
+    public var enrich: [EnrichmentSpec]
+    public var tags: AttributeSpec?
+    public var attributes: [(String, AttributeSpec)]
+    public var edges: [EdgeSpec]
+}
+
+/// A call made by a list or an enrichment.
+public struct CallSpec: Sendable {
+    public var operation: String
+    public var parameters: [String: ParameterValue]
+    /// Calls to make first: `GenerateCredentialReport` until its state is `COMPLETE`.
+    public var before: [PollSpec]
+    /// How list items are decoded when they are not a structure (`base64-csv`).
+    public var decode: String?
+    public var items: ValuePath?
+    public var line: Int
+}
+
+public struct PollSpec: Sendable {
+    public var operation: String
+    public var path: ValuePath
+    public var until: String
+    public var attempts: Int
+    public var intervalSeconds: Double
+}
+
+/// A per-resource call whose answer is kept under ``name`` for attributes and edges.
+public struct EnrichmentSpec: Sendable {
+    public var name: String
+    public var call: CallSpec
+    /// Call once per element of this path (each element is `each` in templates); the result is a list.
+    public var each: ValuePath?
+    /// Region to call in; defaults to the resource's collection region.
+    public var region: Template?
+    /// Error codes that mean "not configured" or "not applicable": the value is null, not an error.
+    public var absentOn: Set<String>
+    public var when: Condition?
+    /// Post-processing of the answer before it is stored.
+    public var select: AttributeSpec?
+    public var line: Int
+}
+
+public struct Condition: Sendable {
+    public var path: ValuePath
+    public var equals: String?
+    public var notEquals: String?
+    public var exists: Bool?
+    public var line: Int
+
+    func holds(in context: JSONValue) -> Bool {
+        let value = path.value(in: context)
+        if let exists, exists == value.isNull { return false }
+        if let equals, value.stringValue != equals { return false }
+        if let notEquals, value.stringValue == notEquals { return false }
+        return true
+    }
+}
+
+/// How an attribute's value is derived from the context.
+public indirect enum AttributeSpec: Sendable {
+    /// A value read at a path, optionally transformed; with ``fields`` each reached value is
+    /// turned into an object of its own.
+    case path(ValuePath, transform: String?, fields: [(String, AttributeSpec)]?, defaultValue: JSONValue?)
+    case template(Template)
+    case constant(JSONValue)
+}
+
+/// An edge from the resource to whatever ``to`` names, once per ``each`` element if given.
+public struct EdgeSpec: Sendable {
+    public var kind: String
+    public var each: ValuePath?
+    public var to: AttributeSpec
+    public var line: Int
+}

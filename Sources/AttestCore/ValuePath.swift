@@ -1,0 +1,56 @@
+/// A path into a ``JSONValue``: dot-separated keys, where a key followed by `[]` fans out over a list.
+///
+/// `Reservations[].Instances[].InstanceId` yields every instance id of every reservation.
+/// A path with no `[]` yields at most one value. Since XML has no arrays, `[]` also accepts a
+/// lone value (one element) and `null` (none).
+public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
+    public struct Segment: Sendable, Hashable {
+        public var key: String
+        public var fanOut: Bool
+    }
+
+    public let segments: [Segment]
+    public let description: String
+
+    public init(_ text: String) {
+        description = text
+        if text.isEmpty || text == "." {
+            segments = []
+            return
+        }
+        segments = text.split(separator: ".", omittingEmptySubsequences: true).map { part in
+            if part.hasSuffix("[]") {
+                return Segment(key: String(part.dropLast(2)), fanOut: true)
+            }
+            return Segment(key: String(part), fanOut: false)
+        }
+    }
+
+    /// True when evaluation can yield more than one value.
+    public var isMulti: Bool { segments.contains { $0.fanOut } }
+
+    /// Every value the path reaches; missing keys reach nothing.
+    public func values(in root: JSONValue) -> [JSONValue] {
+        var current: [JSONValue] = [root]
+        for segment in segments {
+            var next: [JSONValue] = []
+            next.reserveCapacity(current.count)
+            for value in current {
+                let child = segment.key.isEmpty ? value : value[segment.key]
+                if segment.fanOut {
+                    next.append(contentsOf: child.asList)
+                } else if !child.isNull {
+                    next.append(child)
+                }
+            }
+            current = next
+        }
+        return current
+    }
+
+    /// The single value the path reaches, or `.null`.
+    public func value(in root: JSONValue) -> JSONValue {
+        if isMulti { return .array(values(in: root)) }
+        return values(in: root).first ?? .null
+    }
+}

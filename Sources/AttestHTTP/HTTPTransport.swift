@@ -1,0 +1,79 @@
+public import Foundation
+
+/// An HTTP request as a provider adapter builds it, before it reaches the wire.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The complete URL, already percent-encoded as it must be sent.
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// The limit for the whole exchange, from connect to the last byte of the body.
+    public var timeout: Duration
+
+    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+                timeout: Duration = .seconds(30)) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// An HTTP response with its body read in full.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// The seam between provider adapters and the network.
+///
+/// The production implementation is ``AsyncHTTPClientTransport``; recording, replay and fault
+/// injection wrap or replace it without the adapters knowing.
+public protocol HTTPTransport: Sendable {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+}
+
+/// A failure below HTTP: nothing usable came back.
+public struct TransportError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable {
+        case connect, timeout, connectionClosed, invalidURL, responseTooLarge, other
+    }
+
+    public var kind: Kind
+    public var host: String
+    public var detail: String
+
+    public init(_ kind: Kind, host: String, detail: String) {
+        self.kind = kind
+        self.host = host
+        self.detail = detail
+    }
+
+    /// Connection-level failures are worth another attempt; a malformed URL or an oversized body is not.
+    public var isTransient: Bool {
+        switch kind {
+        case .connect, .timeout, .connectionClosed, .other: true
+        case .invalidURL, .responseTooLarge: false
+        }
+    }
+
+    public var description: String { "\(kind.rawValue) error talking to \(host): \(detail)" }
+}

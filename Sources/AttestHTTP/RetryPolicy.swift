@@ -1,0 +1,76 @@
+import Foundation
+
+/// How often and how long to wait before trying a request again.
+///
+/// Delays grow exponentially from ``baseDelay`` up to ``maxDelay`` with full jitter (a uniform
+/// random delay between zero and the exponential bound), so that many concurrent callers that
+/// were throttled together do not come back together. A server's `Retry-After` is a floor.
+public struct RetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+    /// The longest `Retry-After` honoured; beyond it the request fails rather than stalling a scan.
+    public var maxRetryAfter: Duration
+
+    public init(maxAttempts: Int = 8, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(20),
+                maxRetryAfter: Duration = .seconds(120)) {
+        self.maxAttempts = maxAttempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.maxRetryAfter = maxRetryAfter
+    }
+
+    /// The delay before attempt `attempt + 1`, where `attempt` counts from 1.
+    public func delay(afterAttempt attempt: Int, retryAfter: Duration? = nil,
+                      random: (ClosedRange<Double>) -> Double = { Double.random(in: $0) }) -> Duration {
+        let exponent = min(attempt - 1, 30)
+        let bound = min(baseDelay.seconds * pow(2, Double(exponent)), maxDelay.seconds)
+        var seconds = random(0...bound)
+        if let retryAfter { seconds = max(seconds, min(retryAfter.seconds, maxRetryAfter.seconds)) }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// Parses `Retry-After` as delta-seconds or as an HTTP date.
+    public static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Double(value), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let date = HTTPDate.parse(value) {
+            return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+        }
+        return nil
+    }
+
+    /// HTTP statuses that mean "try again later" whatever the provider.
+    public static func isRetryableStatus(_ status: Int) -> Bool {
+        status == 429 || status == 500 || status == 502 || status == 503 || status == 504
+    }
+}
+
+extension Duration {
+    public var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
+
+/// RFC 7231 dates, as found in `Date` and `Retry-After`.
+public enum HTTPDate {
+    public static func parse(_ text: String) -> Date? {
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.timeZone = TimeZone(identifier: "GMT")
+            f.dateFormat = format
+            if let d = f.date(from: text) { return d }
+        }
+        return nil
+    }
+
+    public static func format(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return f.string(from: date)
+    }
+}
