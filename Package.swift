@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.100.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // Values shared by every layer: JSON-like values, paths into them, templates, secret scrubbing.
@@ -70,6 +71,7 @@ let package = Package(
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestSigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -90,7 +92,7 @@ let package = Package(
         .target(
             name: "AttestTestSupport",
             dependencies: [
-                "AttestCore", "AttestHTTP",
+                "AttestCore", "AttestHTTP", "AttestReplay", "AttestSigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/Support",

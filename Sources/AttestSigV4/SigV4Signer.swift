@@ -292,3 +292,19 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+extension SigV4Signer {
+    /// The signature of a request whose headers already include everything signed (`x-amz-date`,
+    /// a token, a payload hash): what a server computes to check a request it received.
+    public func signature(ofSignedRequest request: SigningRequest, secretAccessKey: String, amzDate: String) -> String {
+        let day = String(amzDate.prefix(8))
+        let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(request.headers)
+        let canonicalRequest = [
+            request.method.uppercased(), canonicalURI(request.path), Self.canonicalQuery(request.query),
+            canonicalHeaders, signedHeaders, Self.payloadHash(request.payload),
+        ].joined(separator: "\n")
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        let stringToSign = Self.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequest)
+        return Self.signature(secret: secretAccessKey, day: day, region: region, service: service, stringToSign: stringToSign)
+    }
+}

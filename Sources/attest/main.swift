@@ -1,1 +1,4 @@
-print("attest")
+import AttestCLI
+import Foundation
+
+exit(await AttestMain.run())

@@ -1,0 +1,77 @@
+import ArgumentParser
+import AttestCollect
+import Foundation
+
+/// The version printed in reports and evidence.
+public let attestVersion = "0.1.0"
+
+public struct AttestCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "attest",
+        abstract: "Cloud configuration scanner: inventory graph, controls and evidence.",
+        version: attestVersion,
+        subcommands: [ScanCommand.self, PermissionsCommand.self, DemoCommand.self])
+
+    public init() {}
+}
+
+/// Exit statuses: 0 complete, 3 scan incomplete, 2 usage or configuration error.
+public enum ExitStatus {
+    public static let complete: Int32 = 0
+    public static let usage: Int32 = 2
+    public static let incomplete: Int32 = 3
+}
+
+/// An error the user can fix; printed as one line, exit status 2.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum AttestMain {
+    /// Parses, runs, and maps every outcome to an exit status with a one-line reason.
+    public static func run(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Int32 {
+        do {
+            var command = try AttestCommand.parseAsRoot(arguments)
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+            return ExitStatus.complete
+        } catch let exit as ExitCode {
+            return exit.rawValue
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("attest: \(error.description)\n".utf8))
+            return ExitStatus.usage
+        } catch let error as SpecError {
+            FileHandle.standardError.write(Data("attest: invalid provider spec: \(error.description)\n".utf8))
+            return ExitStatus.usage
+        } catch let error as ScanSetupError {
+            FileHandle.standardError.write(Data("attest: \(error.description)\n".utf8))
+            return ExitStatus.usage
+        } catch {
+            let code = AttestCommand.exitCode(for: error)
+            if code == .success {
+                // --help, --version
+                print(AttestCommand.fullMessage(for: error))
+                return 0
+            }
+            if code == .validationFailure {
+                let message = AttestCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
+                FileHandle.standardError.write(Data("attest: \(message) (see attest --help)\n".utf8))
+                return ExitStatus.usage
+            }
+            FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(String(describing: error)))\n".utf8))
+            return ExitStatus.usage
+        }
+    }
+}
+
+enum SecretScrubberLine {
+    static func scrub(_ s: String) -> String {
+        AttestCore.SecretScrubber.shared.scrub(s).replacingOccurrences(of: "\n", with: " ")
+    }
+}
+
+import AttestCore

@@ -1,0 +1,69 @@
+import AttestAWS
+import AttestCore
+import AttestHTTP
+
+/// Executes spec operations through the signed ``AWSClient``.
+public struct AWSServiceCaller: ServiceCaller {
+    public let client: AWSClient
+
+    public init(client: AWSClient) {
+        self.client = client
+    }
+
+    /// The wire description of a service from its spec's `settings`.
+    public static func service(_ spec: ServiceSpec) -> AWSService {
+        let s = spec.settings
+        return AWSService(id: spec.id, endpointPrefix: s["endpoint_prefix"], signingName: s["signing_name"],
+                          wireProtocol: AWSProtocol(rawValue: s["protocol"] ?? "query") ?? .query,
+                          apiVersion: s["api_version"], targetPrefix: s["target_prefix"], jsonVersion: s["json_version"],
+                          isGlobal: s["global_endpoint"] == "true")
+    }
+
+    public func call(service spec: ServiceSpec, operation: OperationSpec, region: String,
+                     parameters: [String: JSONValue], context: JSONValue) async throws -> JSONValue {
+        let service = Self.service(spec)
+        var op = AWSOperation(name: operation.name, region: region, rawPayload: operation.rawPayload)
+        switch service.wireProtocol {
+        case .query, .ec2, .json:
+            op.parameters = .object(parameters)
+        case .restXML, .restJSON:
+            var ctx = context.objectValue ?? [:]
+            for (k, v) in parameters { ctx[k] = v }
+            let c = JSONValue.object(ctx)
+            op.method = operation.method ?? "GET"
+            op.path = try operation.path.map { try fill($0, c, "path") } ?? "/"
+            op.query = try operation.query.map { ($0.0, try fill($0.1, c, $0.0)) }
+            op.headers = try operation.headers.map { ($0.0, try fill($0.1, c, $0.0)) }
+            op.hostPrefix = try operation.hostPrefix.map { try fill($0, c, "host_prefix") }
+            op.bucket = try operation.bucket.map { try fill($0, c, "bucket") }
+            op.parameters = .object([:])
+            // Paging tokens of REST operations travel in the query string.
+            if let p = operation.paginate, let token = parameters[p.input]?.stringValue {
+                op.query.append((p.input, token))
+            }
+        }
+        return try await client.send(op, service: service).value
+    }
+
+    func fill(_ t: Template, _ c: JSONValue, _ what: String) throws -> String {
+        guard let s = t.render(c) else { throw UnrenderableParameterError(parameter: what, template: t.description) }
+        return s
+    }
+
+    public func describe(_ error: any Error) -> (code: String, message: String) {
+        switch error {
+        case let e as AWSServiceError: (e.code, e.message)
+        case let e as AWSResponseDecodingError: ("MalformedResponse", e.description)
+        case let e as TransportError: (e.kind == .timeout ? "Timeout" : "Unreachable", e.description)
+        case let e as CredentialError: ("CredentialsError", e.description)
+        case is CancellationError: ("Cancelled", "the scan was cancelled")
+        default: ("Error", SecretScrubber.shared.scrub(String(describing: error)))
+        }
+    }
+
+    public func action(service spec: ServiceSpec, operation: OperationSpec) -> String {
+        if let a = operation.action { return a }
+        let prefix = spec.settings["action_prefix"] ?? Self.service(spec).signingName
+        return "\(prefix):\(operation.name)"
+    }
+}

@@ -1,0 +1,268 @@
+import AttestCore
+import Foundation
+import Yams
+
+/// A mistake in a spec file, with the file and line to fix.
+public struct SpecError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var line: Int
+    public var message: String
+    public var description: String { "\(file):\(line): \(message)" }
+}
+
+/// Reads `providers/<provider>/*.yaml` into ``ServiceSpec`` values, refusing unknown keys so a
+/// typo is an error, not a silently ignored setting.
+public enum SpecLoader {
+    public static func loadProvider(directory: URL, provider: String) throws -> ProviderSpec {
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+            .sorted()
+        var services: [ServiceSpec] = []
+        var discovery: [String: DiscoveryCall] = [:]
+        for file in files {
+            let url = directory.appendingPathComponent(file)
+            let text = try String(contentsOf: url, encoding: .utf8)
+            let display = "providers/\(provider)/\(file)"
+            if file.hasPrefix("provider.") {
+                discovery = try loadDiscovery(text, file: display)
+            } else {
+                services.append(try loadService(text, file: display, provider: provider))
+            }
+        }
+        let spec = ProviderSpec(provider: provider, services: services, discovery: discovery)
+        try spec.validate()
+        return spec
+    }
+
+    public static func loadService(_ text: String, file: String, provider: String) throws -> ServiceSpec {
+        let root = try parse(text, file: file)
+        let r = try root.map(["service", "scope", "settings", "operations", "resources"])
+        let settingsNode = try r.optionalMap("settings", allowed: nil)
+        var settings: [String: String] = [:]
+        if let settingsNode {
+            for (k, v) in settingsNode.entries { settings[k] = try v.string() }
+        }
+        let scopeText = try r.optionalString("scope") ?? "regional"
+        guard let scope = ServiceSpec.Scope(rawValue: scopeText) else {
+            throw r.node("scope")!.error("scope must be regional or global, not \(scopeText)")
+        }
+        var operations: [String: OperationSpec] = [:]
+        if let ops = try r.optionalMap("operations", allowed: nil) {
+            for (name, node) in ops.entries {
+                operations[name] = try operation(name, node)
+            }
+        }
+        var resources: [ResourceSpec] = []
+        if let list = r.node("resources") {
+            for item in try list.sequence() { resources.append(try resource(item, operations: operations)) }
+        }
+        return ServiceSpec(provider: provider, id: try r.string("service"), file: file, settings: settings, scope: scope,
+                           operations: operations, resources: resources)
+    }
+
+    static func loadDiscovery(_ text: String, file: String) throws -> [String: DiscoveryCall] {
+        let root = try parse(text, file: file)
+        let r = try root.map(["provider", "discovery"])
+        var out: [String: DiscoveryCall] = [:]
+        if let d = try r.optionalMap("discovery", allowed: nil) {
+            for (name, node) in d.entries {
+                let m = try node.map(["service", "operation", "items", "parameters"])
+                out[name] = DiscoveryCall(service: try m.string("service"), operation: try m.string("operation"),
+                                          items: try m.optionalString("items").map(ValuePath.init),
+                                          parameters: try parameters(m.optionalMap("parameters", allowed: nil)))
+            }
+        }
+        return out
+    }
+
+    static func parse(_ text: String, file: String) throws -> YAMLNode {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw SpecError(file: file, line: 1, message: "the file is empty")
+            }
+            return YAMLNode(node: node, file: file)
+        } catch let error as YamlError {
+            throw SpecError(file: file, line: Self.line(of: error), message: "YAML syntax error: \(error)")
+        }
+    }
+
+    static func line(of error: YamlError) -> Int {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return 1
+        }
+    }
+
+    static func operation(_ name: String, _ node: YAMLNode) throws -> OperationSpec {
+        let m = try node.map(["action", "method", "path", "query", "headers", "host_prefix", "bucket", "payload", "paginate", "items", "parameters"])
+        var paginate: OperationSpec.Pagination?
+        if let p = try m.optionalMap("paginate", allowed: ["input", "output", "more"]) {
+            paginate = .init(input: try p.string("input"), output: ValuePath(try p.string("output")),
+                             more: try p.optionalString("more").map(ValuePath.init))
+        }
+        let payload = try m.optionalString("payload")
+        if let payload, payload != "raw" { throw m.node("payload")!.error("payload must be raw") }
+        return OperationSpec(
+            name: name, action: try m.optionalString("action"), method: try m.optionalString("method"),
+            path: try m.optionalTemplate("path"), query: try templateList(m.optionalMap("query", allowed: nil)),
+            headers: try templateList(m.optionalMap("headers", allowed: nil)), hostPrefix: try m.optionalTemplate("host_prefix"),
+            bucket: try m.optionalTemplate("bucket"), rawPayload: payload == "raw", paginate: paginate,
+            items: try m.optionalString("items").map(ValuePath.init),
+            parameters: try parameters(m.optionalMap("parameters", allowed: nil)), line: node.line)
+    }
+
+    static func templateList(_ map: YAMLMap?) throws -> [(String, Template)] {
+        guard let map else { return [] }
+        return try map.entries.map { ($0.0, try $0.1.template()) }
+    }
+
+    static func parameters(_ map: YAMLMap?) throws -> [String: ParameterValue] {
+        guard let map else { return [:] }
+        var out: [String: ParameterValue] = [:]
+        for (key, node) in map.entries {
+            if case .scalar(let s) = node.node, !(s.style == .plain && ["true", "false"].contains(s.string) && false) {
+                out[key] = .template(try node.template())
+            } else {
+                out[key] = .json(try node.json())
+            }
+        }
+        return out
+    }
+
+    static func call(_ node: YAMLNode, operations: [String: OperationSpec]) throws -> CallSpec {
+        let m: YAMLMap
+        if case .scalar = node.node {
+            m = YAMLMap(entries: [("operation", node)], parent: node)
+        } else {
+            m = try node.map(["operation", "parameters", "before", "decode", "items"])
+        }
+        let opName = try m.string("operation")
+        guard operations[opName] != nil else {
+            throw (m.node("operation") ?? node).error("operation \(opName) is not declared under operations:")
+        }
+        var before: [PollSpec] = []
+        if let b = m.node("before") {
+            for item in try b.sequence() {
+                let p = try item.map(["operation", "path", "until", "attempts", "interval"])
+                let op = try p.string("operation")
+                guard operations[op] != nil else { throw item.error("operation \(op) is not declared under operations:") }
+                before.append(PollSpec(operation: op, path: ValuePath(try p.string("path")), until: try p.string("until"),
+                                       attempts: Int(try p.optionalString("attempts") ?? "20") ?? 20,
+                                       intervalSeconds: Double(try p.optionalString("interval") ?? "1") ?? 1))
+            }
+        }
+        let decode = try m.optionalString("decode")
+        if let decode, decode != "base64-csv" { throw m.node("decode")!.error("decode must be base64-csv") }
+        return CallSpec(operation: opName, parameters: try parameters(m.optionalMap("parameters", allowed: nil)), before: before,
+                        decode: decode, items: try m.optionalString("items").map(ValuePath.init), line: node.line)
+    }
+
+    static func resource(_ node: YAMLNode, operations: [String: OperationSpec]) throws -> ResourceSpec {
+        let m = try node.map(["type", "parent", "singleton", "merge", "list", "id", "name", "region", "filter", "enrich",
+                              "tags", "attributes", "edges"])
+        let singleton = try m.optionalBool("singleton") ?? false
+        let mergeOnly = try m.optionalBool("merge") ?? false
+        let list = try m.node("list").map { try call($0, operations: operations) }
+        if !singleton && list == nil { throw node.error("a resource needs list: (or singleton: true)") }
+        var enrich: [EnrichmentSpec] = []
+        var seen: Set<String> = []
+        if let e = m.node("enrich") {
+            for item in try e.sequence() {
+                let em = try item.map(["name", "operation", "parameters", "each", "region", "absent_on", "when", "select", "before", "decode", "items"])
+                let name = try em.string("name")
+                guard seen.insert(name).inserted else { throw item.error("enrichment \(name) is defined twice") }
+                var absent: Set<String> = []
+                if let a = em.node("absent_on") { for c in try a.sequence() { absent.insert(try c.string()) } }
+                var callMap = em
+                callMap.entries = em.entries.filter { ["operation", "parameters", "before", "decode", "items"].contains($0.0) }
+                enrich.append(EnrichmentSpec(
+                    name: name, call: try call(YAMLNode(mapFrom: callMap, like: item), operations: operations),
+                    each: try em.optionalString("each").map(ValuePath.init), region: try em.optionalTemplate("region"),
+                    absentOn: absent, when: try em.node("when").map(condition), select: try em.node("select").map(attribute),
+                    line: item.line))
+            }
+        }
+        var attributes: [(String, AttributeSpec)] = []
+        if let a = try m.optionalMap("attributes", allowed: nil) {
+            for (k, v) in a.entries { attributes.append((k, try attribute(v))) }
+        }
+        var edges: [EdgeSpec] = []
+        if let e = m.node("edges") {
+            for item in try e.sequence() {
+                let em = try item.map(["kind", "each", "to"])
+                guard let to = em.node("to") else { throw item.error("an edge needs to:") }
+                edges.append(EdgeSpec(kind: try em.string("kind"), each: try em.optionalString("each").map(ValuePath.init),
+                                      to: try attribute(to), line: item.line))
+            }
+        }
+        return ResourceSpec(
+            type: try m.string("type"), line: node.line, parent: try m.optionalString("parent"), singleton: singleton,
+            mergeOnly: mergeOnly, list: list, id: try m.template("id"), name: try m.optionalTemplate("name"),
+            region: try m.optionalTemplate("region"), filter: try m.node("filter").map(condition), enrich: enrich,
+            tags: try m.node("tags").map(attribute), attributes: attributes, edges: edges)
+    }
+
+    static func condition(_ node: YAMLNode) throws -> Condition {
+        let m = try node.map(["path", "equals", "not_equals", "exists"])
+        return Condition(path: ValuePath(try m.string("path")), equals: try m.optionalString("equals"),
+                         notEquals: try m.optionalString("not_equals"), exists: try m.optionalBool("exists"), line: node.line)
+    }
+
+    /// `path.to.value` | `"{template}"` | `{path, transform, fields, default}` | `{value: constant}`
+    static func attribute(_ node: YAMLNode) throws -> AttributeSpec {
+        if case .scalar = node.node {
+            let s = try node.string()
+            if s.contains("{") { return .template(try node.template()) }
+            return .path(ValuePath(s), transform: nil, fields: nil, defaultValue: nil)
+        }
+        let m = try node.map(["path", "transform", "fields", "default", "value", "template"])
+        if let v = m.node("value") { return .constant(try v.json()) }
+        if m.node("template") != nil { return .template(try m.template("template")) }
+        let transform = try m.optionalString("transform")
+        if let transform, !Transforms.known.contains(transform) {
+            throw m.node("transform")!.error("unknown transform \(transform) (known: \(Transforms.known.sorted().joined(separator: ", ")))")
+        }
+        var fields: [(String, AttributeSpec)]?
+        if let f = try m.optionalMap("fields", allowed: nil) {
+            fields = try f.entries.map { ($0.0, try attribute($0.1)) }
+        }
+        return .path(ValuePath(try m.optionalString("path") ?? "."), transform: transform, fields: fields,
+                     defaultValue: try m.node("default").map { try $0.json() })
+    }
+}
+
+/// A provider's specs: its services and the calls it makes before collection (identity, regions).
+public struct ProviderSpec: Sendable {
+    public var provider: String
+    public var services: [ServiceSpec]
+    public var discovery: [String: DiscoveryCall]
+
+    public func service(_ id: String) -> ServiceSpec? { services.first { $0.id == id } }
+
+    func validate() throws {
+        for (name, call) in discovery {
+            guard let s = service(call.service), s.operations[call.operation] != nil else {
+                throw SpecError(file: "providers/\(provider)/provider.yaml", line: 1,
+                                message: "discovery \(name) names \(call.service).\(call.operation), which no service spec declares")
+            }
+        }
+        for s in services {
+            var types: Set<String> = []
+            for r in s.resources {
+                if let parent = r.parent, !types.contains(parent) {
+                    throw SpecError(file: s.file, line: r.line, message: "parent \(parent) must be collected earlier in the same file")
+                }
+                types.insert(r.type)
+            }
+        }
+    }
+}
+
+public struct DiscoveryCall: Sendable {
+    public var service: String
+    public var operation: String
+    public var items: ValuePath?
+    public var parameters: [String: ParameterValue]
+}

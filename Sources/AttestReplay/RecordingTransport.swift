@@ -1,0 +1,33 @@
+import AttestCore
+import AttestHTTP
+import Foundation
+
+/// Passes requests to a real transport and writes each answer to a ``FixtureStore``, with
+/// credentials, tokens and signatures removed. Throttling and server errors are not recorded,
+/// so a replay serves the answer the scan finally used.
+public struct RecordingTransport: HTTPTransport {
+    let base: any HTTPTransport
+    let store: FixtureStore
+
+    public init(base: any HTTPTransport, store: FixtureStore) {
+        self.base = base
+        self.store = store
+    }
+
+    static let keptHeaders: Set<String> = ["content-type", "x-amzn-errortype", "x-amz-bucket-region"]
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let response = try await base.send(request)
+        guard !RetryPolicy.isRetryableStatus(response.status), let url = URL(string: request.url) else { return response }
+        let components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        let fixtureRequest = FixtureKey.request(
+            method: request.method, host: url.host ?? "", rawPath: components?.percentEncodedPath ?? url.path,
+            rawQuery: components?.percentEncodedQuery ?? "", headers: request.headers, body: request.body)
+        var headers: [String: String] = [:]
+        for (name, value) in response.headers where Self.keptHeaders.contains(name.lowercased()) { headers[name.lowercased()] = value }
+        let fixture = Fixture(request: fixtureRequest, response: .init(
+            status: response.status, headers: headers, body: SecretScrubber.shared.scrub(response.bodyText)))
+        try store.write(fixture)
+        return response
+    }
+}
