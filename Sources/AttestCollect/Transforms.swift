@@ -5,7 +5,7 @@ import Foundation
 enum Transforms {
     static let known: Set<String> = [
         "bool", "int", "string", "lower", "json", "url-json", "exists", "count", "list", "map", "base64",
-        "s3-region", "kms-key-arn", "csv-bool", "not-empty",
+        "s3-region", "kms-key-arn", "csv-bool", "not-empty", "timestamp",
     ]
 
     /// Applies `name`; `context` supplies account/region/partition where a transform needs them.
@@ -44,6 +44,8 @@ enum Transforms {
             case .null: return .bool(false)
             default: return .bool(true)
             }
+        case "timestamp":
+            return timestamp(value)
         case "count":
             return .int(Int64(value.asList.count))
         case "list":
@@ -69,6 +71,32 @@ enum Transforms {
             return .string("arn:\(partition):kms:\(region):\(account):key/\(s)")
         default:
             return value
+        }
+    }
+
+    /// Every timestamp as ISO 8601 in UTC: JSON protocols send epoch seconds, XML ones ISO strings
+    /// with or without fractions. Unparseable text is kept as it came.
+    static func timestamp(_ value: JSONValue) -> JSONValue {
+        let out = ISO8601DateFormatter()
+        out.formatOptions = [.withInternetDateTime]
+        switch value {
+        case .int(let i): return .string(out.string(from: Date(timeIntervalSince1970: TimeInterval(i))))
+        case .double(let d): return .string(out.string(from: Date(timeIntervalSince1970: d)))
+        case .string(let s):
+            if let d = Double(s), !s.contains("-") { return .string(out.string(from: Date(timeIntervalSince1970: d))) }
+            let parser = ISO8601DateFormatter()
+            for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]] {
+                parser.formatOptions = options
+                if let d = parser.date(from: s) { return .string(out.string(from: d)) }
+            }
+            // Fractions beyond milliseconds (2026-11-21T22:32:22.296452Z) trip the formatter.
+            if let dot = s.firstIndex(of: "."), let end = s[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || ($0 == "-" ) }) {
+                let trimmed = String(s[..<dot]) + String(s[end...])
+                parser.formatOptions = [.withInternetDateTime]
+                if let d = parser.date(from: trimmed) { return .string(out.string(from: d)) }
+            }
+            return value
+        default: return value
         }
     }
 

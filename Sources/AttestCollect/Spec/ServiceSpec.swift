@@ -113,16 +113,16 @@ public struct EnrichmentSpec: Sendable {
 
 public struct Condition: Sendable {
     public var path: ValuePath
-    public var equals: String?
-    public var notEquals: String?
+    public var equals: Template?
+    public var notEquals: Template?
     public var exists: Bool?
     public var line: Int
 
     func holds(in context: JSONValue) -> Bool {
         let value = path.value(in: context)
         if let exists, exists == value.isNull { return false }
-        if let equals, value.stringValue != equals { return false }
-        if let notEquals, value.stringValue == notEquals { return false }
+        if let equals, value.stringValue != equals.render(context) { return false }
+        if let notEquals, value.stringValue == notEquals.render(context) { return false }
         return true
     }
 }

@@ -206,8 +206,8 @@ public enum SpecLoader {
 
     static func condition(_ node: YAMLNode) throws -> Condition {
         let m = try node.map(["path", "equals", "not_equals", "exists"])
-        return Condition(path: ValuePath(try m.string("path")), equals: try m.optionalString("equals"),
-                         notEquals: try m.optionalString("not_equals"), exists: try m.optionalBool("exists"), line: node.line)
+        return Condition(path: ValuePath(try m.string("path")), equals: try m.optionalTemplate("equals"),
+                         notEquals: try m.optionalTemplate("not_equals"), exists: try m.optionalBool("exists"), line: node.line)
     }
 
     /// `path.to.value` | `"{template}"` | `{path, transform, fields, default}` | `{value: constant}`
