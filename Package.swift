@@ -102,12 +102,12 @@ let package = Package(
         .testTarget(name: "AttestSigV4Tests", dependencies: ["AttestSigV4"], swiftSettings: strict),
         .testTarget(
             name: "AttestAWSTests",
-            dependencies: ["AttestAWS", "AttestHTTP", "AttestTestSupport"],
+            dependencies: ["AttestAWS", "AttestHTTP", "AttestTestSupport", "AttestReplay", "AttestSigV4"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "AttestCollectTests",
-            dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI"],
+            dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "attest"],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,184 @@
+import Foundation
+
+/// A real `moto_server` (the AWS emulator) on a free loopback port, started for a test and
+/// stopped with it. `.ci/run` installs it; a missing moto fails the tests that need it loudly.
+public final class MotoServer: Sendable {
+    public let port: Int
+    public let process: Process
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    init(port: Int, process: Process) {
+        self.port = port
+        self.process = process
+    }
+
+    /// - Parameter authAfter: with a value, moto checks every request's signature against the IAM
+    ///   keys it issued once that many requests have been served (`INITIAL_NO_AUTH_ACTION_COUNT`).
+    public static func start(authAfter: Int? = nil) async throws -> MotoServer {
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            let port = try freePort()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+            var env = ProcessInfo.processInfo.environment
+            env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+            env["MOTO_ALLOW_NONEXISTENT_REGION"] = "false"
+            if let authAfter { env["INITIAL_NO_AUTH_ACTION_COUNT"] = String(authAfter) }
+            process.environment = env
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let server = MotoServer(port: port, process: process)
+            do {
+                try await server.waitUntilReady()
+                return server
+            } catch {
+                lastError = error
+                server.stop()
+            }
+        }
+        throw lastError ?? TestPeerError("moto_server did not start")
+    }
+
+    func waitUntilReady() async throws {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            guard process.isRunning else {
+                throw TestPeerError("moto_server exited (status \(process.terminationStatus)); is moto[server] installed? run .ci/run or pip install 'moto[server]'")
+            }
+            if let url = URL(string: "\(endpoint)/moto-api/reset-auth"), (try? await probe(url)) == true { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw TestPeerError("moto_server did not answer on port \(port) within 60 s")
+    }
+
+    private func probe(_ url: URL) async throws -> Bool {
+        // A bare TCP connect is enough to know the server is listening.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return rc == 0
+    }
+
+    /// Runs `Tests/Support/moto/seed.py` against this server and returns what it printed.
+    public func seed(auth: Bool = false) throws -> [String: Any] {
+        let output = try runProcess("/usr/bin/env", ["python3", TestPaths.repository.appendingPathComponent("Tests/Support/moto/seed.py").path,
+                                                     endpoint] + (auth ? ["--auth"] : []))
+        guard let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else {
+            throw TestPeerError("seed.py printed no JSON")
+        }
+        return json
+    }
+
+    /// Runs a Python snippet with `boto3` set up for this server (`client(service, region)`).
+    @discardableResult
+    public func python(_ code: String) throws -> String {
+        let prelude = """
+        import boto3, json, sys
+        def client(service, region="us-east-1", key="testing", secret="testing"):
+            return boto3.client(service, region_name=region, endpoint_url="\(endpoint)", aws_access_key_id=key, aws_secret_access_key=secret)
+
+        """
+        return try runProcess("/usr/bin/env", ["python3", "-c", prelude + code])
+    }
+
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+public struct TestPeerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs a program to completion and returns its standard output; fails on a non-zero status.
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    let result = try runProcessCapturing(executable, arguments, environment: environment)
+    guard result.status == 0 else {
+        throw TestPeerError("\(arguments.prefix(2).joined(separator: " ")) exited \(result.status): \(result.stderr.suffix(2000))")
+    }
+    return result.stdout
+}
+
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public func runProcessCapturing(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+    nonisolated(unsafe) var errData = Data()
+    let errThread = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    errThread.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !errThread.isFinished { usleep(1000) }
+    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// A TCP port nobody listens on right now.
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { throw TestPeerError("bind failed") }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+public enum TestPaths {
+    /// The repository root (this file is Tests/Support/MotoServer.swift).
+    public static let repository: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    public static let shared = repository.deletingLastPathComponent().appendingPathComponent("shared")
+
+    /// The `attest` executable built beside the test bundle.
+    public static var attestBinary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("attest")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return repository.appendingPathComponent(".build/debug/attest")
+    }
+
+    public static func temporaryDirectory(_ name: String = "attest-test") throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
