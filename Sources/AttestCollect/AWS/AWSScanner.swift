@@ -96,7 +96,7 @@ public struct AWSScanner: Sendable {
                     errors.append(CollectionError(service: "ec2", region: r, operation: "DescribeRegions", code: "RegionNotEnabled",
                                                   message: "region \(r) is not enabled for this account; not scanned"))
                 }
-                regions = wanted.filter { enabled.contains($0) }
+                regions = Array(Set(wanted.filter { enabled.contains($0) })).sorted()
             } else {
                 regions = enabled
             }
@@ -104,7 +104,7 @@ public struct AWSScanner: Sendable {
             let (code, message) = caller.describe(error)
             errors.append(CollectionError(service: "ec2", region: request.homeRegion, operation: "DescribeRegions", code: code,
                                           message: "could not list enabled regions: \(message)"))
-            regions = request.regions ?? [request.homeRegion]
+            regions = (request.regions ?? [request.homeRegion]).sorted()
         }
 
         let engine = CollectionEngine(caller: caller, unitConcurrency: unitConcurrency, itemConcurrency: itemConcurrency,
