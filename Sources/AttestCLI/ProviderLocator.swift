@@ -7,7 +7,9 @@ import Foundation
 enum ProviderLocator {
     static func load(_ provider: String, override: String?) throws -> ProviderSpec {
         let dir = try directory(provider, override: override)
-        return try SpecLoader.loadProvider(directory: dir, provider: provider)
+        let spec = try SpecLoader.loadProvider(directory: dir, provider: provider)
+        if provider == "aws" { try AWSServiceCaller.validate(spec) }
+        return spec
     }
 
     static func directory(_ provider: String, override: String?) throws -> URL {

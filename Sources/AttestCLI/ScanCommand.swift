@@ -140,7 +140,7 @@ struct AWSSession {
         } catch {
             throw ConfigurationError("\(error)")
         }
-        let profileName = profile ?? environment["AWS_PROFILE"] ?? "default"
+        let profileName = AWSCredentialChain.profileName(environment: environment, explicitProfile: profile)
         let homeRegion = region ?? AWSCredentialChain.region(environment: environment, files: files, profile: profileName)
         let endpoints = AWSEndpointResolver(environment: environment, profileEndpointURL: files.profiles[profileName]?["endpoint_url"])
         let counters = CallCounters()

@@ -187,7 +187,7 @@ public struct CollectionEngine: Sendable {
                                                      resourceId: earlyId, region: region))
             }
         }
-        let context = JSONValue.object(ctx)
+        var context = JSONValue.object(ctx)
         guard let id = spec.id.render(context), !id.isEmpty else {
             result.errors.append(CollectionError(
                 service: unit.service.id, region: unit.region, operation: spec.list?.operation ?? "-", code: "MissingIdentifier",
@@ -196,6 +196,9 @@ public struct CollectionEngine: Sendable {
             return result
         }
         let region = spec.region?.render(context) ?? (unit.isGlobal ? "global" : unit.region)
+        // Attributes and edges see the resource's own region (an S3 bucket's, not the home region).
+        if region != "global" { ctx["region"] = .string(region) }
+        context = .object(ctx)
         var attributes: [String: JSONValue] = [:]
         for (name, attr) in spec.attributes { attributes[name] = evaluate(attr, context: context) }
         var tags: [String: String] = [:]
@@ -249,6 +252,7 @@ public struct CollectionEngine: Sendable {
         let itemsPath = call.items ?? op.items
         var items: [JSONValue] = []
         var seenTokens: Set<String> = []
+        var complete = false
         for _ in 0..<maxPages {
             let page = try await caller.call(service: unit.service, operation: op, region: region, parameters: parameters, context: context)
             if let itemsPath {
@@ -263,14 +267,15 @@ public struct CollectionEngine: Sendable {
             } else {
                 items.append(page)
             }
-            guard let paginate = op.paginate else { break }
-            if let more = paginate.more, more.value(in: page).boolValue != true { break }
-            guard let token = paginate.output.value(in: page).stringValue, !token.isEmpty else { break }
+            guard let paginate = op.paginate else { complete = true; break }
+            if let more = paginate.more, more.value(in: page).boolValue != true { complete = true; break }
+            guard let token = paginate.output.value(in: page).stringValue, !token.isEmpty else { complete = true; break }
             guard seenTokens.insert(token).inserted else {
                 throw PagingLoopError(operation: op.name)
             }
             parameters[paginate.input] = .string(token)
         }
+        guard complete else { throw PagingLimitError(operation: op.name, pages: maxPages) }
         return items
     }
 
@@ -347,6 +352,12 @@ public struct CollectionEngine: Sendable {
 public struct PagingLoopError: Error, CustomStringConvertible {
     public var operation: String
     public var description: String { "\(operation) returned a page token it had already returned; stopped paging" }
+}
+
+public struct PagingLimitError: Error, CustomStringConvertible {
+    public var operation: String
+    public var pages: Int
+    public var description: String { "\(operation) still had more pages after \(pages); the list is incomplete" }
 }
 
 public struct PollTimeoutError: Error, CustomStringConvertible {

@@ -5,7 +5,7 @@ import Foundation
 enum Transforms {
     static let known: Set<String> = [
         "bool", "int", "string", "lower", "json", "url-json", "exists", "count", "list", "map", "base64",
-        "s3-region", "kms-key-arn", "csv-bool", "not-empty", "timestamp",
+        "s3-region", "kms-key-arn", "csv-bool", "not-empty", "timestamp", "ec2-resource-arn",
     ]
 
     /// Applies `name`; `context` supplies account/region/partition where a transform needs them.
@@ -44,6 +44,14 @@ enum Transforms {
             case .null: return .bool(false)
             default: return .bool(true)
             }
+        case "ec2-resource-arn":
+            // vpc-…, subnet-…, eni-… → the ARN of that resource type.
+            guard let s = value.stringValue, let dash = s.firstIndex(of: "-") else { return .null }
+            let kinds = ["vpc": "vpc", "subnet": "subnet", "eni": "network-interface", "i": "instance", "sg": "security-group",
+                         "vol": "volume", "igw": "internet-gateway", "tgw": "transit-gateway"]
+            guard let kind = kinds[String(s[..<dash])] else { return .null }
+            let partition = context["partition"].stringValue ?? "aws"
+            return .string("arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
         case "timestamp":
             return timestamp(value)
         case "count":
@@ -51,7 +59,7 @@ enum Transforms {
         case "list":
             return .array(value.asList)
         case "map":
-            return keyValueMap(value)
+            return keyValueMap(value, numbers: true)
         case "base64":
             guard let s = value.stringValue, let d = Data(base64Encoded: s) else { return .null }
             return .string(String(decoding: d, as: UTF8.self))
@@ -101,14 +109,14 @@ enum Transforms {
     }
 
     /// `[{Key: k, Value: v}]` (or `key`/`value`, `TagKey`/`TagValue`) → `{k: v}`; numeric values become ints.
-    static func keyValueMap(_ value: JSONValue) -> JSONValue {
+    static func keyValueMap(_ value: JSONValue, numbers: Bool = false) -> JSONValue {
         if case .object(let o) = value, o["Key"] == nil, o["key"] == nil, o["TagKey"] == nil { return value }
         var out: [String: JSONValue] = [:]
         for entry in value.asList {
             let key = entry["Key"].stringValue ?? entry["key"].stringValue ?? entry["TagKey"].stringValue
             let v = [entry["Value"], entry["value"], entry["TagValue"]].first { !$0.isNull } ?? .null
             guard let key else { continue }
-            if case .string(let s) = v, let i = Int64(s) { out[key] = .int(i) } else { out[key] = v }
+            if numbers, case .string(let s) = v, let i = Int64(s) { out[key] = .int(i) } else { out[key] = v }
         }
         return .object(out)
     }

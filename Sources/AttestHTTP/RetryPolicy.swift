@@ -9,7 +9,7 @@ public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
     public var baseDelay: Duration
     public var maxDelay: Duration
-    /// The longest `Retry-After` honoured; beyond it the request fails rather than stalling a scan.
+    /// The longest `Retry-After` waited; a longer one is cut to this so one throttled call cannot stall a scan.
     public var maxRetryAfter: Duration
 
     public init(maxAttempts: Int = 8, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(20),

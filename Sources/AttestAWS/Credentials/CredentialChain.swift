@@ -35,7 +35,11 @@ public struct AWSCredentialChain: Sendable {
     }
 
     /// The profile in effect: `--profile`, else `AWS_PROFILE`, else `default`.
-    public var profileName: String { explicitProfile ?? nonEmpty(environment["AWS_PROFILE"]) ?? nonEmpty(environment["AWS_DEFAULT_PROFILE"]) ?? "default" }
+    public var profileName: String { Self.profileName(environment: environment, explicitProfile: explicitProfile) }
+
+    public static func profileName(environment: [String: String], explicitProfile: String?) -> String {
+        explicitProfile ?? nonEmpty(environment["AWS_PROFILE"]) ?? nonEmpty(environment["AWS_DEFAULT_PROFILE"]) ?? "default"
+    }
 
     /// The resolved provider, wrapped so that temporary credentials refresh before they expire.
     public func resolve() async throws -> any AWSCredentialProvider {

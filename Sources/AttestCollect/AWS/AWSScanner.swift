@@ -61,6 +61,7 @@ public struct AWSScanner: Sendable {
 
     public func scan(_ request: AWSScanRequest, progress: (any CollectionProgress)? = nil) async throws -> ScanResult {
         let started = Date()
+        try AWSServiceCaller.validate(spec)
         let caller = AWSServiceCaller(client: client)
         var services = spec.services.filter { !$0.resources.isEmpty }
         if let wanted = request.services {

@@ -19,6 +19,25 @@ public struct AWSServiceCaller: ServiceCaller {
                           isGlobal: s["global_endpoint"] == "true")
     }
 
+    static let knownSettings: Set<String> = ["protocol", "api_version", "signing_name", "endpoint_prefix", "target_prefix",
+                                             "json_version", "global_endpoint", "action_prefix"]
+
+    /// Refuses settings the AWS caller does not understand, so a typo is an error and not a silent default.
+    public static func validate(_ provider: ProviderSpec) throws {
+        for spec in provider.services {
+            for key in spec.settings.keys.sorted() where !knownSettings.contains(key) {
+                throw SpecError(file: spec.file, line: 1, message: "unknown setting \(key) (expected one of: \(knownSettings.sorted().joined(separator: ", ")))")
+            }
+            let proto = spec.settings["protocol"] ?? "query"
+            guard AWSProtocol(rawValue: proto) != nil else {
+                throw SpecError(file: spec.file, line: 1, message: "unknown protocol \(proto) (expected one of: \(AWSProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            if proto == "json", spec.settings["target_prefix"] == nil {
+                throw SpecError(file: spec.file, line: 1, message: "protocol json needs target_prefix")
+            }
+        }
+    }
+
     public func call(service spec: ServiceSpec, operation: OperationSpec, region: String,
                      parameters: [String: JSONValue], context: JSONValue) async throws -> JSONValue {
         let service = Self.service(spec)

@@ -122,7 +122,9 @@ public enum SpecLoader {
         guard let map else { return [:] }
         var out: [String: ParameterValue] = [:]
         for (key, node) in map.entries {
-            if case .scalar(let s) = node.node, !(s.style == .plain && ["true", "false"].contains(s.string) && false) {
+            // Plain booleans and numbers keep their type (JSON protocols need it); everything
+            // else is a template rendered to a string.
+            if case .scalar(let s) = node.node, !(s.style == .plain && (["true", "false"].contains(s.string) || Int64(s.string) != nil)) {
                 out[key] = .template(try node.template())
             } else {
                 out[key] = .json(try node.json())
@@ -159,6 +161,10 @@ public enum SpecLoader {
                         decode: decode, items: try m.optionalString("items").map(ValuePath.init), line: node.line)
     }
 
+    /// Context keys the engine sets itself; an enrichment may not shadow them.
+    static let reservedNames: Set<String> = ["account", "partition", "region", "home_region", "item", "parent", "each",
+                                             "value", "id", "name", "attributes"]
+
     static func resource(_ node: YAMLNode, operations: [String: OperationSpec]) throws -> ResourceSpec {
         let m = try node.map(["type", "parent", "singleton", "merge", "list", "id", "name", "region", "filter", "enrich",
                               "tags", "attributes", "edges"])
@@ -173,6 +179,9 @@ public enum SpecLoader {
                 let em = try item.map(["name", "operation", "parameters", "each", "region", "absent_on", "when", "select", "before", "decode", "items"])
                 let name = try em.string("name")
                 guard seen.insert(name).inserted else { throw item.error("enrichment \(name) is defined twice") }
+                guard !reservedNames.contains(name) else {
+                    throw item.error("enrichment name \(name) is reserved (\(reservedNames.sorted().joined(separator: ", ")))")
+                }
                 var absent: Set<String> = []
                 if let a = em.node("absent_on") { for c in try a.sequence() { absent.insert(try c.string()) } }
                 var callMap = em
