@@ -63,6 +63,21 @@ public struct AWSResponseDecodingError: Error, CustomStringConvertible, Sendable
 }
 
 enum AWSErrorDecoder {
+    static func findError(in value: JSONValue, depth: Int = 0) -> JSONValue? {
+        guard depth < 6 else { return nil }
+        switch value {
+        case .object(let o):
+            if o["Code"]?.stringValue != nil { return value }
+            for key in o.keys.sorted() { if let found = findError(in: o[key]!, depth: depth + 1) { return found } }
+            return nil
+        case .array(let a):
+            for v in a { if let found = findError(in: v, depth: depth + 1) { return found } }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// Decodes an error answer. Never throws: an undecodable error body becomes a code from the status.
     static func decode(_ response: HTTPResponse, protocol proto: AWSProtocol) -> AWSServiceError {
         let requestId = response.header("x-amzn-RequestId") ?? response.header("x-amz-request-id")
@@ -71,12 +86,9 @@ enum AWSErrorDecoder {
         switch proto {
         case .query, .ec2, .restXML:
             if let tree = try? XMLTree.parse(response.body) {
-                let error: JSONValue = {
-                    if !tree["ErrorResponse"]["Error"].isNull { return tree["ErrorResponse"]["Error"] }
-                    if !tree["Response"]["Errors"]["Error"].isNull { return tree["Response"]["Errors"]["Error"].asList.first ?? .null }
-                    if !tree["Error"].isNull { return tree["Error"] }
-                    return .null
-                }()
+                // <ErrorResponse><Error>, <Response><Errors><Error>, <Error>, and variants seen in
+                // emulators (<ErrorResponse><Errors><Error>): the first element that has a Code.
+                let error = findError(in: tree) ?? .null
                 code = error["Code"].stringValue
                 message = error["Message"].stringValue
             }

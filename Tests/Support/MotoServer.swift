@@ -89,11 +89,15 @@ public final class MotoServer: Sendable {
         return try runProcess("/usr/bin/env", ["python3", "-c", prelude + code])
     }
 
+    /// Stops the server; moto ignores SIGTERM while a client holds a keep-alive connection, so
+    /// it is killed if it has not exited within two seconds.
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     deinit { stop() }

@@ -68,7 +68,15 @@ public actor RefreshingCredentialProvider: AWSCredentialProvider {
 
     public func credentials() async throws -> AWSCredentials {
         if let cached, !cached.expires(within: refreshWindow, now: now()) { return cached }
-        if let inFlight { return try await inFlight.value }
+        if let inFlight {
+            do {
+                return try await inFlight.value
+            } catch {
+                // Waiters fall back like the caller that started the refresh does.
+                if let cached, !cached.expires(within: 0, now: now()) { return cached }
+                throw error
+            }
+        }
         let base = self.base
         let task = Task { try await base.credentials() }
         inFlight = task

@@ -78,7 +78,8 @@ public struct AWSScanner: Sendable {
         do {
             identity = try await discover("identity", caller: caller, region: request.homeRegion)
         } catch {
-            throw ScanSetupError("cannot establish the caller identity: \(caller.describe(error).message)")
+            let (code, message) = caller.describe(error)
+            throw ScanSetupError("cannot establish the caller identity: \(code): \(message)")
         }
         guard let account = identity["Account"].stringValue, !account.isEmpty else {
             throw ScanSetupError("GetCallerIdentity answered without an account id")

@@ -1,0 +1,161 @@
+import AttestAWS
+import AttestCollect
+import AttestCore
+import AttestReplay
+import AttestTestSupport
+import Foundation
+import Testing
+
+/// Runs the built `attest` binary as a user would, with an environment of its own.
+enum Attest {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent",
+                   "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"]
+        env.merge(environment) { _, new in new }
+        return try runProcessCapturing(TestPaths.attestBinary.path, arguments, environment: env)
+    }
+
+    static func json(_ path: URL) throws -> JSONValue { try JSONValue.parse(Data(contentsOf: path)) }
+}
+
+@Suite("attest against moto with request authentication on", .serialized)
+struct AuthenticatedMotoTests {
+    struct Env: Sendable {
+        let moto: MotoServer
+        let key: String
+        let secret: String
+    }
+
+    /// moto checks every request after the first three (the seed's own user setup) against the IAM
+    /// keys it issued: a signature attest gets wrong is refused, as AWS would.
+    static let shared = Task<Env, any Error> {
+        let moto = try await MotoServer.start(authAfter: 3)
+        let seed = try moto.seed(auth: true)
+        let scanner = try #require(seed["scanner"] as? [String: String])
+        return Env(moto: moto, key: scanner["access_key_id"]!, secret: scanner["secret_access_key"]!)
+    }
+
+    @Test func aCorrectKeyScansTheWholeAccount() async throws {
+        let env = try await Self.shared.value
+        let out = try TestPaths.temporaryDirectory().appendingPathComponent("scan.json")
+        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path, "--quiet"],
+                               environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": env.key, "AWS_SECRET_ACCESS_KEY": env.secret])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try Attest.json(out)
+        #expect(report["scan"]["complete"] == true)
+        #expect(report["scan"]["principal"] == "arn:aws:iam::123456789012:user/attest-scanner")
+        #expect(report["errors"] == [])
+        // The sample account plus the scanner's own user and key.
+        #expect(report["resources"].asList.count == 44)
+        #expect(r.stdout.contains("complete: every call succeeded"))
+    }
+
+    @Test func aWrongSecretFailsWithAClearReason() async throws {
+        let env = try await Self.shared.value
+        let wrong = "definitely-not-the-secret-\(UUID().uuidString)"
+        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--quiet"],
+                               environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": env.key, "AWS_SECRET_ACCESS_KEY": wrong])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("SignatureDoesNotMatch"))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(!r.stderr.contains(wrong) && !r.stdout.contains(wrong))
+        #expect(r.stdout.isEmpty)
+    }
+
+    /// The generated policy is enough and nothing is missing: moto enforces IAM policies, so a user
+    /// holding exactly `attest permissions aws` scans without one AccessDenied. S3 is left out
+    /// because moto checks S3 calls against their operation names (s3:GetBucketEncryption) where
+    /// AWS documents other action names (s3:GetEncryptionConfiguration), which attest follows.
+    @Test func theGeneratedPolicyIsExactlyEnough() async throws {
+        let env = try await Self.shared.value
+        let services = "iam,ec2,kms,cloudtrail,rds"
+        let policy = try Attest.run(["permissions", "aws", "--services", services])
+        #expect(policy.status == 0)
+        let document = try JSONValue.parse(policy.stdout)
+        let actions = document["Statement"].asList.first?["Action"].asList.compactMap(\.stringValue) ?? []
+        #expect(actions.contains("iam:GenerateCredentialReport"))
+        #expect(actions.contains("sts:GetCallerIdentity"))
+        #expect(actions.contains("ec2:DescribeRegions"))
+        #expect(!actions.contains { $0.hasPrefix("s3:") })
+        #expect(actions == actions.sorted())
+
+        func user(_ name: String, _ doc: JSONValue) throws -> (String, String) {
+            let out = try env.moto.python("""
+            iam = client("iam", key="\(env.key)", secret="\(env.secret)")
+            iam.create_user(UserName="\(name)")
+            iam.put_user_policy(UserName="\(name)", PolicyName="scan", PolicyDocument=json.dumps(json.loads(sys.argv[1]) if len(sys.argv) > 1 else \(doc.serialized())))
+            k = iam.create_access_key(UserName="\(name)")["AccessKey"]
+            print(k["AccessKeyId"] + " " + k["SecretAccessKey"])
+            """).split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            return (out[0], out[1])
+        }
+        let (key, secret) = try user("least-privilege", document)
+        let scan = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--services", services, "--quiet"],
+                                  environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret])
+        #expect(scan.status == 0, "\(scan.stdout)\n\(scan.stderr)")
+
+        // Without the KMS actions the scan goes on, reports exactly the KMS calls as errors, exits 3.
+        var withoutKMS = document
+        let kept = actions.filter { !$0.hasPrefix("kms:") }.map(JSONValue.string)
+        withoutKMS = ["Version": "2012-10-17", "Statement": [["Effect": "Allow", "Resource": "*", "Action": .array(kept)]]]
+        let (key2, secret2) = try user("no-kms", withoutKMS)
+        let out = try TestPaths.temporaryDirectory().appendingPathComponent("partial.json")
+        let partial = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--services", services, "--format", "json",
+                                      "--output", out.path, "--quiet"],
+                                     environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": key2, "AWS_SECRET_ACCESS_KEY": secret2])
+        #expect(partial.status == 3)
+        #expect(partial.stderr.contains("scan incomplete"))
+        let report = try Attest.json(out)
+        #expect(report["scan"]["complete"] == false)
+        let errors = report["errors"].asList
+        #expect(errors.count == 2)
+        #expect(errors.allSatisfy { $0["service"] == "kms" && $0["operation"] == "ListKeys" && $0["code"] == "AccessDenied" })
+        #expect(Set(errors.compactMap { $0["region"].stringValue }) == ["eu-west-1", "us-east-1"])
+        #expect(report["resources"].asList.contains { $0["type"] == "aws.iam.user" })
+    }
+}
+
+@Suite("attest command line")
+struct CommandLineTests {
+    @Test func usageAndConfigurationErrorsExitTwoWithOneLine() throws {
+        let cases: [([String], [String: String], String)] = [
+            (["scan", "aws", "--format", "xml"], [:], "format"),
+            (["scan", "aws", "--external-id", "x"], [:], "--external-id needs --role-arn"),
+            (["scan", "aws", "--role-arn", "not-an-arn"], [:], "must be an ARN"),
+            (["scan", "aws", "--bogus"], [:], "bogus"),
+            (["scan", "aws"], [:], "no AWS credentials found"),
+            (["scan", "aws", "--profile", "nosuch"], [:], "profile nosuch"),
+            (["scan", "aws"], ["AWS_ACCESS_KEY_ID": "AKIAONLYHALF"], "must be set together"),
+            (["permissions", "aws", "--services", "s3,nosuch"], [:], "unknown service nosuch"),
+            (["scan", "aws", "--providers", "/nonexistent/dir"], ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"], "/nonexistent/dir"),
+        ]
+        for (args, env, expected) in cases {
+            let r = try Attest.run(args, environment: env)
+            #expect(r.status == 2, "\(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.contains(expected), "\(args): \(r.stderr)")
+            #expect(r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+        }
+    }
+
+    @Test func aBrokenSpecNamesTheFileAndLine() throws {
+        let dir = try TestPaths.temporaryDirectory().appendingPathComponent("aws")
+        try FileManager.default.copyItem(at: TestPaths.repository.appendingPathComponent("providers/aws"), to: dir)
+        let kms = dir.appendingPathComponent("kms.yaml")
+        var text = try String(contentsOf: kms, encoding: .utf8)
+        text = text.replacingOccurrences(of: "    list: ListKeys", with: "    lsit: ListKeys")
+        try text.write(to: kms, atomically: true, encoding: .utf8)
+        let r = try Attest.run(["permissions", "aws", "--providers", dir.path])
+        #expect(r.status == 2)
+        let line = try #require(text.components(separatedBy: "\n").firstIndex { $0.contains("lsit:") }) + 1
+        #expect(r.stderr.contains("providers/aws/kms.yaml:\(line): unknown key lsit"), "\(r.stderr)")
+    }
+
+    @Test func helpAndVersionExitZero() throws {
+        #expect(try Attest.run(["--version"]).stdout.contains(attestVersionForTests))
+        let help = try Attest.run(["scan", "aws", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--role-arn"))
+    }
+}
+
+let attestVersionForTests = "0.1.0"
