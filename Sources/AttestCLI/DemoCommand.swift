@@ -44,7 +44,10 @@ struct DemoCommand: AsyncParsableCommand {
         do {
             let session = try await AWSSession.make(environment: environment, profile: nil, roleArn: nil, externalId: nil,
                                                     region: "us-east-1", recordDirectory: nil)
-            status = try await ScanRunner.run(spec: spec, client: session.client, request: .init(homeRegion: "us-east-1"),
+            // The regions that were recorded (DescribeRegions lists more than a recording covers).
+            let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
+            status = try await ScanRunner.run(spec: spec, client: session.client,
+                                              request: .init(regions: regions.isEmpty ? nil : regions, homeRegion: "us-east-1"),
                                               output: outputOptions)
             await session.transport.shutdown()
         } catch {

@@ -52,9 +52,12 @@ public final class LoopbackServer: Sendable {
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             var request = request
             let buffer = try await request.collectBody(upTo: 64 * 1024 * 1024)
+            var headers = request.headers.map { ($0.name.rawName, $0.value) }
+            // HTTP types carry Host as the :authority pseudo-header; signatures need it back.
+            if let authority = request.head.authority { headers.insert(("Host", authority), at: 0) }
             let incoming = LoopbackRequest(
                 method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "",
-                headers: request.headers.map { ($0.name.rawName, $0.value) }, body: Array(buffer: buffer))
+                headers: headers, body: Array(buffer: buffer))
             let answer = await handler(incoming)
             var fields = HTTPFields()
             for (name, value) in answer.headers {

@@ -1,0 +1,140 @@
+import AttestAWS
+import AttestCollect
+import AttestCore
+import AttestHTTP
+import AttestReplay
+import AttestTestSupport
+import Foundation
+import Testing
+
+/// Rewrites chosen answers on their way back from a real server, to see what hostile or broken
+/// responses do to a scan.
+struct MutatingTransport: HTTPTransport {
+    let base: any HTTPTransport
+    let mutate: @Sendable (HTTPRequest, HTTPResponse) -> HTTPResponse
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        mutate(request, try await base.send(request))
+    }
+}
+
+func operationName(_ request: HTTPRequest) -> String {
+    if let target = request.header("X-Amz-Target") { return String(target.split(separator: ".").last ?? "") }
+    let body = String(decoding: request.body, as: UTF8.self)
+    if let action = body.split(separator: "&").first(where: { $0.hasPrefix("Action=") }) { return String(action.dropFirst(7)) }
+    return request.method + " " + (URL(string: request.url)?.query ?? "")
+}
+
+@Suite("Record, replay and hostile input", .serialized)
+struct ReplayAndHostileTests {
+    @Test func truncatedAndMalformedResponsesBecomeErrorsNotCrashes() async throws {
+        let env = try await SeededMoto.shared.value
+        let deep = String(repeating: "[", count: 100_000)
+        let deepXML = "<DescribeSecurityGroupsResponse>" + String(repeating: "<a>", count: 5_000) + "</DescribeSecurityGroupsResponse>"
+        let hostile = MutatingTransport(base: AsyncHTTPClientTransport()) { request, response in
+            var r = response
+            switch operationName(request) {
+            case "DescribeVolumes": r.body = Array(response.body.prefix(response.body.count / 2))          // truncated XML
+            case "ListKeys": r.body = Array("{\"Keys\": [{\"KeyId\": ".utf8)                                 // truncated JSON
+            case "DescribeTrails": r.body = Array(deep.utf8)                                                   // nesting bomb
+            case "DescribeSecurityGroups": r.body = Array(deepXML.utf8)                                        // unclosed, deep XML
+            case "ListGroups": r.body = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }               // binary garbage
+            case "GetCallerIdentity", "DescribeRegions": break
+            case "DescribeDBInstances": r.body = Array("<SomethingElseResponse><x/></SomethingElseResponse>".utf8) // wrong envelope
+            default:
+                if request.url.hasSuffix("?acl=") { r.body = Array("<AccessControlPolicy><Owner><ID>x</ID>".utf8) }
+            }
+            return r
+        }
+        let result = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint, transport: hostile))
+        let malformed = Dictionary(grouping: result.errors.filter { $0.code == "MalformedResponse" }, by: \.operation)
+        #expect(Set(malformed.keys) == ["DescribeVolumes", "ListKeys", "DescribeTrails", "DescribeSecurityGroups", "ListGroups",
+                                        "DescribeDBInstances", "GetBucketAcl"])
+        #expect(result.errors.allSatisfy { $0.code == "MalformedResponse" }, "\(result.errors)")
+        #expect(malformed["GetBucketAcl"]?.count == 3)
+        #expect(malformed["GetBucketAcl"]?.allSatisfy { $0.resourceId?.hasPrefix("arn:aws:s3:::") == true } == true)
+        #expect(!result.isComplete)
+        // Everything the broken answers did not touch is still there.
+        #expect(result.graph.resources(ofType: "aws.iam.user").count == 2)
+        #expect(result.graph.resources(ofType: "aws.s3.bucket").count == 3)
+        #expect(result.graph.resources(ofType: "aws.ec2.instance").count == 2)
+        #expect(result.graph.resources(ofType: "aws.ec2.volume").isEmpty)
+        #expect(result.graph.resources(ofType: "aws.kms.key").isEmpty)
+        #expect(result.graph.resources(ofType: "aws.iam.group").isEmpty)
+    }
+
+    @Test func aRecordedScanReplaysToTheSameInventoryWithoutSecrets() async throws {
+        let env = try await SeededMoto.shared.value
+        let secret = "recording-secret-\(UUID().uuidString)"
+        let token = "recording-session-token-\(UUID().uuidString)"
+        let dir = try TestPaths.temporaryDirectory("fixtures")
+        let recorder = RecordingTransport(base: AsyncHTTPClientTransport(), store: FixtureStore(directory: dir))
+        let live = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint, transport: recorder,
+                                                                  accessKey: "ASIARECORDING0000001", secret: secret, sessionToken: token))
+        #expect(live.isComplete)
+
+        var text = ""
+        for case let url as URL in FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)! where url.pathExtension == "json" {
+            text += try String(contentsOf: url, encoding: .utf8)
+        }
+        #expect(text.count > 10_000)
+        #expect(!text.contains(secret))
+        #expect(!text.contains(token))
+        #expect(!text.contains("Signature="))
+        #expect(!text.contains("AWS4-HMAC-SHA256"))
+
+        let replay = try await ReplayServer.start(fixtures: try FixtureStore(directory: dir).loadAll(),
+                                                  verifying: ["AKIAREPLAY0000000001": "replay-secret-key-0001"])
+        let replayed = try await ScanHarness.scan(ScanHarness.client(endpoint: replay.baseURL, accessKey: "AKIAREPLAY0000000001",
+                                                                     secret: "replay-secret-key-0001"))
+        #expect(replayed.errors.isEmpty, "\(replayed.errors)")
+        #expect(ScanHarness.shape(replayed.graph) == ScanHarness.shape(live.graph))
+
+        // The replay server checks signatures as AWS does: a wrong secret is refused.
+        let refused = await #expect(throws: ScanSetupError.self) {
+            _ = try await ScanHarness.scan(ScanHarness.client(endpoint: replay.baseURL, accessKey: "AKIAREPLAY0000000001", secret: "wrong-secret-0001"))
+        }
+        #expect(refused?.description.contains("SignatureDoesNotMatch") == true)
+        await replay.stop()
+    }
+
+    @Test func noSecretReachesOutputLogsOrFixturesAtTraceLevel() async throws {
+        let env = try await SeededMoto.shared.value
+        let secret = "cli-secret-\(UUID().uuidString)"
+        let token = "cli-session-token-\(UUID().uuidString)"
+        let dir = try TestPaths.temporaryDirectory("secrets")
+        let report = dir.appendingPathComponent("scan.json")
+        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--log-level", "trace", "--format", "json",
+                                "--output", report.path, "--record", dir.appendingPathComponent("rec").path],
+                               environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "ASIACLITEST000000001",
+                                             "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token])
+        #expect(r.status == 0, "\(r.stderr.suffix(500))")
+        var everything = r.stdout + r.stderr + (try String(contentsOf: report, encoding: .utf8))
+        for case let url as URL in FileManager.default.enumerator(at: dir.appendingPathComponent("rec"), includingPropertiesForKeys: nil)!
+        where url.pathExtension == "json" {
+            everything += try String(contentsOf: url, encoding: .utf8)
+        }
+        #expect(everything.count > 10_000)
+        #expect(!everything.contains(secret))
+        #expect(!everything.contains(token))
+        #expect(!everything.contains(SecretScrubberProbe.percentEncoded(token)))
+    }
+
+    @Test func theDemoScansTheRecordedAccountOffline() throws {
+        let out = try TestPaths.temporaryDirectory("demo").appendingPathComponent("demo.json")
+        let r = try Attest.run(["demo", "--format", "json", "--output", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try Attest.json(out)
+        #expect(report["scan"]["complete"] == true)
+        #expect(report["scan"]["account"] == "123456789012")
+        let types = report["resources"].asList.compactMap { $0["type"].stringValue }
+        #expect(types.count == 42)
+        #expect(Set(types).count == 20)
+        #expect(report["edges"].asList.count == 39)
+        #expect(r.stdout.contains("aws.s3.bucket"))
+    }
+}
+
+enum SecretScrubberProbe {
+    static func percentEncoded(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+}
