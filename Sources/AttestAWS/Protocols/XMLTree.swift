@@ -22,7 +22,8 @@ public enum XMLTree {
         parser.shouldProcessNamespaces = false
         parser.delegate = builder
         let ok = parser.parse()
-        guard ok, let root = builder.root else {
+        guard ok, !builder.secondRoot, let root = builder.root else {
+            if builder.secondRoot { throw ParseError(description: "malformed XML: more than one root element") }
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "no root element"
             throw ParseError(description: "malformed XML at line \(parser.lineNumber): \(reason)")
         }
@@ -61,9 +62,15 @@ public enum XMLTree {
     final class Builder: NSObject, XMLParserDelegate {
         var stack: [Node] = []
         var root: Node?
+        var secondRoot = false
 
         func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
                     qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+            if stack.isEmpty && root != nil {
+                secondRoot = true
+                parser.abortParsing()
+                return
+            }
             let node = Node(name: Self.localName(elementName))
             node.type = attributeDict["xsi:type"]
             stack.append(node)
