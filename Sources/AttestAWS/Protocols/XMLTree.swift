@@ -16,18 +16,26 @@ public enum XMLTree {
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        // Parsed inside a wrapper so that content after the root (which XMLParser ignores) shows
+        // as a second child, and a DOCTYPE (entity declarations, expansion bombs) is refused.
+        var body = bytes[...]
+        if body.starts(with: Array("\u{FEFF}".utf8)) { body = body.dropFirst(3) }
+        while let first = body.first, first == 0x20 || first == 0x0A || first == 0x0D || first == 0x09 { body = body.dropFirst() }
+        if body.starts(with: Array("<?xml".utf8)), let end = body.firstRange(of: Array("?>".utf8)) {
+            body = body[end.upperBound...]
+        }
         let builder = Builder()
-        let parser = XMLParser(data: Data(bytes))
+        let parser = XMLParser(data: Data(Array("<attest-xml-wrapper>".utf8) + body + Array("</attest-xml-wrapper>".utf8)))
         parser.shouldResolveExternalEntities = false
         parser.shouldProcessNamespaces = false
         parser.delegate = builder
         let ok = parser.parse()
-        guard ok, !builder.secondRoot, let root = builder.root else {
-            if builder.secondRoot { throw ParseError(description: "malformed XML: more than one root element") }
+        guard ok, let wrapper = builder.root, wrapper.children.count == 1, let (name, value) = wrapper.children.first else {
+            if ok { throw ParseError(description: "malformed XML: expected exactly one root element") }
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "no root element"
             throw ParseError(description: "malformed XML at line \(parser.lineNumber): \(reason)")
         }
-        return .object([root.name: root.value])
+        return .object([name: value])
     }
 
     final class Node {
@@ -62,15 +70,9 @@ public enum XMLTree {
     final class Builder: NSObject, XMLParserDelegate {
         var stack: [Node] = []
         var root: Node?
-        var secondRoot = false
 
         func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
                     qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
-            if stack.isEmpty && root != nil {
-                secondRoot = true
-                parser.abortParsing()
-                return
-            }
             let node = Node(name: Self.localName(elementName))
             node.type = attributeDict["xsi:type"]
             stack.append(node)
