@@ -159,3 +159,18 @@ struct CommandLineTests {
 }
 
 let attestVersionForTests = "0.1.0"
+
+@Suite("Assuming a role into the scanned account")
+struct AssumeRoleCommandTests {
+    @Test func roleArnAndExternalIdAssumeIntoTheAccount() async throws {
+        let env = try await SeededMoto.shared.value
+        let out = try TestPaths.temporaryDirectory().appendingPathComponent("role.json")
+        let r = try Attest.run(["scan", "aws", "--role-arn", "arn:aws:iam::123456789012:role/app-role", "--external-id", "ext-123",
+                                "--regions", "us-east-1", "--services", "kms", "--format", "json", "--output", out.path, "--quiet"],
+                               environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIASOURCE0000000001",
+                                             "AWS_SECRET_ACCESS_KEY": "source-secret-key-0001"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let principal = try Attest.json(out)["scan"]["principal"].stringValue ?? ""
+        #expect(principal.hasPrefix("arn:aws:sts::123456789012:assumed-role/app-role/attest-"))
+    }
+}
