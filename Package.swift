@@ -96,6 +96,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/Support",
+            exclude: ["moto"],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),

@@ -26,7 +26,7 @@ measure() { # name, command...
   local before; before=$(requests)
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" > "$work/$name.out" 2> "$work/$name.err" || true
   local after; after=$(requests)
-  read -r wall kb < "$work/time"
+  read -r wall kb < <(tail -n 1 "$work/time")
   printf '%-8s wall %6.2f s   peak RSS %6d MiB   API calls %6d\n' "$name" "$wall" $((kb / 1024)) $((after - before))
 }
 

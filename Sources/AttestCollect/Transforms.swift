@@ -46,10 +46,12 @@ enum Transforms {
             }
         case "ec2-resource-arn":
             // vpc-…, subnet-…, eni-… → the ARN of that resource type.
-            guard let s = value.stringValue, let dash = s.firstIndex(of: "-") else { return .null }
-            let kinds = ["vpc": "vpc", "subnet": "subnet", "eni": "network-interface", "i": "instance", "sg": "security-group",
-                         "vol": "volume", "igw": "internet-gateway", "tgw": "transit-gateway"]
-            guard let kind = kinds[String(s[..<dash])] else { return .null }
+            guard let s = value.stringValue else { return .null }
+            // Longest prefix first: tgw-attach- before tgw-.
+            let kinds = [("tgw-attach-", "transit-gateway-attachment"), ("subnet-", "subnet"), ("vpc-", "vpc"),
+                         ("eni-", "network-interface"), ("sg-", "security-group"), ("vol-", "volume"),
+                         ("igw-", "internet-gateway"), ("tgw-", "transit-gateway"), ("i-", "instance")]
+            guard let kind = kinds.first(where: { s.hasPrefix($0.0) })?.1 else { return .null }
             let partition = context["partition"].stringValue ?? "aws"
             return .string("arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
         case "timestamp":

@@ -18,7 +18,8 @@ struct XMLTreeTests {
         #expect(tree["R"]["Grantee"]["_type"] == "Group")
     }
 
-    @Test(arguments: ["<a><b></a>", "<a>", "not xml", "<a></a><b></b>", "", "<a>&undefined;</a>"])
+    @Test(arguments: ["<a><b></a>", "<a>", "not xml", "<a></a><b></b>", "", "<a>&undefined;</a>",
+                      "<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"boom\">]><a>&x;</a>"])
     func malformedXMLIsAnError(_ text: String) {
         #expect(throws: XMLTree.ParseError.self) { try XMLTree.parse(Array(text.utf8)) }
     }

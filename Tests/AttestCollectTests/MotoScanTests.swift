@@ -212,4 +212,19 @@ struct MotoScanTests {
             #expect(res.attributes.filter { !volatile.contains($0.key) } == other.attributes.filter { !volatile.contains($0.key) }, "\(res.id)")
         }
     }
+
+    @Test func anUnreachableServiceIsAnErrorAndTheScanGoesOn() async throws {
+        let env = try await SeededMoto.shared.value
+        let closed = try freePort()
+        let client = AWSClient(
+            transport: AsyncHTTPClientTransport(),
+            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: "AKIAEXAMPLETESTKEY01", secretAccessKey: "test-secret-key-that-is-long-enough", source: "test")),
+            endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:\(closed)"]),
+            retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)))
+        let result = try await ScanHarness.scan(client, services: ["kms", "cloudtrail"])
+        #expect(result.errors.count == 2)
+        #expect(result.errors.allSatisfy { $0.service == "kms" && $0.operation == "ListKeys" && $0.code == "Unreachable" })
+        #expect(result.graph.resources(ofType: "aws.cloudtrail.trail").count == 2)
+        #expect(!result.isComplete)
+    }
 }
