@@ -100,6 +100,10 @@ enum AWSErrorDecoder {
                 let type = body["__type"].stringValue ?? body["code"].stringValue ?? body["Code"].stringValue
                 if code == nil || code!.isEmpty, let type { code = type }
                 message = body["message"].stringValue ?? body["Message"].stringValue ?? body["errorMessage"].stringValue
+            } else if let tree = try? XMLTree.parse(response.body), let error = findError(in: tree) {
+                // Gateways and emulators sometimes answer a JSON API in XML.
+                if code == nil || code!.isEmpty { code = error["Code"].stringValue }
+                message = error["Message"].stringValue
             }
         }
         if let c = code, let hash = c.lastIndex(of: "#") { code = String(c[c.index(after: hash)...]) }

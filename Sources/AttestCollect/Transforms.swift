@@ -5,7 +5,7 @@ import Foundation
 enum Transforms {
     static let known: Set<String> = [
         "bool", "int", "string", "lower", "json", "url-json", "exists", "count", "list", "map", "base64",
-        "s3-region", "kms-key-arn", "csv-bool", "not-empty", "timestamp", "ec2-resource-arn",
+        "s3-region", "kms-key-arn", "csv-bool", "not-empty", "timestamp", "ec2-resource-arn", "keys",
     ]
 
     /// Applies `name`; `context` supplies account/region/partition where a transform needs them.
@@ -56,6 +56,10 @@ enum Transforms {
             return .string("arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
         case "timestamp":
             return timestamp(value)
+        case "keys":
+            // An object's keys, sorted: names without their values.
+            guard case .object(let o) = value else { return value.isNull ? .array([]) : .null }
+            return .array(o.keys.sorted().map(JSONValue.string))
         case "count":
             return .int(Int64(value.asList.count))
         case "list":

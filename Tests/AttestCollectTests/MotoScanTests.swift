@@ -24,7 +24,7 @@ struct MotoScanTests {
             "aws.cloudtrail.trail": 2, "aws.ec2.flow-log": 1, "aws.ec2.instance": 2, "aws.ec2.network-acl": 3,
             "aws.ec2.regional-settings": 2, "aws.ec2.security-group": 5, "aws.ec2.snapshot": 1, "aws.ec2.volume": 4,
             "aws.ec2.vpc": 3, "aws.iam.access-key": 1, "aws.iam.account": 1, "aws.iam.group": 1,
-            "aws.iam.instance-profile": 1, "aws.iam.policy": 2, "aws.iam.role": 1, "aws.iam.user": 2, "aws.kms.key": 2,
+            "aws.iam.instance-profile": 1, "aws.iam.policy": 2, "aws.iam.role": 2, "aws.lambda.function": 1, "aws.iam.user": 2, "aws.kms.key": 2,
             "aws.rds.db-instance": 2, "aws.rds.db-snapshot": 3, "aws.s3.bucket": 3,
         ])
 
@@ -48,7 +48,7 @@ struct MotoScanTests {
             "arn:aws:ec2:us-east-1:\(a):regional-settings", "arn:aws:ec2:eu-west-1:\(a):regional-settings",
             "arn:aws:cloudtrail:us-east-1:\(a):trail/single-region", "arn:aws:cloudtrail:us-east-1:\(a):trail/org-wide",
             "arn:aws:rds:us-east-1:\(a):db:public-db", "arn:aws:rds:us-east-1:\(a):db:private-db",
-            "arn:aws:rds:us-east-1:\(a):snapshot:private-db-manual",
+            "arn:aws:rds:us-east-1:\(a):snapshot:private-db-manual", env.id("lambda_function"), env.id("lambda_role"),
         ]
         for id in expectedIds { #expect(g[id] != nil, "missing \(id)") }
         #expect(g["arn:aws:s3:::public-assets-sample"]?.region == "eu-west-1")
@@ -98,7 +98,8 @@ struct MotoScanTests {
         // Lookups work both ways.
         #expect(g.referrers(of: ssh, kind: "protected-by").map(\.id) == [legacy])
         #expect(g.neighbours(of: legacy, kind: "protected-by").map(\.id) == [ssh])
-        #expect(g.edges.count == 39)
+        #expect(out(env.id("lambda_function")) == ["uses-role \(env.id("lambda_role"))"])
+        #expect(g.edges.count == 40)
     }
 
     @Test func attributesRecordWhatControlsWillRead() async throws {
@@ -167,6 +168,13 @@ struct MotoScanTests {
         let admin = try #require(g["arn:aws:iam::aws:policy/AdministratorAccess"]).attributes
         #expect(admin["document"]?["Statement"].asList.first?["Action"] == "*")
         #expect(admin["managed_by"] == "aws")
+
+        // Lambda speaks rest-json; only the names of environment variables are kept.
+        let fn = try #require(g[env.id("lambda_function")]).attributes
+        #expect(fn["runtime"] == "python3.12")
+        #expect(fn["environment_variable_names"] == ["DB_PASSWORD"])
+        #expect(fn["policy"]?["Statement"].asList.first?["Principal"] == "*")
+        #expect(!fn.values.map { $0.serialized() }.joined().contains("sample-db-password"))
 
         #expect(g["arn:aws:rds:us-east-1:\(a):db:public-db"]?.attributes["publicly_accessible"] == true)
         #expect(g["arn:aws:rds:us-east-1:\(a):db:public-db"]?.attributes["storage_encrypted"] == false)

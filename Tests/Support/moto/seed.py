@@ -178,4 +178,21 @@ rds.create_db_instance(DBInstanceIdentifier="private-db", Engine="postgres", DBI
                        VpcSecurityGroupIds=[web])
 rds.create_db_snapshot(DBInstanceIdentifier="private-db", DBSnapshotIdentifier="private-db-manual")
 
+# --- Lambda ------------------------------------------------------------------------------------
+import io
+import zipfile
+
+package = io.BytesIO()
+with zipfile.ZipFile(package, "w") as z:
+    z.writestr("index.py", "def handler(event, context):\n    return 'ok'\n")
+fn_role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+lam = c("lambda")
+fn = lam.create_function(FunctionName="public-fn", Runtime="python3.12", Role=fn_role, Handler="index.handler",
+                         Code={"ZipFile": package.getvalue()},
+                         Environment={"Variables": {"DB_PASSWORD": "sample-db-password-not-a-real-one"}})
+lam.add_permission(FunctionName="public-fn", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*")
+out["lambda_function"] = fn["FunctionArn"]
+out["lambda_role"] = fn_role
+
 print(json.dumps(out, indent=2, sort_keys=True))
