@@ -248,6 +248,12 @@ public struct ProviderSpec: Sendable {
     public var services: [ServiceSpec]
     public var discovery: [String: DiscoveryCall]
 
+    public init(provider: String, services: [ServiceSpec], discovery: [String: DiscoveryCall]) {
+        self.provider = provider
+        self.services = services
+        self.discovery = discovery
+    }
+
     public func service(_ id: String) -> ServiceSpec? { services.first { $0.id == id } }
 
     func validate() throws {

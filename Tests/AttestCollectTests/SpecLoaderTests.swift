@@ -1,0 +1,54 @@
+import AttestCollect
+import AttestTestSupport
+import Foundation
+import Testing
+
+@Suite("Provider specs")
+struct SpecLoaderTests {
+    @Test func theShippedAWSSpecsLoadAndValidate() throws {
+        let spec = try ScanHarness.providerSpec()
+        try AWSServiceCaller.validate(spec)
+        #expect(Set(spec.services.map(\.id)) == ["cloudtrail", "ec2", "iam", "kms", "lambda", "rds", "s3", "s3-control", "sts"])
+        #expect(spec.discovery.keys.sorted() == ["identity", "regions"])
+    }
+
+    static let base = """
+    service: demo
+    settings: {protocol: json, target_prefix: Demo}
+    operations:
+      ListThings: {items: "Things[]"}
+    resources:
+      - type: test.thing
+        list: ListThings
+        id: "thing/{item.Id}"
+
+    """
+
+    @Test(arguments: [
+        ("  - type: test.other\n    list: ListMissing\n    id: x\n", 10, "operation ListMissing is not declared"),
+        ("  - type: test.other\n    list: ListThings\n    id: \"x/{item.Id\"\n", 11, "unclosed '{'"),
+        ("  - type: test.other\n    list: ListThings\n    id: x\n    attributes:\n      a: {path: x, transform: nope}\n", 13, "unknown transform nope"),
+        ("  - type: test.other\n    list: ListThings\n    id: x\n    enrich:\n      - {name: item, operation: ListThings}\n", 13, "enrichment name item is reserved"),
+        ("  - type: test.other\n    idd: x\n", 10, "unknown key idd"),
+        ("  - type: test.other\n    id: x\n", 9, "needs list:"),
+        ("  - type: [unclosed\n", 10, "YAML syntax error"),
+    ])
+    func mistakesNameTheFileAndLine(_ extra: String, _ line: Int, _ message: String) {
+        do {
+            _ = try SpecLoader.loadService(Self.base + extra, file: "providers/test/demo.yaml", provider: "test")
+            Issue.record("no error for \(message)")
+        } catch let error as SpecError {
+            #expect(error.file == "providers/test/demo.yaml")
+            #expect(error.line == line, "\(error)")
+            #expect(error.message.contains(message), "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func unknownAWSSettingsAreRefused() throws {
+        let text = Self.base.replacingOccurrences(of: "target_prefix: Demo", with: "target_prefix: Demo, protocl: json")
+        let service = try SpecLoader.loadService(text, file: "providers/aws/demo.yaml", provider: "aws")
+        #expect(throws: SpecError.self) { try AWSServiceCaller.validate(ProviderSpec(provider: "aws", services: [service], discovery: [:])) }
+    }
+}
