@@ -51,6 +51,7 @@ public final class AWSClient: Sendable {
         } ?? host
 
         var attempt = 0
+        var connectionFailures = 0
         var skewCorrections = 0
         while true {
             attempt += 1
@@ -82,7 +83,8 @@ public final class AWSClient: Sendable {
             do {
                 response = try await transport.send(request)
             } catch let error as TransportError {
-                if error.isTransient, attempt < retryPolicy.maxAttempts {
+                if error.kind == .connect || error.kind == .timeout { connectionFailures += 1 }
+                if error.isTransient, attempt < retryPolicy.maxAttempts, connectionFailures < retryPolicy.maxConnectionAttempts {
                     counters.recordRetry(throttled: false)
                     logger.debug("retrying after transport error", metadata: ["operation": "\(op.name)", "attempt": "\(attempt)", "error": "\(error.kind.rawValue)"])
                     try await Task.sleep(for: retryPolicy.delay(afterAttempt: attempt))

@@ -7,14 +7,18 @@ import Foundation
 /// were throttled together do not come back together. A server's `Retry-After` is a floor.
 public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
+    /// Attempts when the connection itself fails: each can cost a whole connect timeout, so an
+    /// unreachable region gives up sooner than a throttled one.
+    public var maxConnectionAttempts: Int
     public var baseDelay: Duration
     public var maxDelay: Duration
     /// The longest `Retry-After` waited; a longer one is cut to this so one throttled call cannot stall a scan.
     public var maxRetryAfter: Duration
 
-    public init(maxAttempts: Int = 8, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(20),
-                maxRetryAfter: Duration = .seconds(120)) {
+    public init(maxAttempts: Int = 8, maxConnectionAttempts: Int = 3, baseDelay: Duration = .milliseconds(200),
+                maxDelay: Duration = .seconds(20), maxRetryAfter: Duration = .seconds(120)) {
         self.maxAttempts = maxAttempts
+        self.maxConnectionAttempts = min(maxConnectionAttempts, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.maxRetryAfter = maxRetryAfter

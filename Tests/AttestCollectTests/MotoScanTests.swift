@@ -205,7 +205,7 @@ struct MotoScanTests {
         let baseline = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint))
         let faults = FaultInjectingTransport(base: AsyncHTTPClientTransport(), throttleRate: 0.3, dropRate: 0.05, seed: 7)
         let client = ScanHarness.client(endpoint: env.moto.endpoint, transport: faults,
-                                        retry: RetryPolicy(maxAttempts: 12, baseDelay: .milliseconds(2), maxDelay: .milliseconds(40)))
+                                        retry: RetryPolicy(maxAttempts: 12, maxConnectionAttempts: 12, baseDelay: .milliseconds(2), maxDelay: .milliseconds(40)))
         let faulty = try await ScanHarness.scan(client)
         #expect(faulty.errors.isEmpty, "errors: \(faulty.errors)")
         #expect(ScanHarness.shape(faulty.graph) == ScanHarness.shape(baseline.graph))
@@ -224,15 +224,19 @@ struct MotoScanTests {
     @Test func anUnreachableServiceIsAnErrorAndTheScanGoesOn() async throws {
         let env = try await SeededMoto.shared.value
         let closed = try freePort()
+        var config = AsyncHTTPClientTransport.Configuration()
+        config.connectTimeout = .seconds(1)
         let client = AWSClient(
-            transport: AsyncHTTPClientTransport(),
+            transport: AsyncHTTPClientTransport(configuration: config),
             credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: "AKIAEXAMPLETESTKEY01", secretAccessKey: "test-secret-key-that-is-long-enough", source: "test")),
             endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:\(closed)"]),
-            retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)))
+            retryPolicy: RetryPolicy(maxAttempts: 8, maxConnectionAttempts: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)))
         let result = try await ScanHarness.scan(client, services: ["kms", "cloudtrail"])
         #expect(result.errors.count == 2)
         #expect(result.errors.allSatisfy { $0.service == "kms" && $0.operation == "ListKeys" && $0.code == "Unreachable" })
         #expect(result.graph.resources(ofType: "aws.cloudtrail.trail").count == 2)
         #expect(!result.isComplete)
+        // Connection failures give up after maxConnectionAttempts, not maxAttempts: one retry per region.
+        #expect(client.counters.retries == 2)
     }
 }
