@@ -38,7 +38,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
     }
 
     deinit {
-        if ownsClient { try? client.syncShutdown() }
+        // Non-blocking: a deinit may run on a cooperative or event-loop thread, where the
+        // blocking syncShutdown must not be called. The pending shutdown keeps the client alive.
+        if ownsClient { _ = client.shutdown() }
     }
 
     public func shutdown() async {
