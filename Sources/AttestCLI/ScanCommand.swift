@@ -72,9 +72,14 @@ struct ScanAWSCommand: AsyncParsableCommand {
         let session = try await AWSSession.make(
             environment: environment, profile: profile, roleArn: roleArn, externalId: externalId, region: region,
             recordDirectory: record)
-        defer { Task { await session.transport.shutdown() } }
         let request = AWSScanRequest(regions: list(regions), services: list(services), homeRegion: session.homeRegion)
-        let status = try await ScanRunner.run(spec: spec, client: session.client, request: request, output: outputOptions)
+        let status: Int32
+        do {
+            status = try await ScanRunner.run(spec: spec, client: session.client, request: request, output: outputOptions)
+        } catch {
+            await session.transport.shutdown()
+            throw error
+        }
         await session.transport.shutdown()
         throw ExitCode(status)
     }
