@@ -2,6 +2,7 @@ import AttestCore
 import AttestInventory
 import Foundation
 import Logging
+import Synchronization
 
 /// Who and where a collection runs against.
 public struct CollectionTarget: Sendable {
@@ -75,9 +76,12 @@ public struct CollectionEngine: Sendable {
             }
         }
         progress?.unitsPlanned(units.count)
+        // A node several services contribute to (the account) counts once in the progress line.
+        let seen = Mutex<Set<String>>([])
         let outputs = await boundedMap(units, width: unitConcurrency) { unit in
             let out = await self.run(unit, target: target)
-            self.progress?.unitFinished(service: unit.service.id, region: unit.region, resources: out.resources.count)
+            let new = seen.withLock { ids in out.resources.keys.reduce(0) { $0 + (ids.insert($1).inserted ? 1 : 0) } }
+            self.progress?.unitFinished(service: unit.service.id, region: unit.region, resources: new)
             return out
         }
         var graph = InventoryGraph()

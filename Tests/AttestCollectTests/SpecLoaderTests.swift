@@ -49,6 +49,8 @@ struct SpecLoaderTests {
     @Test func unknownAWSSettingsAreRefused() throws {
         let text = Self.base.replacingOccurrences(of: "target_prefix: Demo", with: "target_prefix: Demo, protocl: json")
         let service = try SpecLoader.loadService(text, file: "providers/aws/demo.yaml", provider: "aws")
-        #expect(throws: SpecError.self) { try AWSServiceCaller.validate(ProviderSpec(provider: "aws", services: [service], discovery: [:])) }
+        let error = #expect(throws: SpecError.self) { try AWSServiceCaller.validate(ProviderSpec(provider: "aws", services: [service], discovery: [:])) }
+        #expect(error?.line == 2)
+        #expect(error?.message.contains("unknown setting protocl") == true)
     }
 }

@@ -26,11 +26,11 @@ public struct AWSServiceCaller: ServiceCaller {
     public static func validate(_ provider: ProviderSpec) throws {
         for spec in provider.services {
             for key in spec.settings.keys.sorted() where !knownSettings.contains(key) {
-                throw SpecError(file: spec.file, line: 1, message: "unknown setting \(key) (expected one of: \(knownSettings.sorted().joined(separator: ", ")))")
+                throw SpecError(file: spec.file, line: spec.settingLines[key] ?? 1, message: "unknown setting \(key) (expected one of: \(knownSettings.sorted().joined(separator: ", ")))")
             }
             let proto = spec.settings["protocol"] ?? "query"
             guard AWSProtocol(rawValue: proto) != nil else {
-                throw SpecError(file: spec.file, line: 1, message: "unknown protocol \(proto) (expected one of: \(AWSProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw SpecError(file: spec.file, line: spec.settingLines["protocol"] ?? 1, message: "unknown protocol \(proto) (expected one of: \(AWSProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             if proto == "json", spec.settings["target_prefix"] == nil {
                 throw SpecError(file: spec.file, line: 1, message: "protocol json needs target_prefix")

@@ -9,6 +9,8 @@ public struct ServiceSpec: Sendable {
     public var file: String
     /// Wire settings, provider-specific (`protocol`, `api_version`, `signing_name`, …).
     public var settings: [String: String]
+    /// The line of each setting, for error messages.
+    public var settingLines: [String: Int] = [:]
     /// `regional`: every scanned region. `global`: once, in the home region.
     public var scope: Scope
     public var operations: [String: OperationSpec]

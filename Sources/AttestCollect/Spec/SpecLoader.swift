@@ -39,8 +39,12 @@ public enum SpecLoader {
         let r = try root.map(["service", "scope", "settings", "operations", "resources"])
         let settingsNode = try r.optionalMap("settings", allowed: nil)
         var settings: [String: String] = [:]
+        var settingLines: [String: Int] = [:]
         if let settingsNode {
-            for (k, v) in settingsNode.entries { settings[k] = try v.string() }
+            for (k, v) in settingsNode.entries {
+                settings[k] = try v.string()
+                settingLines[k] = v.line
+            }
         }
         let scopeText = try r.optionalString("scope") ?? "regional"
         guard let scope = ServiceSpec.Scope(rawValue: scopeText) else {
@@ -56,8 +60,8 @@ public enum SpecLoader {
         if let list = r.node("resources") {
             for item in try list.sequence() { resources.append(try resource(item, operations: operations)) }
         }
-        return ServiceSpec(provider: provider, id: try r.string("service"), file: file, settings: settings, scope: scope,
-                           operations: operations, resources: resources)
+        return ServiceSpec(provider: provider, id: try r.string("service"), file: file, settings: settings,
+                           settingLines: settingLines, scope: scope, operations: operations, resources: resources)
     }
 
     static func loadDiscovery(_ text: String, file: String) throws -> [String: DiscoveryCall] {
