@@ -81,6 +81,8 @@ public struct CollectionEngine: Sendable {
         let outputs = await boundedMap(units, width: unitConcurrency) { unit in
             let out = await self.run(unit, target: target)
             let new = seen.withLock { ids in out.resources.keys.reduce(0) { $0 + (ids.insert($1).inserted ? 1 : 0) } }
+            self.logger.debug("collected", metadata: ["service": "\(unit.service.id)", "region": "\(unit.region)",
+                                                     "resources": "\(out.resources.count)", "errors": "\(out.errors.count)"])
             self.progress?.unitFinished(service: unit.service.id, region: unit.region, resources: new)
             return out
         }

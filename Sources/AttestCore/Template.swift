@@ -50,14 +50,6 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         self.parts = parts
     }
 
-    /// True when the template has no placeholder.
-    public var isConstant: Bool { !parts.contains { if case .placeholder = $0 { true } else { false } } }
-
-    /// The placeholders' paths, in order.
-    public var paths: [ValuePath] {
-        parts.compactMap { if case .placeholder(let p) = $0 { p } else { nil } }
-    }
-
     public func render(_ context: JSONValue) -> String? {
         var out = ""
         for part in parts {

@@ -1,5 +1,10 @@
 public import Foundation
 
+/// The first value of a header, matched case-insensitively, in an ordered header list.
+public func headerValue(_ name: String, in headers: [(name: String, value: String)]) -> String? {
+    headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+}
+
 /// An HTTP request as a provider adapter builds it, before it reaches the wire.
 public struct HTTPRequest: Sendable {
     public var method: String
@@ -19,9 +24,7 @@ public struct HTTPRequest: Sendable {
         self.timeout = timeout
     }
 
-    public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
-    }
+    public func header(_ name: String) -> String? { headerValue(name, in: headers) }
 }
 
 /// An HTTP response with its body read in full.
@@ -36,9 +39,7 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
-    }
+    public func header(_ name: String) -> String? { headerValue(name, in: headers) }
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }

@@ -1,4 +1,5 @@
 import AttestCore
+import AttestHTTP
 import AttestSigV4
 import Crypto
 import Foundation
@@ -57,7 +58,7 @@ enum FixtureKey {
     /// Reduces an HTTP request to its fixture identity.
     static func request(method: String, host: String, rawPath: String, rawQuery: String,
                         headers: [(name: String, value: String)], body: [UInt8]) -> Fixture.Request {
-        func header(_ n: String) -> String? { headers.first { $0.name.caseInsensitiveCompare(n) == .orderedSame }?.value }
+        func header(_ n: String) -> String? { headerValue(n, in: headers) }
         var service = "unsigned"
         var region = "-"
         if let auth = header("Authorization"), let range = auth.range(of: "Credential=") {

@@ -1,3 +1,4 @@
+import AttestHTTP
 import Foundation
 import Hummingbird
 import HTTPTypes
@@ -14,9 +15,7 @@ public struct LoopbackRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
 
-    public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
-    }
+    public func header(_ name: String) -> String? { headerValue(name, in: headers) }
 }
 
 public struct LoopbackResponse: Sendable {

@@ -138,16 +138,10 @@ public struct AWSScanner: Sendable {
     }
 
     /// The least-privilege IAM policy for a scan of `services`: every action the specs call, nothing else.
-    public func permissions(services wanted: [String]? = nil) -> [String] {
-        Self.permissions(spec: spec, services: wanted)
-    }
-
     public static func permissions(spec: ProviderSpec, services wanted: [String]? = nil) -> [String] {
-        let caller = AWSServiceCaller(client: AWSClient(transport: NoTransport(), credentials: StaticCredentialProvider(
-            AWSCredentials(accessKeyId: "-", secretAccessKey: "-", source: "none"))))
         var actions: Set<String> = []
         for call in spec.discovery.values {
-            if let s = spec.service(call.service), let op = s.operations[call.operation] { actions.insert(caller.action(service: s, operation: op)) }
+            if let s = spec.service(call.service), let op = s.operations[call.operation] { actions.insert(AWSServiceCaller.action(service: s, operation: op)) }
         }
         for s in spec.services where wanted == nil || wanted!.contains(s.id) {
             for r in s.resources {
@@ -155,17 +149,11 @@ public struct AWSScanner: Sendable {
                 calls += r.enrich.map(\.call)
                 for c in calls {
                     for name in [c.operation] + c.before.map(\.operation) {
-                        if let op = s.operations[name] { actions.insert(caller.action(service: s, operation: op)) }
+                        if let op = s.operations[name] { actions.insert(AWSServiceCaller.action(service: s, operation: op)) }
                     }
                 }
             }
         }
         return actions.sorted()
-    }
-}
-
-struct NoTransport: HTTPTransport {
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        throw TransportError(.other, host: "none", detail: "no transport")
     }
 }

@@ -81,6 +81,11 @@ public struct AWSServiceCaller: ServiceCaller {
     }
 
     public func action(service spec: ServiceSpec, operation: OperationSpec) -> String {
+        Self.action(service: spec, operation: operation)
+    }
+
+    /// The IAM action an operation needs: its `action`, else `<action_prefix or signing name>:<name>`.
+    public static func action(service spec: ServiceSpec, operation: OperationSpec) -> String {
         if let a = operation.action { return a }
         let prefix = spec.settings["action_prefix"] ?? Self.service(spec).signingName
         return "\(prefix):\(operation.name)"
