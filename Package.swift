@@ -65,6 +65,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Common Expression Language: parser, checker and evaluator over JSON-like values.
+        .target(name: "AttestCEL", swiftSettings: strict),
+        // IAM policy documents and network rules, analysed for rules (admin, public, open ports).
+        .target(name: "AttestPolicy", dependencies: ["AttestCore"], swiftSettings: strict),
+        // Controls as code: control files, framework catalogues, the rule functions and the concurrent engine.
+        .target(
+            name: "AttestControls",
+            dependencies: [
+                "AttestCore", "AttestCEL", "AttestPolicy", "AttestInventory", "AttestCollect",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
         // Recorded responses: the fixture format and a loopback server that replays them.
         .target(
             name: "AttestReplay",
@@ -80,7 +93,8 @@ let package = Package(
         .target(
             name: "AttestCLI",
             dependencies: [
-                "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay",
+                "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay", "AttestCEL",
+                "AttestControls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,6 +115,13 @@ let package = Package(
         ),
         .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),
         .testTarget(name: "AttestSigV4Tests", dependencies: ["AttestSigV4"], swiftSettings: strict),
+        .testTarget(name: "AttestCELTests", dependencies: ["AttestCEL"], exclude: ["conformance-skips.txt"], swiftSettings: strict),
+        .testTarget(name: "AttestPolicyTests", dependencies: ["AttestPolicy"], swiftSettings: strict),
+        .testTarget(
+            name: "AttestControlsTests",
+            dependencies: ["AttestControls", "AttestCEL", "AttestInventory", "AttestCollect", "AttestTestSupport", "AttestCLI", "attest"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "AttestAWSTests",
             dependencies: ["AttestAWS", "AttestHTTP", "AttestTestSupport", "AttestReplay", "AttestSigV4"],
@@ -108,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AttestCollectTests",
-            dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "attest"],
+            dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "AttestControls", "attest"],
             swiftSettings: strict
         ),
     ]

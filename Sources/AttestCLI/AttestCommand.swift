@@ -10,14 +10,16 @@ public struct AttestCommand: AsyncParsableCommand {
         commandName: "attest",
         abstract: "Cloud configuration scanner: inventory graph, controls and evidence.",
         version: attestVersion,
-        subcommands: [ScanCommand.self, PermissionsCommand.self, DemoCommand.self])
+        subcommands: [ScanCommand.self, ControlsCommand.self, FrameworksCommand.self, PermissionsCommand.self, DemoCommand.self])
 
     public init() {}
 }
 
-/// Exit statuses: 0 complete, 3 scan incomplete, 2 usage or configuration error.
+/// Exit statuses: 0 complete (and no blocking failure), 1 a control failed at or above
+/// `--fail-on`, 2 usage or configuration error, 3 something could not be read or evaluated.
 public enum ExitStatus {
     public static let complete: Int32 = 0
+    public static let findings: Int32 = 1
     public static let usage: Int32 = 2
     public static let incomplete: Int32 = 3
 }

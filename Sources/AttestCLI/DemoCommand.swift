@@ -17,6 +17,8 @@ struct DemoCommand: AsyncParsableCommand {
     var providers: String?
 
     @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup var controlSource: ControlSourceOptions
+    @OptionGroup var controlRun: ControlRunOptions
 
     /// The key pair the demo signs with; the replay server verifies against it.
     static let accessKeyId = "AKIAATTESTDEMO000001"
@@ -25,6 +27,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap(level: outputOptions.logLevel)
         let spec = try ProviderLocator.load("aws", override: providers)
+        let plan = try ControlPlan.make(source: controlSource, run: controlRun, providers: providers, defaultFailOn: "never")
         let directory = try fixtures.map { URL(fileURLWithPath: $0) }
             ?? ProviderLocator.root(override: providers).appendingPathComponent("fixtures/aws/sample-account")
         let recorded: [String: Fixture]
@@ -48,7 +51,7 @@ struct DemoCommand: AsyncParsableCommand {
             let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
             status = try await ScanRunner.run(spec: spec, client: session.client,
                                               request: .init(regions: regions.isEmpty ? nil : regions, homeRegion: "us-east-1"),
-                                              output: outputOptions)
+                                              output: outputOptions, plan: plan, strict: false)
             await session.transport.shutdown()
         } catch {
             await server.stop()

@@ -1,3 +1,4 @@
+import AttestControls
 import ArgumentParser
 import AttestAWS
 import AttestCollect
@@ -59,6 +60,8 @@ struct ScanAWSCommand: AsyncParsableCommand {
     var providers: String?
 
     @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup var controlSource: ControlSourceOptions
+    @OptionGroup var controlRun: ControlRunOptions
 
     func validate() throws {
         if externalId != nil && roleArn == nil { throw ValidationError("--external-id needs --role-arn") }
@@ -69,13 +72,15 @@ struct ScanAWSCommand: AsyncParsableCommand {
         LogSetup.bootstrap(level: outputOptions.logLevel)
         let environment = ProcessInfo.processInfo.environment
         let spec = try ProviderLocator.load("aws", override: providers)
+        // Controls are loaded before anything is called, so a broken control file costs no API calls.
+        let plan = try ControlPlan.make(source: controlSource, run: controlRun, providers: providers)
         let session = try await AWSSession.make(
             environment: environment, profile: profile, roleArn: roleArn, externalId: externalId, region: region,
             recordDirectory: record)
         let request = AWSScanRequest(regions: list(regions), services: list(services), homeRegion: session.homeRegion)
         let status: Int32
         do {
-            status = try await ScanRunner.run(spec: spec, client: session.client, request: request, output: outputOptions)
+            status = try await ScanRunner.run(spec: spec, client: session.client, request: request, output: outputOptions, plan: plan)
         } catch {
             await session.transport.shutdown()
             throw error
@@ -93,7 +98,9 @@ struct ScanAWSCommand: AsyncParsableCommand {
 
 /// Runs a scan with progress, writes the report, and returns the exit status.
 enum ScanRunner {
-    static func run(spec: ProviderSpec, client: AWSClient, request: AWSScanRequest, output: OutputOptions) async throws -> Int32 {
+    /// `strict` false (the demo) reports control errors without making the exit status 3.
+    static func run(spec: ProviderSpec, client: AWSClient, request: AWSScanRequest, output: OutputOptions,
+                    plan: ControlPlan?, strict: Bool = true) async throws -> Int32 {
         let progress = ProgressLine(counters: client.counters, enabled: !output.quiet)
         progress.start()
         let result: ScanResult
@@ -104,9 +111,17 @@ enum ScanRunner {
             throw error
         }
         progress.finish()
+        var evaluation: ControlEvaluation?
+        if let plan {
+            let engine = ControlEngine(controls: plan.controls, parameterOverrides: plan.parameterOverrides)
+            let results = await engine.evaluate(graph: result.graph, now: result.startedAt, account: result.account,
+                                                gaps: .init(errors: result.errors, spec: spec))
+            evaluation = ControlEvaluation(plan: plan, results: results,
+                                           controlsByID: Dictionary(uniqueKeysWithValues: plan.controls.map { ($0.id, $0) }))
+        }
         let text: String = switch output.format {
-        case .json: ScanReport.json(result).serialized(pretty: true) + "\n"
-        case .table: ScanReport.table(result)
+        case .json: ScanReport.json(result, evaluation: evaluation).serialized(pretty: true) + "\n"
+        case .table: ScanReport.table(result, evaluation: evaluation)
         }
         if let path = output.output {
             do {
@@ -114,13 +129,20 @@ enum ScanRunner {
             } catch {
                 throw ConfigurationError("cannot write \(path): \(error.localizedDescription)")
             }
-            if output.format == .json { FileHandle.standardOutput.write(Data(ScanReport.table(result).utf8)) }
+            if output.format == .json { FileHandle.standardOutput.write(Data(ScanReport.table(result, evaluation: evaluation).utf8)) }
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        if let evaluation, evaluation.hasBlockingFailures {
+            return ExitStatus.findings
         }
         if !result.isComplete {
             FileHandle.standardError.write(Data("attest: scan incomplete: \(result.errors.count) error(s); see the errors section\n".utf8))
             return ExitStatus.incomplete
+        }
+        if let evaluation, evaluation.count(.error) > 0 {
+            FileHandle.standardError.write(Data("attest: \(evaluation.count(.error)) control result(s) could not be evaluated\n".utf8))
+            if strict { return ExitStatus.incomplete }
         }
         return ExitStatus.complete
     }

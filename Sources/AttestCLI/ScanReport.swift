@@ -13,7 +13,7 @@ enum ScanReport {
         return f.string(from: d)
     }
 
-    static func json(_ r: ScanResult) -> JSONValue {
+    static func json(_ r: ScanResult, evaluation: ControlEvaluation? = nil) -> JSONValue {
         let resources: [JSONValue] = r.graph.sortedResources.map { res in
             [
                 "id": .string(res.id), "type": .string(res.type), "account": .string(res.account), "region": .string(res.region),
@@ -42,11 +42,18 @@ enum ScanReport {
             ],
         ]
         if let p = r.principal { scan["principal"] = .string(p) }
-        return ["schema_version": .int(schemaVersion), "scan": .object(scan), "resources": .array(resources),
-                "edges": .array(edges), "errors": .array(errors)]
+        var report: JSONValue = ["schema_version": .int(schemaVersion), "scan": .object(scan), "resources": .array(resources),
+                                 "edges": .array(edges), "errors": .array(errors)]
+        if let evaluation, case .object(var o) = report {
+            o["controls"] = ControlReport.summaryJSON(evaluation)
+            o["results"] = .array(ControlReport.resultsJSON(evaluation))
+            o["frameworks"] = .array(ControlReport.frameworksJSON(evaluation))
+            report = .object(o)
+        }
+        return report
     }
 
-    static func table(_ r: ScanResult) -> String {
+    static func table(_ r: ScanResult, evaluation: ControlEvaluation? = nil) -> String {
         var out = ""
         let duration = String(format: "%.1f s", r.finishedAt.timeIntervalSince(r.startedAt))
         out += "attest scan \(r.provider) · account \(r.account)\(r.principal.map { " · \($0)" } ?? "")\n"
@@ -74,6 +81,7 @@ enum ScanReport {
             out += render(errorRows)
             if r.errors.count > 50 { out += "… and \(r.errors.count - 50) more (use --format json for all)\n" }
         }
+        if let evaluation { out += "\n" + ControlReport.table(evaluation) }
         return out
     }
 

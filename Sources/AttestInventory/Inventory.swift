@@ -64,6 +64,12 @@ public struct InventoryGraph: Sendable {
     private var outgoing: [String: [Edge]] = [:]
     private var incoming: [String: [Edge]] = [:]
     private var byType: [String: [String]] = [:]
+    private var byAccountAndType: [AccountType: [String]] = [:]
+
+    private struct AccountType: Hashable, Sendable {
+        var account: String
+        var type: String
+    }
 
     public init() {}
 
@@ -79,6 +85,7 @@ public struct InventoryGraph: Sendable {
         } else {
             resources[resource.id] = resource
             byType[resource.type, default: []].append(resource.id)
+            byAccountAndType[AccountType(account: resource.account, type: resource.type), default: []].append(resource.id)
         }
     }
 
@@ -95,6 +102,11 @@ public struct InventoryGraph: Sendable {
     /// Resources of one type, in id order.
     public func resources(ofType type: String) -> [Resource] {
         (byType[type] ?? []).sorted().compactMap { resources[$0] }
+    }
+
+    /// Resources of one type in one account, in id order.
+    public func resources(ofType type: String, inAccount account: String) -> [Resource] {
+        (byAccountAndType[AccountType(account: account, type: type)] ?? []).sorted().compactMap { resources[$0] }
     }
 
     /// Every resource, ordered by type then id: the order of every report.

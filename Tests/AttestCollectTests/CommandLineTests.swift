@@ -40,7 +40,7 @@ struct AuthenticatedMotoTests {
         let out = try TestPaths.temporaryDirectory().appendingPathComponent("scan.json")
         // Lambda is left out: moto 5.2 cannot verify the signature of any Lambda (rest-json) request
         // when its authentication is on, boto3's included.
-        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--services", "iam,s3,s3-control,ec2,kms,cloudtrail,rds",
+        let r = try Attest.run(["scan", "aws", "--no-controls", "--regions", "us-east-1,eu-west-1", "--services", "iam,s3,s3-control,ec2,kms,cloudtrail,rds",
                                 "--format", "json", "--output", out.path, "--quiet"],
                                environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": env.key, "AWS_SECRET_ACCESS_KEY": env.secret])
         #expect(r.status == 0, "\(r.stderr)")
@@ -93,7 +93,7 @@ struct AuthenticatedMotoTests {
             return (out[0], out[1])
         }
         let (key, secret) = try user("least-privilege", document)
-        let scan = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--services", services, "--quiet"],
+        let scan = try Attest.run(["scan", "aws", "--no-controls", "--regions", "us-east-1,eu-west-1", "--services", services, "--quiet"],
                                   environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret])
         #expect(scan.status == 0, "\(scan.stdout)\n\(scan.stderr)")
 
@@ -103,7 +103,7 @@ struct AuthenticatedMotoTests {
         withoutKMS = ["Version": "2012-10-17", "Statement": [["Effect": "Allow", "Resource": "*", "Action": .array(kept)]]]
         let (key2, secret2) = try user("no-kms", withoutKMS)
         let out = try TestPaths.temporaryDirectory().appendingPathComponent("partial.json")
-        let partial = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--services", services, "--format", "json",
+        let partial = try Attest.run(["scan", "aws", "--no-controls", "--regions", "us-east-1,eu-west-1", "--services", services, "--format", "json",
                                       "--output", out.path, "--quiet"],
                                      environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": key2, "AWS_SECRET_ACCESS_KEY": secret2])
         #expect(partial.status == 3)
@@ -168,7 +168,7 @@ struct AssumeRoleCommandTests {
     @Test func roleArnAndExternalIdAssumeIntoTheAccount() async throws {
         let env = try await SeededMoto.shared.value
         let out = try TestPaths.temporaryDirectory().appendingPathComponent("role.json")
-        let r = try Attest.run(["scan", "aws", "--role-arn", "arn:aws:iam::123456789012:role/app-role", "--external-id", "ext-123",
+        let r = try Attest.run(["scan", "aws", "--no-controls", "--role-arn", "arn:aws:iam::123456789012:role/app-role", "--external-id", "ext-123",
                                 "--regions", "us-east-1", "--services", "kms", "--format", "json", "--output", out.path, "--quiet"],
                                environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIASOURCE0000000001",
                                              "AWS_SECRET_ACCESS_KEY": "source-secret-key-0001"])

@@ -7,7 +7,19 @@ public struct SpecError: Error, CustomStringConvertible, Sendable {
     public var file: String
     public var line: Int
     public var message: String
-    public var description: String { "\(file):\(line): \(message)" }
+    /// The column, when the mistake is inside a value (a rule's parse error).
+    public var column: Int?
+    public var description: String {
+        if let column { return "\(file):\(line):\(column): \(message)" }
+        return "\(file):\(line): \(message)"
+    }
+
+    public init(file: String, line: Int, column: Int? = nil, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+    }
 }
 
 /// Reads `providers/<provider>/*.yaml` into ``ServiceSpec`` values, refusing unknown keys so a
@@ -79,7 +91,7 @@ public enum SpecLoader {
         return out
     }
 
-    static func parse(_ text: String, file: String) throws -> YAMLNode {
+    package static func parse(_ text: String, file: String) throws -> YAMLNode {
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 throw SpecError(file: file, line: 1, message: "the file is empty")

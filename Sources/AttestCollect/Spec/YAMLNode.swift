@@ -2,32 +2,32 @@ import AttestCore
 import Yams
 
 /// A YAML node that remembers its file and line, so every complaint can point at both.
-struct YAMLNode {
-    let node: Node
-    let file: String
+package struct YAMLNode {
+    package let node: Node
+    package let file: String
 
-    var line: Int { node.mark?.line ?? 1 }
+    package var line: Int { node.mark?.line ?? 1 }
 
-    func error(_ message: String) -> SpecError {
+    package func error(_ message: String) -> SpecError {
         SpecError(file: file, line: line, message: message)
     }
 
-    func string() throws -> String {
+    package func string() throws -> String {
         guard case .scalar(let s) = node else { throw error("expected a single value") }
         return s.string
     }
 
-    func template() throws -> Template {
+    package func template() throws -> Template {
         do { return try Template(try string()) } catch let e as Template.SyntaxError { throw error(e.description) }
     }
 
-    func sequence() throws -> [YAMLNode] {
+    package func sequence() throws -> [YAMLNode] {
         guard case .sequence(let seq) = node else { throw error("expected a list") }
         return seq.map { YAMLNode(node: $0, file: file) }
     }
 
     /// The mapping, refusing keys outside `allowed` (nil allows any).
-    func map(_ allowed: [String]?) throws -> YAMLMap {
+    package func map(_ allowed: [String]?) throws -> YAMLMap {
         guard case .mapping(let mapping) = node else { throw error("expected a mapping") }
         var entries: [(String, YAMLNode)] = []
         for (k, v) in mapping {
@@ -42,7 +42,7 @@ struct YAMLNode {
         return YAMLMap(entries: entries, parent: self)
     }
 
-    func json() throws -> JSONValue {
+    package func json() throws -> JSONValue {
         switch node {
         case .scalar(let s):
             if s.style == .plain {
@@ -64,13 +64,13 @@ struct YAMLNode {
         }
     }
 
-    init(node: Node, file: String) {
+    package init(node: Node, file: String) {
         self.node = node
         self.file = file
     }
 
     /// A mapping node made of some of another mapping's entries (for sub-structures sharing keys).
-    init(mapFrom map: YAMLMap, like original: YAMLNode) {
+    package init(mapFrom map: YAMLMap, like original: YAMLNode) {
         let pairs = map.entries.map { (Node.scalar(.init($0.0)), $0.1.node) }
         var mapping = Node.Mapping(pairs)
         mapping.mark = original.node.mark
@@ -79,27 +79,27 @@ struct YAMLNode {
     }
 }
 
-struct YAMLMap {
-    var entries: [(String, YAMLNode)]
-    let parent: YAMLNode
+package struct YAMLMap {
+    package var entries: [(String, YAMLNode)]
+    package let parent: YAMLNode
 
-    func node(_ key: String) -> YAMLNode? { entries.first { $0.0 == key }?.1 }
+    package func node(_ key: String) -> YAMLNode? { entries.first { $0.0 == key }?.1 }
 
-    func string(_ key: String) throws -> String {
+    package func string(_ key: String) throws -> String {
         guard let n = node(key) else { throw parent.error("missing required key \(key)") }
         return try n.string()
     }
 
-    func optionalString(_ key: String) throws -> String? { try node(key)?.string() }
+    package func optionalString(_ key: String) throws -> String? { try node(key)?.string() }
 
-    func template(_ key: String) throws -> Template {
+    package func template(_ key: String) throws -> Template {
         guard let n = node(key) else { throw parent.error("missing required key \(key)") }
         return try n.template()
     }
 
-    func optionalTemplate(_ key: String) throws -> Template? { try node(key)?.template() }
+    package func optionalTemplate(_ key: String) throws -> Template? { try node(key)?.template() }
 
-    func optionalBool(_ key: String) throws -> Bool? {
+    package func optionalBool(_ key: String) throws -> Bool? {
         guard let n = node(key) else { return nil }
         switch try n.string() {
         case "true", "yes": return true
@@ -108,5 +108,5 @@ struct YAMLMap {
         }
     }
 
-    func optionalMap(_ key: String, allowed: [String]?) throws -> YAMLMap? { try node(key)?.map(allowed) }
+    package func optionalMap(_ key: String, allowed: [String]?) throws -> YAMLMap? { try node(key)?.map(allowed) }
 }

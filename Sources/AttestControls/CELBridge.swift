@@ -1,0 +1,111 @@
+public import AttestCEL
+public import AttestInventory
+import Foundation
+
+extension CELValue {
+    /// A JSON value as CEL sees it: objects become maps with string keys, numbers keep their kind.
+    public init(json: JSONValue) {
+        switch json {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .double(let d): self = .double(d)
+        case .string(let s): self = .string(s)
+        case .array(let a): self = .list(a.map(CELValue.init(json:)))
+        case .object(let o): self = .map(CELMap(o.mapValues(CELValue.init(json:))))
+        }
+    }
+
+    /// A resource as rules see it: `id`, `type`, `account`, `region`, `name`, `tags`, `attributes`.
+    public init(resource: Resource) {
+        self = .map(CELMap([
+            "id": .string(resource.id),
+            "type": .string(resource.type),
+            "account": .string(resource.account),
+            "region": .string(resource.region),
+            "name": .string(resource.name),
+            "tags": .map(CELMap(resource.tags.mapValues { CELValue.string($0) })),
+            "attributes": .map(CELMap(resource.attributes.mapValues(CELValue.init(json:)))),
+        ]))
+    }
+
+    /// The value as JSON, for reports and `attest controls eval`: timestamps as RFC 3339 text,
+    /// durations as seconds with an `s`, bytes as base64, map keys as text.
+    public var json: JSONValue {
+        switch self {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .int(i)
+        case .uint(let u): return u <= UInt64(Int64.max) ? .int(Int64(u)) : .string(String(u))
+        case .double(let d): return d.isFinite ? .double(d) : .string(String(d))
+        case .string(let s): return .string(s)
+        case .bytes(let b): return .string(Data(b).base64EncodedString())
+        case .list(let l): return .array(l.map(\.json))
+        case .map(let m):
+            var o: [String: JSONValue] = [:]
+            for (k, v) in m.entries { o[k.keyText] = v.json }
+            return .object(o)
+        case .timestamp(let t): return .string(t.rfc3339Text)
+        case .duration(let d): return .string(d.secondsText)
+        case .optional(let v): return v?.json ?? .null
+        default: return .string(String(describing: self))
+        }
+    }
+
+    var keyText: String {
+        switch self {
+        case .string(let s): return s
+        case .int(let i): return String(i)
+        case .uint(let u): return String(u)
+        case .bool(let b): return b ? "true" : "false"
+        default: return String(describing: self)
+        }
+    }
+
+    /// The `id` of a resource map, for graph functions called on it.
+    var resourceID: String? {
+        guard case .map(let m) = self, case .string(let id)? = m[.string("id")] else { return nil }
+        return id
+    }
+}
+
+extension CELTimestamp {
+    /// RFC 3339 in UTC, with fractional seconds only when there are any.
+    public var rfc3339Text: String {
+        // Civil date from days since the epoch (Howard Hinnant's algorithm), no formatter needed.
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        var text = String(format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", year, month, day,
+                          secondOfDay / 3_600, secondOfDay % 3_600 / 60, secondOfDay % 60)
+        if nanos != 0 {
+            var fraction = String(format: "%09d", nanos)
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            text += "." + fraction
+        }
+        return text + "Z"
+    }
+
+    public init(date: Date) {
+        let t = date.timeIntervalSince1970
+        let whole = t.rounded(.down)
+        self.init(seconds: Int64(whole), nanos: Int32(((t - whole) * 1e9).rounded()))
+    }
+}
+
+extension CELDuration {
+    var secondsText: String {
+        if nanos == 0 { return "\(seconds)s" }
+        var fraction = String(format: "%09d", abs(nanos))
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return (seconds < 0 || nanos < 0 ? "-" : "") + "\(abs(seconds)).\(fraction)s"
+    }
+}

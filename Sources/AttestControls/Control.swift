@@ -1,0 +1,71 @@
+public import AttestCEL
+public import AttestInventory
+public import Foundation
+
+/// How bad a failure is. Ordered: `info` < `low` < … < `critical`.
+public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
+    case info, low, medium, high, critical
+
+    public static func < (a: Severity, b: Severity) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// The outcome of one control on one resource.
+public enum ResultStatus: String, Sendable, Codable, CaseIterable {
+    case pass, fail, error
+    case notApplicable = "not_applicable"
+}
+
+/// A declarative control, loaded from `controls/<provider>/<service>/<id>.yaml`.
+public struct Control: Sendable, Identifiable {
+    public struct Remediation: Sendable, Codable {
+        public var text: String
+        public var cli: String?
+        public var terraform: String?
+    }
+
+    public var id: String
+    public var title: String
+    public var description: String
+    public var rationale: String
+    public var severity: Severity
+    public var resourceTypes: [String]
+    /// Default parameter values, before overrides from config.
+    public var parameters: [String: JSONValue]
+    public var appliesIf: CELProgram?
+    public var assertion: CELProgram
+    /// Paths into the resource (`attributes.versioning`) recorded as what was observed.
+    public var observed: [ValuePath]
+    public var remediation: Remediation
+    public var references: [String]
+    /// Matching ids in other catalogues: `cis_aws`, `prowler`.
+    public var equivalents: [String: [String]]
+    /// Requirements this control declares it evidences (framework id → requirement ids); merged
+    /// with the framework catalogues' own lists.
+    public var frameworks: [String: [String]]
+    public var tests: [ControlTest]
+    /// The file it was loaded from, and the line of its `assert`.
+    public var file: String
+    public var assertLine: Int
+
+    /// `aws` for `aws.s3.bucket`.
+    public var provider: String { resourceTypes.first.map { String($0.prefix { $0 != "." }) } ?? "" }
+    /// `s3` for `aws.s3.bucket`.
+    public var service: String {
+        guard let type = resourceTypes.first else { return "" }
+        let parts = type.split(separator: ".")
+        return parts.count > 1 ? String(parts[1]) : ""
+    }
+}
+
+/// An inline example: a small graph, the resource under test and the expected status.
+public struct ControlTest: Sendable {
+    public var name: String
+    public var resource: Resource
+    public var graph: InventoryGraph
+    public var parameters: [String: JSONValue]
+    public var now: Date
+    public var expect: ResultStatus
+    public var line: Int
+}

@@ -1,0 +1,157 @@
+import AttestCEL
+import AttestCollect
+@testable import AttestControls
+import AttestInventory
+import Foundation
+import Testing
+
+/// A control compiled from YAML text, as a user would write it.
+func control(_ yaml: String, file: String = "test-versioning.yaml") throws -> Control {
+    try ControlLoader.load(text: yaml, file: file)
+}
+
+func bucket(_ name: String, region: String = "us-east-1", _ attributes: [String: JSONValue]) -> Resource {
+    Resource(id: "arn:aws:s3:::\(name)", type: "aws.s3.bucket", account: "111122223333", region: region, name: name, attributes: attributes)
+}
+
+let versioningControl = """
+id: test-versioning
+title: Buckets are versioned
+description: d
+rationale: r
+severity: medium
+resource_types: [aws.s3.bucket]
+applies_if: "!resource.name.startsWith('scratch-')"
+assert: "resource.attributes.versioning == 'Enabled'"
+observed: [attributes.versioning]
+remediation: {text: turn it on}
+"""
+
+@Suite("Control engine")
+struct ControlEngineTests {
+    @Test func oneResultPerControlAndResourceWithEveryStatus() async throws {
+        let graph = InventoryGraph(resources: [
+            bucket("b-on", ["versioning": "Enabled"]),
+            bucket("a-off", ["versioning": "Suspended"]),
+            bucket("scratch-x", ["versioning": "Suspended"]),
+            bucket("c-missing", [:]),
+        ], edges: [])
+        let engine = ControlEngine(controls: [try control(versioningControl)])
+        let results = await engine.evaluate(graph: graph, now: Date(), account: "111122223333")
+        #expect(results.map(\.resourceID) == ["arn:aws:s3:::a-off", "arn:aws:s3:::b-on", "arn:aws:s3:::c-missing", "arn:aws:s3:::scratch-x"])
+        #expect(results.map(\.status) == [.fail, .pass, .error, .notApplicable])
+        #expect(results[0].observed == ["Suspended"])
+        // Reading an attribute that was never collected is an error that says so, never a pass.
+        #expect(results[2].reason?.contains("versioning") == true)
+    }
+
+    @Test func concurrentChunksGiveTheSameOrderedResultsAsOneTask() async throws {
+        var resources: [Resource] = []
+        for i in 0..<500 { resources.append(bucket(String(format: "b%04d", (i * 7919) % 500), ["versioning": i % 3 == 0 ? "Enabled" : "Off"])) }
+        let graph = InventoryGraph(resources: resources, edges: [])
+        let c = try control(versioningControl)
+        let sequential = await ControlEngine(controls: [c], concurrency: 1, chunkSize: 10_000).evaluate(graph: graph, now: Date(), account: "1")
+        let parallel = await ControlEngine(controls: [c], concurrency: 8, chunkSize: 7).evaluate(graph: graph, now: Date(), account: "1")
+        #expect(sequential.count == 500)
+        #expect(sequential.map(\.resourceID) == parallel.map(\.resourceID))
+        #expect(sequential.map(\.status) == parallel.map(\.status))
+        #expect(sequential.map(\.resourceID) == sequential.map(\.resourceID).sorted())
+    }
+
+    @Test func collectionErrorsTurnDependentResultsIntoErrors() async throws {
+        let graph = InventoryGraph(resources: [
+            bucket("east", ["versioning": "Enabled"]),
+            bucket("west", region: "eu-west-1", ["versioning": "Enabled"]),
+            bucket("broken", ["versioning": .null]),
+        ], edges: [])
+        var gaps = ControlEngine.CollectionGaps()
+        gaps.byTypeAndRegion["aws.s3.bucket"] = ["eu-west-1": "collection failed: s3 ListObjects in eu-west-1: AccessDenied",
+                                                "ap-south-1": "collection failed: s3 in ap-south-1: Throttling"]
+        gaps.byResource["arn:aws:s3:::broken"] = "collection failed: s3 GetBucketVersioning: AccessDenied"
+        let results = await ControlEngine(controls: [try control(versioningControl)]).evaluate(
+            graph: graph, now: Date(), account: "111122223333", gaps: gaps)
+        let byID = Dictionary(uniqueKeysWithValues: results.map { ($0.resourceID + "@" + $0.region, $0) })
+        #expect(byID["arn:aws:s3:::east@us-east-1"]?.status == .pass)
+        #expect(byID["arn:aws:s3:::west@eu-west-1"]?.status == .error)
+        #expect(byID["arn:aws:s3:::broken@us-east-1"]?.status == .error)
+        #expect(byID["arn:aws:s3:::broken@us-east-1"]?.reason?.contains("GetBucketVersioning") == true)
+        // A region with no resources to blame still shows the control could not be evaluated there.
+        let placeholder = try #require(byID["@ap-south-1"])
+        #expect(placeholder.status == .error)
+        #expect(placeholder.account == "111122223333")
+        #expect(results.count == 4)
+    }
+
+    @Test func gapsAreDerivedFromScanErrorsPerServiceRegionAndResource() throws {
+        let spec = try SpecLoader.loadProvider(directory: repositoryRoot.appendingPathComponent("providers/aws"), provider: "aws")
+        let gaps = ControlEngine.CollectionGaps(errors: [
+            CollectionError(service: "kms", region: "eu-west-1", operation: "ListKeys", code: "AccessDenied", message: "no"),
+            CollectionError(service: "iam", region: "us-east-1", operation: "ListUsers", code: "Throttling", message: "slow"),
+            CollectionError(service: "s3", region: "us-east-1", operation: "GetBucketPolicy", code: "AccessDenied", message: "no",
+                            resourceType: "aws.s3.bucket", resourceId: "arn:aws:s3:::x"),
+        ], spec: spec)
+        #expect(gaps.reason(type: "aws.kms.key", region: "eu-west-1") != nil)
+        #expect(gaps.reason(type: "aws.kms.key", region: "us-east-1") == nil)
+        // IAM is global: its failure affects its types wherever they are.
+        #expect(gaps.reason(type: "aws.iam.user", region: "global") != nil)
+        #expect(gaps.byResource["arn:aws:s3:::x"] != nil)
+        #expect(gaps.reason(type: "aws.s3.bucket", region: "us-east-1") == nil)
+    }
+
+    @Test func graphFunctionsFollowEdgesBothWays() async throws {
+        let instance = Resource(id: "i-1", type: "aws.ec2.instance", account: "1", region: "r", name: "i-1", attributes: ["public_ip": "203.0.113.9"])
+        let open = Resource(id: "sg-open", type: "aws.ec2.security-group", account: "1", region: "r", name: "open", attributes: [
+            "ingress": [["protocol": "tcp", "from_port": 22, "to_port": 22, "cidrs": ["0.0.0.0/0"], "ipv6_cidrs": []]]])
+        let vpc = Resource(id: "vpc-1", type: "aws.ec2.vpc", account: "1", region: "r", name: "vpc-1")
+        var graph = InventoryGraph(resources: [instance, open, vpc], edges: [
+            Edge(from: "i-1", to: "sg-open", kind: "protected-by"), Edge(from: "i-1", to: "vpc-1", kind: "contained-in"),
+            Edge(from: "i-1", to: "sg-elsewhere", kind: "protected-by"),
+        ])
+        func eval(_ expr: String, _ r: Resource) throws -> CELValue {
+            try ControlTestRunner.evaluate(expression: expr, resource: r, graph: graph).get()
+        }
+        #expect(try eval("resource.related('protected-by').map(g, g.name)", instance) == .list([.string("open")]))
+        #expect(try eval("resource.relatedIds('protected-by')", instance) == .list([.string("sg-elsewhere"), .string("sg-open")]))
+        #expect(try eval("resource.referrers('contained-in').map(x, x.id)", vpc) == .list([.string("i-1")]))
+        #expect(try eval("resource.related('protected-by').exists(g, aws.ingressOpenToInternet(g.attributes.ingress, 22))", instance) == .bool(true))
+        #expect(try eval("resources('aws.ec2.vpc').size()", instance) == .int(1))
+        graph.add(Resource(id: "vpc-other", type: "aws.ec2.vpc", account: "2", region: "r", name: "other"))
+        #expect(try eval("resources('aws.ec2.vpc').size()", instance) == .int(1))
+    }
+
+    @Test func iamFunctionsSeePoliciesThroughGroupsAndAttachments() throws {
+        let admin: JSONValue = ["Version": "2012-10-17", "Statement": [["Effect": "Allow", "Action": "*", "Resource": "*"]]]
+        let user = Resource(id: "u", type: "aws.iam.user", account: "1", region: "global", name: "u",
+                            attributes: ["inline_policies": [["name": "p", "document": ["Statement": [["Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"]]]]]])
+        let group = Resource(id: "g", type: "aws.iam.group", account: "1", region: "global", name: "g", attributes: ["inline_policies": []])
+        let policy = Resource(id: "p-admin", type: "aws.iam.policy", account: "1", region: "global", name: "AdministratorAccess",
+                              attributes: ["document": admin])
+        let graph = InventoryGraph(resources: [user, group, policy], edges: [
+            Edge(from: "u", to: "g", kind: "member-of"), Edge(from: "g", to: "p-admin", kind: "has-policy")])
+        let expr = "iam.policies(resource).exists(d, iam.isAdmin(d))"
+        #expect(try ControlTestRunner.evaluate(expression: expr, resource: user, graph: graph).get() == .bool(true))
+        #expect(try ControlTestRunner.evaluate(expression: "iam.policies(resource).size()", resource: user, graph: graph).get() == .int(2))
+        let alone = InventoryGraph(resources: [user], edges: [])
+        #expect(try ControlTestRunner.evaluate(expression: expr, resource: user, graph: alone).get() == .bool(false))
+        // A malformed document is an evaluation error, not a silent false.
+        let broken = try ControlTestRunner.evaluate(expression: "iam.isAdmin('{not json')", resource: nil)
+        #expect(throws: CELError.self) { try broken.get() }
+    }
+
+    @Test func daysSinceCountsWholeDaysToTheScanTime() throws {
+        let now = Date(timeIntervalSince1970: 1_767_225_600) // 2026-01-01T00:00:00Z
+        func days(_ s: String) throws -> CELValue { try ControlTestRunner.evaluate(expression: "daysSince(\(s))", resource: nil, now: now).get() }
+        #expect(try days("'2025-12-31T00:00:00Z'") == .int(1))
+        #expect(try days("'2025-12-31T00:00:01Z'") == .int(0))
+        #expect(try days("timestamp('2025-10-03T00:00:00Z')") == .int(90))
+        #expect(throws: CELError.self) { try days("'N/A'") }
+        #expect(throws: CELError.self) { try days("null") }
+    }
+}
+
+/// The repository root, from this file's location.
+let repositoryRoot: URL = {
+    var dir = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { dir.deleteLastPathComponent() }
+    return dir
+}()
