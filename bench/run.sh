@@ -2,6 +2,7 @@
 # Benchmark: attest and Prowler scanning the same moto-hosted account, in the same run.
 # Usage: bench/run.sh [N]   (N extra users/roles, and per region buckets/groups/volumes; default 100)
 # Reports wall time, peak memory and the API calls each tool made (counted from moto's own log).
+# Both collect and evaluate their checks (attest: every built-in control).
 # Prowler is used when `prowler` (or $PROWLER) is installed; it is not a dependency of attest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,10 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 s = d["scan"]["stats"]
 print(f"attest   {s['resources']} resources, {s['edges']} edges, {s['errors']} errors, {s['calls']} calls (its own count)")
+c = d.get("controls")
+if c:
+    b = c["by_status"]
+    print(f"attest   {c['evaluated']} controls, {c['results']} results: {b['pass']} pass, {b['fail']} fail, {b['error']} error, {b['not_applicable']} n/a")
 PY
 prowler=${PROWLER:-$(command -v prowler || true)}
 if [ -n "$prowler" ]; then

@@ -2,6 +2,7 @@ import ArgumentParser
 import AttestCollect
 import AttestControls
 import AttestCore
+import AttestInventory
 import Foundation
 
 /// Options shared by every command that loads controls.
@@ -77,11 +78,17 @@ struct ControlSuite {
                 config = try ControlConfig(file: "attest.yaml")
             }
             let builtin = try builtinDirectory(providers: providers)
-            var directories: [URL] = options.noBuiltinControls ? [] : [builtin]
-            directories += options.controlDirectories.map { URL(fileURLWithPath: $0) } + config.directories
-            var controls = try ControlLoader.load(directories: directories)
-            controls = try config.apply(to: controls)
-            let frameworks = try FrameworkSet(directory: builtin.appendingPathComponent("frameworks"), controls: controls)
+            let userDirectories = options.controlDirectories.map { URL(fileURLWithPath: $0) } + config.directories
+            // The catalogues name built-in controls, so those are always loaded to check them.
+            let all = try ControlLoader.load(directories: [builtin] + userDirectories)
+            var controls = try config.apply(to: all)
+            if options.noBuiltinControls {
+                let builtinFiles = builtin.standardizedFileURL.path + "/"
+                controls.removeAll { URL(fileURLWithPath: $0.file).standardizedFileURL.path.hasPrefix(builtinFiles) }
+            }
+            let directories = (options.noBuiltinControls ? [] : [builtin]) + userDirectories
+            let frameworks = try FrameworkSet(directory: builtin.appendingPathComponent("frameworks"), controls: all)
+                .keeping(controls: Set(controls.map(\.id)))
             return ControlSuite(controls: controls, frameworks: frameworks, config: config, directories: directories)
         } catch let error as SpecError {
             throw ConfigurationError("invalid control or config: \(error.description)")
@@ -134,8 +141,10 @@ struct ControlPlan {
 /// The controls' results for one scan, with what reports need to show them.
 struct ControlEvaluation {
     var plan: ControlPlan
-    var results: [ControlResult]
+    var results: ControlResults
     var controlsByID: [String: Control]
+    /// The inventory the results were evaluated over (observed values are read from it).
+    var graph: InventoryGraph
 
     func count(_ status: ResultStatus) -> Int { results.reduce(0) { $0 + ($1.status == status ? 1 : 0) } }
 

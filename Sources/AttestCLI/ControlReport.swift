@@ -18,7 +18,7 @@ enum ControlReport {
         return e.results.map { r in
             let control = e.controlsByID[r.controlID]
             var observed: [String: JSONValue] = [:]
-            for (path, value) in zip(control?.observed ?? [], r.observed) { observed[path.description] = value }
+            if let control { for (path, value) in r.observed(control, in: e.graph) { observed[path] = value } }
             let requirements: JSONValue
             if let cached = requirementsCache[r.controlID] {
                 requirements = cached

@@ -117,7 +117,8 @@ enum ScanRunner {
             let results = await engine.evaluate(graph: result.graph, now: result.startedAt, account: result.account,
                                                 gaps: .init(errors: result.errors, spec: spec))
             evaluation = ControlEvaluation(plan: plan, results: results,
-                                           controlsByID: Dictionary(uniqueKeysWithValues: plan.controls.map { ($0.id, $0) }))
+                                           controlsByID: Dictionary(uniqueKeysWithValues: plan.controls.map { ($0.id, $0) }),
+                                           graph: result.graph)
         }
         let text: String = switch output.format {
         case .json: ScanReport.json(result, evaluation: evaluation).serialized(pretty: true) + "\n"

@@ -17,6 +17,23 @@ extension CELValue {
     }
 
     /// A resource as rules see it: `id`, `type`, `account`, `region`, `name`, `tags`, `attributes`.
+    /// With `only`, just those attributes are converted (the ones the rules evaluated over it read).
+    public init(resource: Resource, only: Set<String>?) {
+        guard let only else { self.init(resource: resource); return }
+        var attributes: [String: CELValue] = [:]
+        for name in only { if let v = resource.attributes[name] { attributes[name] = CELValue(json: v) } }
+        self = .map(CELMap([
+            "id": .string(resource.id),
+            "type": .string(resource.type),
+            "account": .string(resource.account),
+            "region": .string(resource.region),
+            "name": .string(resource.name),
+            "tags": .map(CELMap(resource.tags.mapValues { CELValue.string($0) })),
+            "attributes": .map(CELMap(attributes)),
+        ]))
+    }
+
+    /// A resource as rules see it: `id`, `type`, `account`, `region`, `name`, `tags`, `attributes`.
     public init(resource: Resource) {
         self = .map(CELMap([
             "id": .string(resource.id),

@@ -15,8 +15,14 @@ public struct ControlResult: Sendable {
     public var severity: Severity
     /// Why the result is an error (the rule's error, or the collection failure); nil otherwise.
     public var reason: String?
-    /// The values at the control's `observed` paths, in the same order.
-    public var observed: [JSONValue]
+
+    /// The values at the control's `observed` paths, read from the resource the rule saw (the graph
+    /// is immutable after collection, so this is what the rule read), keyed by path.
+    public func observed(_ control: Control, in graph: InventoryGraph) -> [(path: String, value: JSONValue)] {
+        guard let resource = graph[resourceID] else { return control.observed.map { ($0.description, .null) } }
+        let document = ControlEngine.document(of: resource)
+        return control.observed.map { ($0.description, $0.value(in: document)) }
+    }
 }
 
 /// Evaluates controls over an inventory graph concurrently, one result per (control, resource),
@@ -80,16 +86,20 @@ public struct ControlEngine: Sendable {
 
     /// Evaluates every control over `graph`. `account` names the scanned account for results that
     /// stand for a region whose collection failed.
-    public func evaluate(graph: InventoryGraph, now: Date, account: String, gaps: CollectionGaps = .init()) async -> [ControlResult] {
+    public func evaluate(graph: InventoryGraph, now: Date, account: String, gaps: CollectionGaps = .init()) async -> ControlResults {
         let context = RuleContext(graph: graph, now: CELTimestamp(date: now))
         var controlsByType: [String: [Int]] = [:]
         for (index, control) in controls.enumerated() {
             for type in control.resourceTypes { controlsByType[type, default: []].append(index) }
         }
         let params = controls.map { CELValue(json: .object(parameters(of: $0))) }
-
-        // Work units: chunks of one type's resources (in id order), each evaluated by all of that type's controls.
-        struct Chunk: Sendable { var type: String; var resources: ArraySlice<Resource> }
+        // Work units: chunks of one type's resources (in id order), each evaluated by all of that
+        // type's controls, converting only the attributes those controls read.
+        struct Chunk: Sendable { var type: String; var resources: ArraySlice<Resource>; var attributes: Set<String>? }
+        var attributesByType: [String: Set<String>?] = [:]
+        for (type, indexes) in controlsByType {
+            attributesByType[type] = Self.attributesRead(by: indexes.flatMap { [controls[$0].assertion.source, controls[$0].appliesIf?.source ?? ""] })
+        }
         var chunks: [Chunk] = []
         var chunkIndexesByType: [String: [Int]] = [:]
         for type in controlsByType.keys.sorted() {
@@ -98,22 +108,28 @@ public struct ControlEngine: Sendable {
             while start < resources.count {
                 let end = min(start + chunkSize, resources.count)
                 chunkIndexesByType[type, default: []].append(chunks.count)
-                chunks.append(Chunk(type: type, resources: resources[start..<end]))
+                chunks.append(Chunk(type: type, resources: resources[start..<end], attributes: attributesByType[type] ?? nil))
                 start = end
             }
         }
 
-        // Each chunk yields, per control of its type, that control's results for the chunk.
-        var chunkResults = [[Int: [ControlResult]]](repeating: [:], count: chunks.count)
-        await withTaskGroup(of: (Int, [Int: [ControlResult]]).self) { group in
+        // What evaluation needs of each control, behind one reference (copying a Control per
+        // evaluation would retain and release every one of its fields).
+        let rules = controls.map { CompiledRule($0) }
+
+        // Each chunk yields, per control of its type (in controlsByType order), that control's results.
+        var chunkResults = [[[ControlResult]]](repeating: [], count: chunks.count)
+        await withTaskGroup(of: (Int, [[ControlResult]]).self) { group in
             var next = 0
             func launch() {
                 let index = next
                 let chunk = chunks[index]
-                let controlIndexes = controlsByType[chunk.type] ?? []
+                let chunkRules = (controlsByType[chunk.type] ?? []).map { rules[$0] }
+                let chunkParams = (controlsByType[chunk.type] ?? []).map { params[$0] }
                 next += 1
                 group.addTask {
-                    (index, evaluate(chunk: chunk.resources, controls: controlIndexes, params: params, context: context, gaps: gaps))
+                    (index, Self.evaluate(chunk: chunk.resources, rules: chunkRules, params: chunkParams, context: context, gaps: gaps,
+                                          attributes: chunk.attributes))
                 }
             }
             while next < chunks.count && next < concurrency { launch() }
@@ -123,56 +139,53 @@ public struct ControlEngine: Sendable {
             }
         }
 
-        var results: [ControlResult] = []
-        results.reserveCapacity(chunkResults.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } })
+        // The chunks' arrays are handed over in report order, not copied into one array: at a
+        // million resources a copy would double the results' memory.
+        var results = ControlResults()
         let regionsWithGaps = Set(gaps.byTypeAndRegion.values.flatMap(\.keys))
         for (controlIndex, control) in controls.enumerated().sorted(by: { $0.element.id < $1.element.id }) {
             for type in control.resourceTypes.sorted() {
                 var regionsSeen: Set<String> = []
+                let position = controlsByType[type]?.firstIndex(of: controlIndex) ?? 0
                 for chunkIndex in chunkIndexesByType[type] ?? [] {
-                    let part = chunkResults[chunkIndex][controlIndex] ?? []
+                    let part = chunkResults[chunkIndex][position]
+                    chunkResults[chunkIndex][position] = []  // freed as it is copied, so peak memory holds one copy
                     if !regionsWithGaps.isEmpty { for r in part { regionsSeen.insert(r.region) } }
-                    results.append(contentsOf: part)
+                    results.append(segment: part)
                 }
                 // A region whose listing failed has no resources to attach the error to: one result stands for it.
                 for (region, reason) in (gaps.byTypeAndRegion[type] ?? [:]).sorted(by: { $0.key < $1.key })
                     where region == "*" ? regionsSeen.isEmpty : !regionsSeen.contains(region) {
-                    results.append(ControlResult(controlID: control.id, resourceID: "", resourceType: type, account: account,
-                                                 region: region == "*" ? "global" : region, status: .error,
-                                                 severity: control.severity, reason: reason,
-                                                 observed: control.observed.map { _ in .null }))
+                    results.append(segment: [ControlResult(controlID: control.id, resourceID: "", resourceType: type, account: account,
+                                                           region: region == "*" ? "global" : region, status: .error,
+                                                           severity: control.severity, reason: reason)])
                 }
             }
         }
         return results
     }
 
-    func evaluate(chunk: ArraySlice<Resource>, controls controlIndexes: [Int], params: [CELValue],
-                  context: RuleContext, gaps: CollectionGaps) -> [Int: [ControlResult]] {
-        var out: [Int: [ControlResult]] = [:]
-        for index in controlIndexes { out[index] = [] ; out[index]!.reserveCapacity(chunk.count) }
+    static func evaluate(chunk: ArraySlice<Resource>, rules: [CompiledRule], params: [CELValue],
+                         context: RuleContext, gaps: CollectionGaps, attributes: Set<String>?) -> [[ControlResult]] {
+        var out = [[ControlResult]](repeating: [], count: rules.count)
+        for i in out.indices { out[i].reserveCapacity(chunk.count) }
         var variables: [String: CELValue] = ["now": .timestamp(context.now)]
-        for resource in chunk {
-            variables["resource"] = CELValue(resource: resource)
-            let host = RuleHost(context: context, account: resource.account)
-            let gap = gaps.byResource[resource.id] ?? gaps.reason(type: resource.type, region: resource.region)
-            var document: JSONValue?
-            for index in controlIndexes {
-                let control = controls[index]
-                variables["params"] = params[index]
-                var (status, reason) = Self.run(control, variables: variables, host: host)
+        for position in chunk.indices {
+            let id = chunk[position].id, type = chunk[position].type
+            let account = chunk[position].account, region = chunk[position].region
+            variables["resource"] = CELValue(resource: chunk[position], only: attributes)
+            let host = RuleHost(context: context, account: account)
+            let gap = gaps.byResource.isEmpty && gaps.byTypeAndRegion.isEmpty ? nil
+                : gaps.byResource[id] ?? gaps.reason(type: type, region: region)
+            for (r, rule) in rules.enumerated() {
+                variables["params"] = params[r]
+                var (status, reason) = Self.run(rule, variables: variables, host: host)
                 if let gap, status != .notApplicable {
                     status = .error
                     reason = gap
                 }
-                var observed: [JSONValue] = []
-                if !control.observed.isEmpty {
-                    if document == nil { document = Self.document(of: resource) }
-                    observed = control.observed.map { $0.value(in: document!) }
-                }
-                out[index]!.append(ControlResult(controlID: control.id, resourceID: resource.id, resourceType: resource.type,
-                                                 account: resource.account, region: resource.region, status: status,
-                                                 severity: control.severity, reason: reason, observed: observed))
+                out[r].append(ControlResult(controlID: rule.id, resourceID: id, resourceType: type, account: account,
+                                            region: region, status: status, severity: rule.severity, reason: reason))
             }
         }
         return out
@@ -180,7 +193,33 @@ public struct ControlEngine: Sendable {
 
     /// Runs a control's rules on one resource's variables.
     static func run(_ control: Control, variables: [String: CELValue], host: RuleHost) -> (ResultStatus, String?) {
-        if let appliesIf = control.appliesIf {
+        run(CompiledRule(control), variables: variables, host: host)
+    }
+
+    /// The attribute names some rules read through `attributes.<name>` (or `attributes.?<name>`);
+    /// nil when any rule uses `attributes` in another way, so every attribute must be converted.
+    static func attributesRead(by sources: [String]) -> Set<String>? {
+        var names: Set<String> = []
+        for source in sources {
+            var rest = Substring(source)
+            while let range = rest.range(of: "attributes") {
+                var after = rest[range.upperBound...].drop { $0 == " " || $0 == "\n" || $0 == "\t" }
+                guard after.first == "." else { return nil }
+                after = after.dropFirst().drop { $0 == " " || $0 == "\n" || $0 == "\t" }
+                if after.first == "?" { after = after.dropFirst().drop { $0 == " " || $0 == "\n" || $0 == "\t" } }
+                let name = after.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                guard !name.isEmpty else { return nil }
+                // A method on the attributes map itself (size, all, exists…) needs all of it.
+                if after.dropFirst(name.count).drop(while: { $0 == " " }).first == "(" { return nil }
+                names.insert(String(name))
+                rest = after.dropFirst(name.count)
+            }
+        }
+        return names
+    }
+
+    static func run(_ rule: CompiledRule, variables: [String: CELValue], host: RuleHost) -> (ResultStatus, String?) {
+        if let appliesIf = rule.appliesIf {
             switch appliesIf.evaluate(variables, host: host) {
             case .success(.bool(true)): break
             case .success(.bool(false)): return (.notApplicable, nil)
@@ -188,7 +227,7 @@ public struct ControlEngine: Sendable {
             case .failure(let error): return (.error, "applies_if: \(error.message)")
             }
         }
-        switch control.assertion.evaluate(variables, host: host) {
+        switch rule.assertion.evaluate(variables, host: host) {
         case .success(.bool(true)): return (.pass, nil)
         case .success(.bool(false)): return (.fail, nil)
         case .success(let other): return (.error, "assert gave \(other.kindName), not a bool")
@@ -221,6 +260,72 @@ extension CELValue {
         case .type: "type"
         case .optional: "optional"
         default: "value"
+        }
+    }
+}
+
+/// The parts of a control that evaluation reads, shared by reference across tasks.
+final class CompiledRule: Sendable {
+    let id: String
+    let severity: Severity
+    let appliesIf: CELProgram?
+    let assertion: CELProgram
+
+    init(_ control: Control) {
+        id = control.id
+        severity = control.severity
+        appliesIf = control.appliesIf
+        assertion = control.assertion
+    }
+}
+
+/// The results of an evaluation, in report order, held as the segments the engine's tasks made.
+public struct ControlResults: RandomAccessCollection, Sendable {
+    private var segments: [[ControlResult]] = []
+    /// The index of each segment's first result.
+    private var starts: [Int] = []
+    public private(set) var endIndex = 0
+    public var startIndex: Int { 0 }
+
+    public init() {}
+
+    public init(_ results: [ControlResult]) { append(segment: results) }
+
+    mutating func append(segment: [ControlResult]) {
+        guard !segment.isEmpty else { return }
+        starts.append(endIndex)
+        segments.append(segment)
+        endIndex += segment.count
+    }
+
+    public subscript(position: Int) -> ControlResult {
+        precondition(position >= 0 && position < endIndex, "index out of range")
+        var low = 0, high = starts.count - 1
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if starts[mid] <= position { low = mid } else { high = mid - 1 }
+        }
+        return segments[low][position - starts[low]]
+    }
+
+    /// Walks the segments in order (no search per element).
+    public func makeIterator() -> Iterator { Iterator(segments: segments) }
+
+    public struct Iterator: IteratorProtocol {
+        let segments: [[ControlResult]]
+        var segment = 0
+        var offset = 0
+
+        public mutating func next() -> ControlResult? {
+            while segment < segments.count {
+                if offset < segments[segment].count {
+                    defer { offset += 1 }
+                    return segments[segment][offset]
+                }
+                segment += 1
+                offset = 0
+            }
+            return nil
         }
     }
 }

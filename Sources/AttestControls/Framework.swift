@@ -97,6 +97,19 @@ public struct FrameworkSet: Sendable {
         }
     }
 
+    /// Drops controls that will not run (disabled in config) from every requirement; a
+    /// requirement left with none becomes manual.
+    public func keeping(controls ids: Set<String>) -> FrameworkSet {
+        var copy = self
+        for f in copy.frameworks.indices {
+            for r in copy.frameworks[f].requirements.indices {
+                copy.frameworks[f].requirements[r].controls.removeAll { !ids.contains($0) }
+            }
+        }
+        copy.mappings = mappings.filter { ids.contains($0.key) }
+        return copy
+    }
+
     /// Keeps only the given frameworks.
     public func limited(to ids: Set<String>) -> FrameworkSet {
         var copy = self

@@ -29,7 +29,7 @@ public enum NetworkRuleAnalysis: Sendable {
             let proto = try protocolOf(rule, label: label)
             guard proto != .other else { continue }
             let sources = rule["cidrs"].asList + rule["ipv6_cidrs"].asList
-            guard sources.contains(where: { $0.stringValue.flatMap(IPRange.init)?.isEverything == true }) else { continue }
+            guard sources.contains(where: { isWholeInternet($0.stringValue) }) else { continue }
             let range = proto == .all ? 0...65535 : try portRange(rule, label: label)
             guard let range else { continue }
             if port >= 0 {
@@ -70,8 +70,8 @@ public enum NetworkRuleAnalysis: Sendable {
             }
             let proto = try protocolOf(entry, label: "\(label)")
             guard !egress, proto != .other else { continue }
-            let v4 = entry["cidr"].stringValue.flatMap(IPRange.init).map { $0.isIPv4 && $0.isEverything } ?? false
-            let v6 = entry["ipv6_cidr"].stringValue.flatMap(IPRange.init).map { !$0.isIPv4 && $0.isEverything } ?? false
+            let v4 = isWholeInternet(entry["cidr"].stringValue, ipv4: true)
+            let v6 = isWholeInternet(entry["ipv6_cidr"].stringValue, ipv4: false)
             guard v4 || v6 else { continue }
             let ports = proto == .all ? 0...65535 : try portRange(entry, label: label)
             ingress.append(Entry(number: number, allow: allow, ports: ports, v4: v4, v6: v6))
@@ -116,8 +116,17 @@ public enum NetworkRuleAnalysis: Sendable {
         }
     }
 
+    /// A /0 block of the given family (either, when nil). Only a text ending in `/0` can be one, which
+    /// spares parsing every narrower range.
+    private static func isWholeInternet(_ text: String?, ipv4: Bool? = nil) -> Bool {
+        guard let text, text.utf8.last == UInt8(ascii: "0"), text.contains("/0"), let range = IPRange(text), range.isEverything else { return false }
+        return ipv4.map { $0 == range.isIPv4 } ?? true
+    }
+
     private static func protocolOf(_ rule: JSONValue, label: String) throws -> IPProtocol {
-        guard let text = rule["protocol"].stringValue?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty else {
+        let raw = rule["protocol"].stringValue
+        let text = raw.map { $0.contains(" ") ? $0.trimmingCharacters(in: .whitespaces).lowercased() : $0.lowercased() }
+        guard let text, !text.isEmpty else {
             throw PolicyDocumentError("\(label) has no protocol")
         }
         switch text {

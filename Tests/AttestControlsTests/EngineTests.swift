@@ -36,11 +36,13 @@ struct ControlEngineTests {
             bucket("scratch-x", ["versioning": "Suspended"]),
             bucket("c-missing", [:]),
         ], edges: [])
-        let engine = ControlEngine(controls: [try control(versioningControl)])
+        let c = try control(versioningControl)
+        let engine = ControlEngine(controls: [c])
         let results = await engine.evaluate(graph: graph, now: Date(), account: "111122223333")
         #expect(results.map(\.resourceID) == ["arn:aws:s3:::a-off", "arn:aws:s3:::b-on", "arn:aws:s3:::c-missing", "arn:aws:s3:::scratch-x"])
         #expect(results.map(\.status) == [.fail, .pass, .error, .notApplicable])
-        #expect(results[0].observed == ["Suspended"])
+        #expect(results[0].observed(c, in: graph).map(\.value) == ["Suspended"])
+        #expect(results[0].observed(c, in: graph).map(\.path) == ["attributes.versioning"])
         // Reading an attribute that was never collected is an error that says so, never a pass.
         #expect(results[2].reason?.contains("versioning") == true)
     }
@@ -56,6 +58,20 @@ struct ControlEngineTests {
         #expect(sequential.map(\.resourceID) == parallel.map(\.resourceID))
         #expect(sequential.map(\.status) == parallel.map(\.status))
         #expect(sequential.map(\.resourceID) == sequential.map(\.resourceID).sorted())
+    }
+
+    @Test func onlyTheAttributesRulesReadAreConvertedUnlessTheyUseTheWholeMap() async throws {
+        #expect(ControlEngine.attributesRead(by: ["resource.attributes.a == 1 && resource.attributes .? b.orValue(2) > 1", "has(resource.attributes.c)"]) == ["a", "b", "c"])
+        #expect(ControlEngine.attributesRead(by: ["resource.attributes.size() > 2"]) == nil)
+        #expect(ControlEngine.attributesRead(by: ["'x' in resource.attributes"]) == nil)
+        #expect(ControlEngine.attributesRead(by: ["resource.attributes['a'] == 1"]) == nil)
+        // Whichever way a rule reads them, the results are those of converting everything.
+        let whole = try control(versioningControl.replacingOccurrences(of: "assert: \"resource.attributes.versioning == 'Enabled'\"",
+                                                                         with: "assert: \"resource.attributes.size() == 2\""))
+        let graph = InventoryGraph(resources: [bucket("x", ["versioning": "Enabled", "mfa_delete": "Disabled"])], edges: [])
+        let results = await ControlEngine(controls: [whole, try control(versioningControl.replacingOccurrences(of: "id: test-versioning", with: "id: test-versioning-2"), file: "test-versioning-2.yaml")])
+            .evaluate(graph: graph, now: Date(), account: "1")
+        #expect(results.map(\.status) == [.pass, .pass])
     }
 
     @Test func collectionErrorsTurnDependentResultsIntoErrors() async throws {
