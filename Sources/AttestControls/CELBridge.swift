@@ -62,8 +62,8 @@ extension CELValue {
             var o: [String: JSONValue] = [:]
             for (k, v) in m.entries { o[k.keyText] = v.json }
             return .object(o)
-        case .timestamp(let t): return .string(t.rfc3339Text)
-        case .duration(let d): return .string(d.secondsText)
+        case .timestamp(let t): return .string(t.rfc3339String)
+        case .duration(let d): return .string(d.secondsString)
         case .optional(let v): return v?.json ?? .null
         default: return .string(String(describing: self))
         }
@@ -87,42 +87,10 @@ extension CELValue {
 }
 
 extension CELTimestamp {
-    /// RFC 3339 in UTC, with fractional seconds only when there are any.
-    public var rfc3339Text: String {
-        // Civil date from days since the epoch (Howard Hinnant's algorithm), no formatter needed.
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        var text = String(format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", year, month, day,
-                          secondOfDay / 3_600, secondOfDay % 3_600 / 60, secondOfDay % 60)
-        if nanos != 0 {
-            var fraction = String(format: "%09d", nanos)
-            while fraction.hasSuffix("0") { fraction.removeLast() }
-            text += "." + fraction
-        }
-        return text + "Z"
-    }
-
+    /// The instant of a `Date`, to the nanosecond.
     public init(date: Date) {
         let t = date.timeIntervalSince1970
         let whole = t.rounded(.down)
         self.init(seconds: Int64(whole), nanos: Int32(((t - whole) * 1e9).rounded()))
-    }
-}
-
-extension CELDuration {
-    var secondsText: String {
-        if nanos == 0 { return "\(seconds)s" }
-        var fraction = String(format: "%09d", abs(nanos))
-        while fraction.hasSuffix("0") { fraction.removeLast() }
-        return (seconds < 0 || nanos < 0 ? "-" : "") + "\(abs(seconds)).\(fraction)s"
     }
 }

@@ -85,6 +85,8 @@ struct ControlCommandTests {
         #expect(try JSONValue.parse(r.stdout) == [true, false])
         let days = try attest(["controls", "eval", "--now", "2026-03-01T00:00:00Z", "--expr", "daysSince('2026-01-01T00:00:00Z')"])
         #expect(days.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "59")
+        let times = try attest(["controls", "eval", "--expr", "[timestamp('2026-01-02T03:04:05.5Z'), duration('90s')]"])
+        #expect(try JSONValue.parse(times.stdout) == ["2026-01-02T03:04:05.5Z", "90s"])
         let parse = try attest(["controls", "eval", "--expr", "1 +"])
         #expect(parse.status == 2)
         #expect(parse.stderr.contains("--expr:1:"))
