@@ -381,16 +381,6 @@ struct Checker {
         return .dyn
     }
 
-    func qualifiedParts(_ e: Expr) -> [String]? {
-        switch e.kind {
-        case .ident(let n): return [n]
-        case .select(let operand, let field, false, false):
-            guard var parts = qualifiedParts(operand) else { return nil }
-            parts.append(field)
-            return parts
-        default: return nil
-        }
-    }
 
     func localType(_ name: String) -> CheckType? {
         for s in scopes.reversed() where s.name == name { return s.type }
@@ -443,10 +433,10 @@ struct Checker {
         case .literal(let v):
             return CheckType(value: v)
         case .ident:
-            return nameType(qualifiedParts(e)!)
+            return nameType(e.qualifiedParts!)
         case .select(let operand, let field, let testOnly, let optional):
             if testOnly { _ = try typeOf(operand); return .bool }
-            if !optional, let parts = qualifiedParts(e) { return nameType(parts) }
+            if !optional, let parts = e.qualifiedParts { return nameType(parts) }
             _ = field
             return fieldType(try typeOf(operand), optional: optional)
         case .list(let elements, let optional):
@@ -515,7 +505,7 @@ struct Checker {
                 return join(a, b)
             }
             // Namespaced function `ns.f(...)`.
-            if let target, let parts = qualifiedParts(target), localType(parts[0]) == nil {
+            if let target, let parts = target.qualifiedParts, localType(parts[0]) == nil {
                 let qualified = parts.joined(separator: ".") + "." + function
                 for name in environment.candidateNames(qualified) where environment.functions.find(name, argumentCount: args.count, receiverStyle: false) != nil {
                     var types: [CheckType] = []

@@ -173,28 +173,17 @@ struct Planner {
         return nil
     }
 
-    /// `a.b.c` as parts, if the expression is a plain dotted name.
-    func qualifiedParts(_ e: Expr) -> [String]? {
-        switch e.kind {
-        case .ident(let n): return [n]
-        case .select(let operand, let field, false, false):
-            guard var parts = qualifiedParts(operand) else { return nil }
-            parts.append(field)
-            return parts
-        default: return nil
-        }
-    }
 
     mutating func plan(_ e: Expr) throws(CELSourceError) -> Node {
         switch e.kind {
         case .literal(let v):
             return ConstNode(v)
         case .ident:
-            return try planName(qualifiedParts(e)!, e)
+            return try planName(e.qualifiedParts!, e)
         case .select(let operand, let field, let testOnly, let optional):
             if testOnly { return HasNode(try plan(operand), field) }
             if optional { return OptionalSelectNode(try plan(operand), field) }
-            if let parts = qualifiedParts(e) { return try planName(parts, e) }
+            if let parts = e.qualifiedParts { return try planName(parts, e) }
             return SelectNode(try plan(operand), field)
         case .list(let elements, let optional):
             var nodes: [Node] = []
@@ -303,8 +292,8 @@ struct Planner {
     mutating func planCall(_ function: String, target: Expr?, args: [Expr], _ e: Expr) throws(CELSourceError) -> Node {
         if target == nil {
             switch (function, args.count) {
-            case ("_&&_", 2): return AndNode(try plan(args[0]), try plan(args[1]))
-            case ("_||_", 2): return OrNode(try plan(args[0]), try plan(args[1]))
+            case ("_&&_", 2): return LogicalNode(and: try plan(args[0]), try plan(args[1]))
+            case ("_||_", 2): return LogicalNode(or: try plan(args[0]), try plan(args[1]))
             case ("!_", 1): return NotNode(try plan(args[0]))
             case ("_?_:_", 3): return TernaryNode(try plan(args[0]), try plan(args[1]), try plan(args[2]))
             case ("_==_", 2), ("_!=_", 2):
@@ -326,7 +315,7 @@ struct Planner {
             }
         }
         // Namespaced global function called as `ns.f(args)`.
-        if let target, let parts = qualifiedParts(target), !parts[0].hasPrefix("@"), local(parts[0]) == nil {
+        if let target, let parts = target.qualifiedParts, !parts[0].hasPrefix("@"), local(parts[0]) == nil {
             let qualified = parts.joined(separator: ".") + "." + function
             for name in environment.candidateNames(qualified) {
                 if let f = environment.functions.find(name, argumentCount: args.count, receiverStyle: false) {

@@ -216,17 +216,23 @@ final class OptionalIndexNode: Node, @unchecked Sendable {
     }
 }
 
-final class AndNode: Node, @unchecked Sendable {
+/// `&&` (decided by `false`) and `||` (decided by `true`), with CEL's commutative error
+/// semantics: a deciding value on either side wins over an error on the other.
+final class LogicalNode: Node, @unchecked Sendable {
     let lhs: Node, rhs: Node
-    init(_ lhs: Node, _ rhs: Node) { self.lhs = lhs; self.rhs = rhs }
+    /// The value that decides the result alone: false for `&&`, true for `||`.
+    let decisive: Bool
+    let name: String
+    init(and lhs: Node, _ rhs: Node) { self.lhs = lhs; self.rhs = rhs; decisive = false; name = "_&&_" }
+    init(or lhs: Node, _ rhs: Node) { self.lhs = lhs; self.rhs = rhs; decisive = true; name = "_||_" }
     override func eval(_ a: Activation) throws(CELError) -> CELValue {
         var leftError: CELError?
         do {
             let l = try lhs.eval(a)
             switch l {
-            case .bool(false): return .bool(false)
-            case .bool(true): break
-            default: leftError = CELError.noOverload("_&&_", l)
+            case .bool(let b) where b == decisive: return l
+            case .bool: break
+            default: leftError = CELError.noOverload(name, l)
             }
         } catch { leftError = error }
         let r: CELValue
@@ -234,40 +240,12 @@ final class AndNode: Node, @unchecked Sendable {
             throw leftError ?? error
         }
         switch r {
-        case .bool(false): return .bool(false)
-        case .bool(true):
+        case .bool(let b) where b == decisive: return r
+        case .bool:
             if let leftError { throw leftError }
-            return .bool(true)
+            return r
         default:
-            throw leftError ?? CELError.noOverload("_&&_", r)
-        }
-    }
-}
-
-final class OrNode: Node, @unchecked Sendable {
-    let lhs: Node, rhs: Node
-    init(_ lhs: Node, _ rhs: Node) { self.lhs = lhs; self.rhs = rhs }
-    override func eval(_ a: Activation) throws(CELError) -> CELValue {
-        var leftError: CELError?
-        do {
-            let l = try lhs.eval(a)
-            switch l {
-            case .bool(true): return .bool(true)
-            case .bool(false): break
-            default: leftError = CELError.noOverload("_||_", l)
-            }
-        } catch { leftError = error }
-        let r: CELValue
-        do { r = try rhs.eval(a) } catch {
-            throw leftError ?? error
-        }
-        switch r {
-        case .bool(true): return .bool(true)
-        case .bool(false):
-            if let leftError { throw leftError }
-            return .bool(false)
-        default:
-            throw leftError ?? CELError.noOverload("_||_", r)
+            throw leftError ?? CELError.noOverload(name, r)
         }
     }
 }

@@ -25,6 +25,20 @@ struct ComprehensionExpr: Sendable {
     var transform: Expr?
 }
 
+extension Expr {
+    /// `a.b.c` as parts, if the expression is a plain dotted name.
+    var qualifiedParts: [String]? {
+        switch kind {
+        case .ident(let n): return [n]
+        case .select(let operand, let field, false, false):
+            guard var parts = operand.qualifiedParts else { return nil }
+            parts.append(field)
+            return parts
+        default: return nil
+        }
+    }
+}
+
 indirect enum ExprKind: Sendable {
     case literal(CELValue)
     /// An identifier, possibly dotted after container/qualified-name folding; a leading "." means root scope.
