@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Values shared by every layer: JSON-like values, paths into them, templates, secret scrubbing.
@@ -78,6 +79,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Evidence: OCSF records in Hive partitions, hash chains, signed manifests, stores (local, S3), queries, packages.
+        .target(
+            name: "AttestEvidence",
+            dependencies: [
+                "AttestCore", "AttestAWS", "AttestControls", "AttestInventory",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Recorded responses: the fixture format and a loopback server that replays them.
         .target(
             name: "AttestReplay",
@@ -94,7 +106,7 @@ let package = Package(
             name: "AttestCLI",
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay", "AttestCEL",
-                "AttestControls",
+                "AttestControls", "AttestEvidence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -110,7 +122,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Tests/Support",
-            exclude: ["moto"],
+            exclude: ["moto", "evidence"],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),

@@ -97,7 +97,7 @@ public final class AWSClient: Sendable {
             if (200..<300).contains(response.status) {
                 do {
                     let value = try ProtocolCodec.decode(response, op: op, service: service)
-                    return AWSResponse(status: response.status, headers: response.headers, value: value)
+                    return AWSResponse(status: response.status, headers: response.headers, value: value, body: response.body)
                 } catch {
                     counters.recordFailure()
                     throw error

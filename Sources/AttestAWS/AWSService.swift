@@ -66,10 +66,13 @@ public struct AWSOperation: Sendable {
     public var rawPayload: Bool
     /// Sent without a signature (STS AssumeRoleWithWebIdentity).
     public var unsigned: Bool
+    /// REST protocols: the request body as is (an S3 object's bytes).
+    public var body: [UInt8]
 
     public init(name: String, region: String, parameters: JSONValue = .object([:]), method: String = "POST",
                 path: String = "/", query: [(name: String, value: String)] = [], headers: [(name: String, value: String)] = [],
-                hostPrefix: String? = nil, bucket: String? = nil, rawPayload: Bool = false, unsigned: Bool = false) {
+                hostPrefix: String? = nil, bucket: String? = nil, rawPayload: Bool = false, unsigned: Bool = false,
+                body: [UInt8] = []) {
         self.name = name
         self.region = region
         self.parameters = parameters
@@ -81,6 +84,7 @@ public struct AWSOperation: Sendable {
         self.bucket = bucket
         self.rawPayload = rawPayload
         self.unsigned = unsigned
+        self.body = body
     }
 }
 
@@ -91,4 +95,6 @@ public struct AWSResponse: Sendable {
     /// The result structure: the `<ActionResult>` content for query, the root element's content for
     /// EC2 and REST XML, the JSON body for JSON protocols, or the body as a string for raw payloads.
     public var value: JSONValue
+    /// The response body as received.
+    public var body: [UInt8] = []
 }

@@ -10,7 +10,7 @@ public struct AttestCommand: AsyncParsableCommand {
         commandName: "attest",
         abstract: "Cloud configuration scanner: inventory graph, controls and evidence.",
         version: attestVersion,
-        subcommands: [ScanCommand.self, ControlsCommand.self, FrameworksCommand.self, PermissionsCommand.self, DemoCommand.self])
+        subcommands: [ScanCommand.self, ControlsCommand.self, FrameworksCommand.self, EvidenceCommand.self, PermissionsCommand.self, DemoCommand.self])
 
     public init() {}
 }

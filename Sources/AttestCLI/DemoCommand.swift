@@ -19,6 +19,7 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var controlSource: ControlSourceOptions
     @OptionGroup var controlRun: ControlRunOptions
+    @OptionGroup var evidenceOptions: EvidenceScanOptions
 
     /// The key pair the demo signs with; the replay server verifies against it.
     static let accessKeyId = "AKIAATTESTDEMO000001"
@@ -49,9 +50,13 @@ struct DemoCommand: AsyncParsableCommand {
                                                     region: "us-east-1", recordDirectory: nil)
             // The regions that were recorded (DescribeRegions lists more than a recording covers).
             let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
+            // The demo writes evidence only when asked (--evidence or evidence.path in the config).
+            let evidence = plan == nil ? nil : try await EvidenceSink.make(
+                evidenceOptions, configPath: controlSource.config, environment: ProcessInfo.processInfo.environment, client: nil,
+                homeRegion: "us-east-1", enabledByDefault: false)
             status = try await ScanRunner.run(spec: spec, client: session.client,
                                               request: .init(regions: regions.isEmpty ? nil : regions, homeRegion: "us-east-1"),
-                                              output: outputOptions, plan: plan, strict: false)
+                                              output: outputOptions, plan: plan, strict: false, evidence: evidence)
             await session.transport.shutdown()
         } catch {
             await server.stop()

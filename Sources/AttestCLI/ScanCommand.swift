@@ -62,6 +62,7 @@ struct ScanAWSCommand: AsyncParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
     @OptionGroup var controlSource: ControlSourceOptions
     @OptionGroup var controlRun: ControlRunOptions
+    @OptionGroup var evidenceOptions: EvidenceScanOptions
 
     func validate() throws {
         if externalId != nil && roleArn == nil { throw ValidationError("--external-id needs --role-arn") }
@@ -80,7 +81,11 @@ struct ScanAWSCommand: AsyncParsableCommand {
         let request = AWSScanRequest(regions: list(regions), services: list(services), homeRegion: session.homeRegion)
         let status: Int32
         do {
-            status = try await ScanRunner.run(spec: spec, client: session.client, request: request, output: outputOptions, plan: plan)
+            let evidence = plan == nil ? nil : try await EvidenceSink.make(
+                evidenceOptions, configPath: controlSource.config, environment: environment, client: session.client,
+                homeRegion: session.homeRegion, enabledByDefault: true)
+            status = try await ScanRunner.run(spec: spec, client: session.client, request: request, output: outputOptions, plan: plan,
+                                              evidence: evidence)
         } catch {
             await session.transport.shutdown()
             throw error
@@ -100,7 +105,7 @@ struct ScanAWSCommand: AsyncParsableCommand {
 enum ScanRunner {
     /// `strict` false (the demo) reports control errors without making the exit status 3.
     static func run(spec: ProviderSpec, client: AWSClient, request: AWSScanRequest, output: OutputOptions,
-                    plan: ControlPlan?, strict: Bool = true) async throws -> Int32 {
+                    plan: ControlPlan?, strict: Bool = true, evidence: EvidenceSink? = nil) async throws -> Int32 {
         let progress = ProgressLine(counters: client.counters, enabled: !output.quiet)
         progress.start()
         let result: ScanResult
@@ -133,6 +138,16 @@ enum ScanRunner {
             if output.format == .json { FileHandle.standardOutput.write(Data(ScanReport.table(result, evaluation: evaluation).utf8)) }
         } else {
             FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        if let evidence, let evaluation {
+            do {
+                try await evidence.write(evaluation, startedAt: result.startedAt, finishedAt: Date(), accounts: [result.account])
+                await evidence.close()
+            } catch {
+                await evidence.close()
+                FileHandle.standardError.write(Data("attest: evidence not written: \(SecretScrubberLine.scrub(String(describing: error)))\n".utf8))
+                return ExitStatus.incomplete
+            }
         }
         if let evaluation, evaluation.hasBlockingFailures {
             return ExitStatus.findings

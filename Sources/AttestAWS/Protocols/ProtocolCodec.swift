@@ -34,7 +34,7 @@ enum ProtocolCodec {
                                      ("X-Amz-Target", target)] + op.headers,
                            body: Array(body.utf8))
         case .restXML, .restJSON:
-            var body: [UInt8] = []
+            var body: [UInt8] = op.body
             var headers = op.headers
             if case .object(let o) = op.parameters, !o.isEmpty, service.wireProtocol == .restJSON {
                 body = Array(op.parameters.serialized().utf8)

@@ -1,0 +1,354 @@
+import ArgumentParser
+import AttestControls
+import AttestCore
+import AttestEvidence
+import Foundation
+
+struct EvidenceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evidence", abstract: "Signed, hash-chained evidence: keys, verification, queries, audit packages.",
+        subcommands: [EvidenceKeygenCommand.self, EvidenceVerifyCommand.self, EvidenceQueryCommand.self,
+                      EvidenceSummaryCommand.self, EvidenceExportCommand.self])
+}
+
+/// Where to read evidence from.
+struct EvidenceSourceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The evidence: a directory or s3://bucket/prefix (default: evidence.path in the config, else ./evidence).", valueName: "dest"))
+    var evidence: String?
+
+    @Option(help: "Config file (default: attest.yaml in the current directory, if present).")
+    var config: String?
+
+    @Option(help: "AWS profile for s3:// evidence.")
+    var profile: String?
+
+    func open() async throws -> OpenedEvidenceStore {
+        let config = try EvidenceConfig.load(configPath: self.config)
+        let destination = evidence ?? config.path ?? "evidence"
+        if !destination.hasPrefix("s3://") {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ConfigurationError("no evidence at \(destination) (use --evidence DIR or s3://bucket/prefix)")
+            }
+        }
+        return try await EvidenceDestination.open(destination, config: config, client: nil, homeRegion: nil,
+                                                  environment: ProcessInfo.processInfo.environment, profile: profile)
+    }
+}
+
+/// `--from` / `--to`: dates (whole days, `--to` included) or RFC 3339 times.
+struct PeriodOptions: ParsableArguments {
+    @Option(help: "Scans started on or after this date or time (2026-01-01, or RFC 3339).")
+    var from: String?
+
+    @Option(help: "Scans started on or before this date (the whole day) or time.")
+    var to: String?
+
+    func range() throws -> (from: Date?, to: Date?) {
+        var start: Date?, end: Date?
+        if let from {
+            guard let d = EvidenceTime.parse(from) else { throw ValidationError("--from: expected a date like 2026-01-01, not \(from)") }
+            start = d
+        }
+        if let to {
+            guard let d = EvidenceTime.parse(to) else { throw ValidationError("--to: expected a date like 2026-06-30, not \(to)") }
+            end = to.count == 10 ? d.addingTimeInterval(86_400) : d.addingTimeInterval(0.001)
+        }
+        if let start, let end, end <= start { throw ValidationError("--to is before --from") }
+        return (start, end)
+    }
+}
+
+enum TableFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, csv
+}
+
+struct EvidenceKeygenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen", abstract: "Create the Ed25519 key that signs evidence manifests, or show its public key.")
+
+    @Option(help: "Where to write the private key (default: ~/.config/attest/evidence-signing.key).")
+    var out: String?
+
+    @Flag(help: "Print the public key of the existing key instead of creating one.")
+    var show = false
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let path = out ?? EvidenceSigningKey.defaultPath(environment: environment)
+        do {
+            let key: EvidenceSigningKey
+            if show {
+                guard let loaded = try EvidenceSigningKey.load(environment: out == nil ? environment : [:], configuredFile: out) else {
+                    throw ConfigurationError("no signing key at \(path); create one with attest evidence keygen")
+                }
+                key = loaded.key
+            } else {
+                key = EvidenceSigningKey()
+                try key.write(to: path)
+                FileHandle.standardError.write(Data("attest: wrote the private key to \(path) (readable by you only)\n".utf8))
+            }
+            print("# public key \(key.publicKey.id): keep a copy away from the evidence; `attest evidence verify --public-key` checks against it")
+            print(key.publicKey.pem, terminator: "")
+        } catch let error as EvidenceKeyError {
+            throw ConfigurationError(error.description)
+        }
+    }
+}
+
+struct EvidenceVerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check signatures, the manifest chain, every file's digest and every record's hash chain; exit 1 on any finding.")
+
+    @OptionGroup var source: EvidenceSourceOptions
+    @OptionGroup var period: PeriodOptions
+
+    @Option(help: "Verify an audit package (from attest evidence export) instead of a store.")
+    var package: String?
+
+    @Option(help: "The public key (PEM) the evidence must be signed with (default: the one stored beside it).")
+    var publicKey: String?
+
+    @Option(help: "Output format: table or json.")
+    var format: OutputFormat = .table
+
+    func run() async throws {
+        let (from, to) = try period.range()
+        var trusted: EvidencePublicKey?
+        if let publicKey {
+            guard let text = try? String(contentsOfFile: publicKey, encoding: .utf8) else { throw ConfigurationError("--public-key \(publicKey): cannot read") }
+            do { trusted = try EvidencePublicKey(pem: text, source: publicKey) } catch { throw ConfigurationError("\(error)") }
+        }
+        var verifier: EvidenceVerifier
+        var opened: OpenedEvidenceStore?
+        var scope = ""
+        var temporary: URL?
+        if let package {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("attest-package-\(UUID().uuidString)")
+            temporary = dir
+            let unpacked: (store: LocalEvidenceStore, framework: String)
+            do { unpacked = try AuditPackage.open(URL(fileURLWithPath: package), into: dir) } catch {
+                try? FileManager.default.removeItem(at: dir)
+                throw ConfigurationError("\(error)")
+            }
+            verifier = EvidenceVerifier(store: unpacked.store, trustedKey: trusted, from: from, to: to)
+            verifier.frameworks = [unpacked.framework]
+            verifier.chainStartsAtFirstManifest = true
+            scope = "package \(package) (framework \(unpacked.framework))"
+        } else {
+            let o = try await source.open()
+            opened = o
+            verifier = EvidenceVerifier(store: o.store, trustedKey: trusted, from: from, to: to)
+            scope = o.store.location
+        }
+        let report: VerificationReport
+        do {
+            report = try await verifier.verify()
+        } catch {
+            await opened?.close()
+            if let temporary { try? FileManager.default.removeItem(at: temporary) }
+            throw ConfigurationError("cannot verify \(scope): \(error)")
+        }
+        await opened?.close()
+        if let temporary { try? FileManager.default.removeItem(at: temporary) }
+
+        switch format {
+        case .json:
+            let o: JSONValue = [
+                "scope": .string(scope), "intact": .bool(report.isIntact), "key_id": report.keyID.map { .string($0) } ?? .null,
+                "scans": .int(Int64(report.scans.count)), "files": .int(Int64(report.files)), "records": .int(Int64(report.records)),
+                "head": report.head.map { ["sequence": .int(Int64($0.sequence)), "sha256": .string($0.digest)] } ?? .null,
+                "incomplete": .array(report.incomplete.map { ["scan_id": .string($0.scanID), "started_at": .string($0.startedAt), "files": .int(Int64($0.files))] }),
+                "findings": .array(report.findings.map { ["kind": .string($0.kind.rawValue), "key": $0.key.map { .string($0) } ?? .null, "message": .string($0.message)] }),
+            ]
+            print(o.serialized(pretty: true))
+        case .table:
+            print("Verified \(scope): \(report.scans.count) scan(s), \(report.files) file(s), \(report.records) record(s), key \(report.keyID ?? "none")")
+            if let head = report.head { print("Chain head: manifest \(head.sequence), \(head.digest)") }
+            for i in report.incomplete {
+                print("INCOMPLETE scan \(i.scanID) (started \(i.startedAt.isEmpty ? "?" : i.startedAt)): interrupted before its manifest was written; \(i.files) file(s) not signed")
+            }
+            if report.isIntact {
+                print("OK: no changes found")
+            } else {
+                print("FAILED: \(report.findings.count) finding(s)")
+                for f in report.findings { print("  \(f)") }
+            }
+        }
+        if !report.isIntact { throw ExitCode(ExitStatus.findings) }
+    }
+}
+
+struct EvidenceQueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query", abstract: "List evidence records of signed scans by framework, requirement, period and status.")
+
+    @OptionGroup var source: EvidenceSourceOptions
+    @OptionGroup var period: PeriodOptions
+
+    @Option(help: "Framework: soc2, iso27001, nis2, dora.")
+    var framework: String?
+
+    @Option(help: "Requirement id, e.g. CC6.1 or A.8.24.")
+    var requirement: String?
+
+    @Option(help: "Comma-separated statuses: pass, fail, error, not_applicable.")
+    var status: String?
+
+    @Option(help: "Output format: table, json or csv.")
+    var format: TableFormat = .table
+
+    func run() async throws {
+        let (from, to) = try period.range()
+        var statuses: Set<String>?
+        if let status {
+            statuses = Set(status.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+            for s in statuses! where ResultStatus(rawValue: s) == nil {
+                throw ValidationError("--status: use pass, fail, error or not_applicable, not \(s)")
+            }
+        }
+        let opened = try await source.open()
+        let rows: [EvidenceRow]
+        do {
+            rows = try await EvidenceQuery(framework: framework, requirement: requirement, from: from, to: to, statuses: statuses).run(on: opened.store)
+        } catch {
+            await opened.close()
+            throw ConfigurationError("\(error)")
+        }
+        await opened.close()
+        switch format {
+        case .json: print(JSONValue.array(rows.map(\.json)).serialized(pretty: true))
+        case .csv: print(CSV.text(header: EvidenceRow.columns, rows: rows.map(\.values)), terminator: "")
+        case .table:
+            let columns = ["time", "framework", "requirement", "control", "status", "resource"]
+            print(TextTable.render(header: columns, rows: rows.map { [$0.time, $0.framework, $0.requirement, $0.control, $0.status, $0.resource] }), terminator: "")
+            print("\(rows.count) record(s)")
+        }
+    }
+}
+
+struct EvidenceSummaryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "summary",
+        abstract: "Per requirement over a period: scans, share passing, first and last failure, longest failing stretch, mean time to fix.")
+
+    @OptionGroup var source: EvidenceSourceOptions
+    @OptionGroup var period: PeriodOptions
+
+    @Option(help: "Framework: soc2, iso27001, nis2, dora (default: all).")
+    var framework: String?
+
+    @Option(help: "Output format: table, json or csv.")
+    var format: TableFormat = .table
+
+    func run() async throws {
+        let (from, to) = try period.range()
+        let opened = try await source.open()
+        let manifests: [ScanManifest]
+        do {
+            manifests = try await EvidenceIndex.manifests(in: opened.store, from: from, to: to)
+        } catch {
+            await opened.close()
+            throw ConfigurationError("\(error)")
+        }
+        await opened.close()
+        let summaries = RequirementSummary.compute(manifests, framework: framework)
+        let header = ["framework", "requirement", "account", "scans", "passing", "first_failure", "last_failure",
+                      "longest_failing_stretch", "mean_time_to_fix", "failing_now"]
+        func row(_ s: RequirementSummary) -> [String] {
+            [s.framework, s.requirement, s.account, String(s.scans), String(format: "%.0f%%", s.passingShare * 100),
+             s.firstFailure.map(EvidenceTime.string) ?? "", s.lastFailure.map(EvidenceTime.string) ?? "",
+             s.longestFailingStretch.map { "\($0.scans) scan(s), \(EvidenceTime.string($0.from)) to \(EvidenceTime.string($0.to))" } ?? "",
+             s.meanTimeToFix.map { Duration.describe($0) + " (\(s.fixes) fix\(s.fixes == 1 ? "" : "es"))" } ?? "",
+             s.failingAtEnd ? "yes" : "no"]
+        }
+        switch format {
+        case .csv: print(CSV.text(header: header, rows: summaries.map(row)), terminator: "")
+        case .json:
+            print(JSONValue.array(summaries.map { s in
+                [
+                    "framework": .string(s.framework), "requirement": .string(s.requirement), "account": .string(s.account),
+                    "scans": .int(Int64(s.scans)), "passing": .int(Int64(s.passing)), "failing": .int(Int64(s.failing)),
+                    "incomplete": .int(Int64(s.incomplete)), "passing_share": .double(s.passingShare),
+                    "first_failure": s.firstFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
+                    "last_failure": s.lastFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
+                    "longest_failing_stretch": s.longestFailingStretch.map {
+                        ["scans": .int(Int64($0.scans)), "from": .string(EvidenceTime.string($0.from)), "to": .string(EvidenceTime.string($0.to))]
+                    } ?? .null,
+                    "mean_time_to_fix_seconds": s.meanTimeToFix.map { .double($0) } ?? .null, "fixes": .int(Int64(s.fixes)),
+                    "failing_at_end": .bool(s.failingAtEnd),
+                ]
+            }).serialized(pretty: true))
+        case .table:
+            print("\(manifests.count) signed scan(s) in the period")
+            print(TextTable.render(header: ["framework", "requirement", "scans", "passing", "first failure", "last failure", "longest failing", "mean time to fix"],
+                                   rows: summaries.map { s in
+                                       let r = row(s)
+                                       return [r[0], r[1], r[3], r[4], r[5], r[6],
+                                               s.longestFailingStretch.map { "\($0.scans) scan(s)" } ?? "", r[8]]
+                                   }), terminator: "")
+        }
+    }
+}
+
+struct EvidenceExportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write an audit package: one framework's records, manifests, public key and methodology, as .tar.gz.")
+
+    @OptionGroup var source: EvidenceSourceOptions
+    @OptionGroup var period: PeriodOptions
+
+    @Option(help: "Framework: soc2, iso27001, nis2, dora.")
+    var framework: String
+
+    @Option(help: "The package file to write (.tar.gz).")
+    var out: String
+
+    @Option(help: "Directory holding the provider specs and built-in controls.")
+    var providers: String?
+
+    func run() async throws {
+        let (from, to) = try period.range()
+        let catalogue = try? FrameworkSet(directory: ControlSuite.builtinDirectory(providers: providers).appendingPathComponent("frameworks"),
+                                          controls: ControlLoader.load(directories: [ControlSuite.builtinDirectory(providers: providers)]))
+        let opened = try await source.open()
+        let contents: AuditPackage.Contents
+        do {
+            contents = try await AuditPackage.export(from: opened.store, framework: framework.lowercased(), from: from, to: to,
+                                                     frameworks: catalogue, to: URL(fileURLWithPath: out))
+        } catch {
+            await opened.close()
+            throw ConfigurationError("\(error)")
+        }
+        await opened.close()
+        print("Wrote \(out): \(contents.framework), \(contents.scans) scan(s), \(contents.files) file(s), \(contents.records) record(s), \(contents.bytes) bytes")
+        print("Verify with: attest evidence verify --package \(out) --public-key <the key you hold>")
+    }
+}
+
+enum CSV {
+    static func text(header: [String], rows: [[String]]) -> String {
+        func field(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+}
+
+enum TextTable {
+    static func render(header: [String], rows: [[String]]) -> String {
+        ScanReport.render([header, header.map { String(repeating: "-", count: $0.count) }] + rows)
+    }
+}
+
+extension Duration {
+    /// `3 d 4 h`, `2 h 5 min`, `40 s`.
+    static func describe(_ seconds: TimeInterval) -> String {
+        let s = Int(seconds.rounded())
+        if s >= 86_400 { return "\(s / 86_400) d \(s % 86_400 / 3600) h" }
+        if s >= 3600 { return "\(s / 3600) h \(s % 3600 / 60) min" }
+        if s >= 60 { return "\(s / 60) min \(s % 60) s" }
+        return "\(s) s"
+    }
+}
