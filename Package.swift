@@ -141,7 +141,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AttestCollectTests",
-            dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "AttestControls", "attest"],
+            dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "AttestControls",
+                           "AttestEvidence", "attest"],
             swiftSettings: strict
         ),
     ]

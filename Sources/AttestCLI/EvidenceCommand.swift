@@ -316,12 +316,15 @@ struct EvidenceExportCommand: AsyncParsableCommand {
         let contents: AuditPackage.Contents
         do {
             contents = try await AuditPackage.export(from: opened.store, framework: framework.lowercased(), from: from, to: to,
-                                                     frameworks: catalogue, to: URL(fileURLWithPath: out))
+                                                     frameworks: catalogue)
         } catch {
             await opened.close()
             throw ConfigurationError("\(error)")
         }
         await opened.close()
+        do { try ReportFile.write(contents.data, to: out) } catch {
+            throw ConfigurationError("cannot write \(out): \(error.localizedDescription)")
+        }
         print("Wrote \(out): \(contents.framework), \(contents.scans) scan(s), \(contents.files) file(s), \(contents.records) record(s), \(contents.bytes) bytes")
         print("Verify with: attest evidence verify --package \(out) --public-key <the key you hold>")
     }

@@ -131,7 +131,7 @@ enum ScanRunner {
         }
         if let path = output.output {
             do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                try ReportFile.write(Data(text.utf8), to: path)
             } catch {
                 throw ConfigurationError("cannot write \(path): \(error.localizedDescription)")
             }
@@ -206,5 +206,22 @@ struct AWSSession {
                 roleArn: roleArn, externalId: externalId, region: homeRegion, client: makeClient(provider)))
         }
         return AWSSession(client: makeClient(provider), transport: transport, homeRegion: homeRegion)
+    }
+}
+
+enum ReportFile {
+    /// Replaces a regular file atomically; writes straight into anything else (`/dev/stdout`,
+    /// a pipe, `/dev/null`), which a rename would replace with a regular file.
+    static func write(_ data: Data, to path: String) throws {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let attributes = exists ? try? FileManager.default.attributesOfItem(atPath: path) : nil
+        if exists, !isDirectory.boolValue, let type = attributes?[.type] as? FileAttributeType, type != .typeRegular {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.write(contentsOf: data)
+            return
+        }
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -17,10 +17,12 @@ public enum AuditPackage {
         public var files: Int
         public var records: Int
         public var bytes: Int
+        /// The package itself (gzipped tar).
+        public var data: Data
     }
 
     public static func export(from store: any EvidenceStore, framework: String, from: Date?, to: Date?,
-                              frameworks: FrameworkSet?, to output: URL, now: Date = Date()) async throws -> Contents {
+                              frameworks: FrameworkSet?, now: Date = Date()) async throws -> Contents {
         let stored = try await EvidenceIndex.load(EvidenceIndex.manifestKeys(in: store), from: store)
         let inRange = stored.filter { s in
             guard let m = s.manifest else { return false }
@@ -69,10 +71,7 @@ public enum AuditPackage {
         tar.add(path: "METHODOLOGY.md", data: Data(Methodology.document(framework: framework, catalogue: frameworks?.framework(framework),
                                                                          scans: scans, samples: samples, runs: runs, from: from, to: to).utf8))
         let gz = try Gzip.compress(tar.finish())
-        do { try gz.write(to: output, options: .atomic) } catch {
-            throw EvidenceStoreError("cannot write \(output.path): \(error.localizedDescription)")
-        }
-        return Contents(framework: framework, scans: scans.count, files: fileCount, records: recordCount, bytes: gz.count)
+        return Contents(framework: framework, scans: scans.count, files: fileCount, records: recordCount, bytes: gz.count, data: gz)
     }
 
     /// Unpacks a package into `directory` and returns how to verify it.

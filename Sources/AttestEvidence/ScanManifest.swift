@@ -22,6 +22,17 @@ public struct ScanManifest: Sendable {
         public var chainHead: String
         /// Records per status (`pass`, `fail`, `error`, `not_applicable`).
         public var counts: [String: Int]
+
+        public init(key: String, framework: String, requirement: String, records: Int, sha256: String, chainHead: String,
+                    counts: [String: Int]) {
+            self.key = key
+            self.framework = framework
+            self.requirement = requirement
+            self.records = records
+            self.sha256 = sha256
+            self.chainHead = chainHead
+            self.counts = counts
+        }
     }
 
     public var sequence: Int

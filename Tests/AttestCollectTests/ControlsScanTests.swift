@@ -17,7 +17,8 @@ struct ControlsScanTests {
     static let shared = Task<Run, any Error> {
         let env = try await SeededMoto.shared.value
         let out = try TestPaths.temporaryDirectory("controls").appendingPathComponent("scan.json")
-        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path, "--quiet"],
+        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path, "--quiet",
+                                "--no-evidence"],
                                environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000001",
                                              "AWS_SECRET_ACCESS_KEY": "controls-test-secret"])
         return Run(status: r.status, stdout: r.stdout, report: try Attest.json(out), env: env)
@@ -90,7 +91,7 @@ struct ControlsScanTests {
         let out = try TestPaths.temporaryDirectory("controls-narrow").appendingPathComponent("scan.json")
         let creds = ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000002", "AWS_SECRET_ACCESS_KEY": "x"]
         let r = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--services", "s3,ec2", "--frameworks", "nis2",
-                                "--severity", "critical", "--fail-on", "never", "--format", "json", "--output", out.path, "--quiet"],
+                                "--severity", "critical", "--fail-on", "never", "--format", "json", "--output", out.path, "--quiet", "--no-evidence"],
                                environment: creds)
         #expect(r.status == 0, "\(r.stderr)")
         let report = try Attest.json(out)
@@ -106,7 +107,7 @@ struct ControlsScanTests {
         let out = try TestPaths.temporaryDirectory("controls-gap").appendingPathComponent("scan.json")
         // An endpoint override for KMS that refuses connections: every KMS call fails.
         let r = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--services", "kms", "--fail-on", "never",
-                                "--format", "json", "--output", out.path, "--quiet"],
+                                "--format", "json", "--output", out.path, "--quiet", "--no-evidence"],
                                environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:9",
                                              "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000003", "AWS_SECRET_ACCESS_KEY": "x"])
         #expect(r.status == 3, "\(r.stderr)")

@@ -104,8 +104,11 @@ struct ReplayAndHostileTests {
         let token = "cli-session-token-\(UUID().uuidString)"
         let dir = try TestPaths.temporaryDirectory("secrets")
         let report = dir.appendingPathComponent("scan.json")
+        let signingKey = dir.appendingPathComponent("signing.key").path
+        #expect(try Attest.run(["evidence", "keygen", "--out", signingKey]).status == 0)
         let r = try Attest.run(["scan", "aws", "--fail-on", "never", "--regions", "us-east-1", "--log-level", "trace", "--format", "json",
-                                "--output", report.path, "--record", dir.appendingPathComponent("rec").path],
+                                "--output", report.path, "--record", dir.appendingPathComponent("rec").path,
+                                "--evidence", dir.appendingPathComponent("evidence").path, "--signing-key", signingKey],
                                environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "ASIACLITEST000000001",
                                              "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token])
         // 3, not 0: moto's credential report has no root row, so one root-user control cannot be evaluated.
@@ -116,6 +119,14 @@ struct ReplayAndHostileTests {
         where url.pathExtension == "json" {
             everything += try String(contentsOf: url, encoding: .utf8)
         }
+        // The evidence (records and manifests) carries none either.
+        var evidence = ""
+        for case let url as URL in FileManager.default.enumerator(at: dir.appendingPathComponent("evidence"), includingPropertiesForKeys: nil)!
+        where ["json", "jsonl"].contains(url.pathExtension) {
+            evidence += try String(contentsOf: url, encoding: .utf8)
+        }
+        #expect(evidence.count > 10_000)
+        everything += evidence
         #expect(everything.count > 10_000)
         #expect(!everything.contains(secret))
         #expect(!everything.contains(token))
