@@ -1,6 +1,7 @@
 import ArgumentParser
 import AttestControls
 import AttestCore
+import AttestEvidence
 import AttestInventory
 import Foundation
 
@@ -16,6 +17,8 @@ struct ControlsBenchCommand: AsyncParsableCommand {
     @Option(help: "Concurrent evaluation tasks (default: cores).") var concurrency: Int?
     @OptionGroup var source: ControlSourceOptions
     @Option(help: "Directory holding the provider specs.") var providers: String?
+    @Option(help: "Also write the results as evidence into this (new) directory, then verify it.") var evidence: String?
+    @Option(help: "Evidence for at most this many results (default: all).") var evidenceResults: Int?
 
     func run() async throws {
         let suite = try ControlSuite.load(source, providers: providers)
@@ -61,5 +64,35 @@ struct ControlsBenchCommand: AsyncParsableCommand {
         evaluations/s:    \(Int(Double(results.count) / seconds))
         concurrency:      \(engine.concurrency)
         """)
+        if let evidence { try await benchEvidence(results: results, graph: graph, suite: suite, directory: evidence) }
     }
+
+    func benchEvidence(results all: ControlResults, graph: InventoryGraph, suite: ControlSuite, directory: String) async throws {
+        if FileManager.default.fileExists(atPath: directory) { throw ConfigurationError("--evidence \(directory) exists; give a new directory") }
+        let results = evidenceResults.map { ControlResults(Array(all.prefix($0))) } ?? all
+        let store = LocalEvidenceStore(root: URL(fileURLWithPath: directory))
+        let writer = EvidenceWriter(store: store, key: EvidenceSigningKey())
+        let now = Date()
+        let scan = EvidenceScan(scanID: EvidenceLayout.newScanID(startedAt: now), startedAt: now, finishedAt: now, provider: "aws",
+                                accounts: ["bench"], toolVersion: attestVersion, controlCatalogueDigest: "", configDigest: "")
+        let writeStart = ContinuousClock.now
+        let written = try await writer.write(scan: scan, results: results, controls: Dictionary(uniqueKeysWithValues: suite.controls.map { ($0.id, $0) }),
+                                             frameworks: suite.frameworks, graph: graph)
+        let writeSeconds = Self.seconds(ContinuousClock.now - writeStart)
+        let verifyStart = ContinuousClock.now
+        let report = try await EvidenceVerifier(store: store).verify()
+        let verifySeconds = Self.seconds(ContinuousClock.now - verifyStart)
+        var bytes: Int64 = 0
+        for key in try await store.list(prefix: "") {
+            bytes += Int64((try? FileManager.default.attributesOfItem(atPath: directory + "/" + key)[.size] as? Int) ?? 0)
+        }
+        print("""
+        evidence results: \(results.count)
+        evidence records: \(written.manifest.recordCount) in \(written.manifest.files.count) files, \(String(format: "%.2f", Double(bytes) / 1e9)) GB on disk
+        evidence write:   \(String(format: "%.1f", writeSeconds)) s (\(Int(Double(written.manifest.recordCount) / writeSeconds)) records/s)
+        evidence verify:  \(String(format: "%.1f", verifySeconds)) s (\(report.isIntact ? "intact" : "\(report.findings.count) findings"))
+        """)
+    }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 }

@@ -310,13 +310,15 @@ struct EvidenceExportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (from, to) = try period.range()
-        let catalogue = try? FrameworkSet(directory: ControlSuite.builtinDirectory(providers: providers).appendingPathComponent("frameworks"),
-                                          controls: ControlLoader.load(directories: [ControlSuite.builtinDirectory(providers: providers)]))
+        // The built-in catalogue names requirements and describes controls in the methodology.
+        let builtin = try? ControlSuite.builtinDirectory(providers: providers)
+        let controls = (try? builtin.map { try ControlLoader.load(directories: [$0]) }) ?? nil
+        let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
         let opened = try await source.open()
         let contents: AuditPackage.Contents
         do {
             contents = try await AuditPackage.export(from: opened.store, framework: framework.lowercased(), from: from, to: to,
-                                                     frameworks: catalogue)
+                                                     frameworks: catalogue ?? nil, controls: controls ?? [])
         } catch {
             await opened.close()
             throw ConfigurationError("\(error)")

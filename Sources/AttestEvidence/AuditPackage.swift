@@ -22,7 +22,7 @@ public enum AuditPackage {
     }
 
     public static func export(from store: any EvidenceStore, framework: String, from: Date?, to: Date?,
-                              frameworks: FrameworkSet?, now: Date = Date()) async throws -> Contents {
+                              frameworks: FrameworkSet?, controls: [Control] = [], now: Date = Date()) async throws -> Contents {
         let stored = try await EvidenceIndex.load(EvidenceIndex.manifestKeys(in: store), from: store)
         let inRange = stored.filter { s in
             guard let m = s.manifest else { return false }
@@ -69,7 +69,8 @@ public enum AuditPackage {
         ]
         tar.add(path: "package.json", data: Data((description.serialized(pretty: true) + "\n").utf8))
         tar.add(path: "METHODOLOGY.md", data: Data(Methodology.document(framework: framework, catalogue: frameworks?.framework(framework),
-                                                                         scans: scans, samples: samples, runs: runs, from: from, to: to).utf8))
+                                                                         scans: scans, samples: samples, runs: runs, from: from, to: to,
+                                                                         controls: Dictionary(controls.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })).utf8))
         let gz = try Gzip.compress(tar.finish())
         return Contents(framework: framework, scans: scans.count, files: fileCount, records: recordCount, bytes: gz.count, data: gz)
     }
@@ -100,7 +101,7 @@ public enum AuditPackage {
 /// The methodology document of an audit package.
 enum Methodology {
     static func document(framework: String, catalogue: Framework?, scans: [ScanManifest], samples: [String: JSONValue],
-                         runs: [String: [String]], from: Date?, to: Date?) -> String {
+                         runs: [String: [String]], from: Date?, to: Date?, controls: [String: Control]) -> String {
         var out = "# Evidence methodology: \(catalogue?.name ?? framework)\n\n"
         let period = "\(from.map(EvidenceTime.string) ?? "the first scan") to \(to.map(EvidenceTime.string) ?? "the last scan")"
         out += "This package holds the automated evidence attest recorded for **\(catalogue?.title ?? framework)** from \(period): "
@@ -160,7 +161,10 @@ enum Methodology {
             let v = samples[control]!
             let a = v["unmapped"]["attest"]
             out += "### `\(control)`: \(v["finding_info"]["title"].stringValue ?? "")\n\n"
-            if let desc = v["finding_info"]["desc"].stringValue { out += desc + "\n\n" }
+            if let c = controls[control] {
+                out += c.description.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n"
+                if !c.remediation.text.isEmpty { out += "Remediation: " + c.remediation.text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" }
+            }
             out += "- Severity: \(a["severity"].stringValue ?? "")\n- Applies to: `\(a["resource_type"].stringValue ?? "")`\n"
             if let applies = a["applies_if"].stringValue { out += "- Applies if:\n\n  ```cel\n  \(applies.replacingOccurrences(of: "\n", with: "\n  "))\n  ```\n" }
             out += "- Rule (passes when true):\n\n  ```cel\n  \((a["rule"].stringValue ?? "").replacingOccurrences(of: "\n", with: "\n  "))\n  ```\n\n"

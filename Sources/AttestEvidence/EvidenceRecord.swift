@@ -32,21 +32,31 @@ public struct EvidenceScan: Sendable {
 /// Builds OCSF Compliance Finding records (class 2003, OCSF 1.5.0) for control results.
 ///
 /// One record per (framework requirement, control, resource): the standard and requirement, the
-/// control and its rule, the status, the values the rule read, the resource, account, region,
-/// the evaluation time and the scan. attest's own fields (the hash chain, the rule text, the
-/// observed values by path) sit under `unmapped.attest`, where OCSF puts fields of the producer.
+/// control and its rule, the status, the values the rule read (`resources[0].data`), the
+/// resource, account, region, the evaluation time and the scan. Descriptions and remediation
+/// are left to the control catalogue and an audit package's methodology, which keeps records
+/// small (they are repeated for every requirement a control maps to). attest's own fields (the hash chain, the rule text) sit
+/// under `unmapped.attest`, where OCSF puts fields of the producer.
 public enum EvidenceRecord {
     public static let ocsfVersion = "1.5.0"
 
-    /// The part of a record that is the same for every requirement a result maps to.
+    /// The part of a record that is the same for every requirement a result maps to, already
+    /// serialised: a result maps to about nine requirements, so this is done once, not nine times.
     public struct ResultPart: Sendable {
-        var common: [String: JSONValue]
-        var unmapped: [String: JSONValue]
-        var check: JSONValue
-        var statusText: String
-        var statusID: Int64
+        /// The top-level members (without braces): class, severity, time, finding, resources, cloud.
+        var head: String
+        /// `compliance` members after standards and requirements: control, status, checks.
+        var complianceTail: String
+        /// `unmapped.attest` members before framework, requirement and chain.
+        var unmappedHead: String
         /// attest's status: pass, fail, error, not_applicable.
         var result: String
+        /// `<scan>:<control>:<resource>`: with the framework and requirement, the record's uid.
+        var resultUID: String
+    }
+
+    static func members(_ o: [String: JSONValue]) -> String {
+        String(JSONValue.object(o).serialized().dropFirst().dropLast())
     }
 
     public static func resultPart(_ r: ControlResult, control: Control?, graph: InventoryGraph, scan: EvidenceScan) -> ResultPart {
@@ -83,7 +93,6 @@ public enum EvidenceRecord {
             "title": .string(control?.title ?? r.controlID), "created_time": .int(time),
             "types": ["Compliance"], "product_uid": "attest",
         ]
-        if let d = control?.description, !d.isEmpty { finding["desc"] = .string(d) }
         var common: [String: JSONValue] = [
             "activity_id": 1, "activity_name": "Create", "category_uid": 2, "category_name": "Findings",
             "class_uid": 2003, "class_name": "Compliance Finding", "type_uid": 200_301, "type_name": "Compliance Finding: Create",
@@ -94,15 +103,10 @@ public enum EvidenceRecord {
             "resources": [.object(resource)],
             "cloud": ["provider": "AWS", "region": .string(r.region), "account": ["uid": .string(r.account), "type": "AWS Account", "type_id": 10]],
         ]
-        if let remediation = control?.remediation.text, !remediation.isEmpty {
-            var rem: [String: JSONValue] = ["desc": .string(remediation)]
-            if let refs = control?.references, !refs.isEmpty { rem["references"] = .array(refs.map { .string($0) }) }
-            common["remediation"] = .object(rem)
-        }
         var unmapped: [String: JSONValue] = [
             "scan_id": .string(scan.scanID), "control": .string(r.controlID), "result": .string(r.status.rawValue),
             "severity": .string(r.severity.rawValue), "resource_type": .string(r.resourceType),
-            "observed": .object(observed), "exception": .null,
+            "exception": .null,
         ]
         if let control {
             unmapped["rule"] = .string(control.assertion.source)
@@ -113,34 +117,53 @@ public enum EvidenceRecord {
             "uid": .string(r.controlID), "name": .string(control?.title ?? r.controlID), "severity_id": .int(severityID),
             "status": .string(statusText), "status_id": .int(statusID),
         ]
-        return ResultPart(common: common, unmapped: unmapped, check: check, statusText: statusText, statusID: statusID,
-                          result: r.status.rawValue)
+        var compliance: [String: JSONValue] = [
+            "control": .string(r.controlID), "status": .string(statusText), "status_id": .int(statusID), "checks": [check],
+        ]
+        if let reason = unmapped["reason"] { compliance["status_detail"] = reason }
+        else if r.status == .notApplicable { compliance["status_detail"] = "not applicable" }
+        return ResultPart(head: members(common), complianceTail: members(compliance), unmappedHead: members(unmapped),
+                          result: r.status.rawValue, resultUID: "\(scan.scanID):\(EvidenceWriter.resultKey(r))")
     }
 
-    /// The record for one requirement, with its place in the file's hash chain.
-    public static func record(_ part: ResultPart, framework: Framework, requirement: Framework.Requirement, recordUID: String,
-                              scan: EvidenceScan, sequence: Int, previousHash: String) -> JSONValue {
-        var o = part.common
-        var compliance: [String: JSONValue] = [
-            "standards": [.string(framework.name)], "requirements": [.string(requirement.id)],
-            "control": .string(part.unmapped["control"]?.stringValue ?? ""),
-            "status": .string(part.statusText), "status_id": .int(part.statusID),
-        ]
-        compliance["checks"] = [part.check]
-        if let reason = part.unmapped["reason"] { compliance["status_detail"] = reason }
-        else if part.result == "not_applicable" { compliance["status_detail"] = "not applicable" }
-        o["compliance"] = .object(compliance)
-        o["metadata"] = [
-            "version": .string(ocsfVersion), "uid": .string(recordUID), "correlation_uid": .string(scan.scanID),
-            "sequence": .int(Int64(sequence)),
-            "product": ["name": "attest", "vendor_name": "attest", "uid": "attest", "version": .string(scan.toolVersion)],
-        ]
-        var unmapped = part.unmapped
-        unmapped["framework"] = .string(framework.id)
-        unmapped["requirement"] = .string(requirement.id)
-        unmapped["chain"] = ["sequence": .int(Int64(sequence)), "previous": .string(previousHash)]
-        o["unmapped"] = ["attest": .object(unmapped)]
-        return .object(o)
+    /// What is the same for every record of one requirement file.
+    public struct RequirementPart: Sendable {
+        var complianceHead: String
+        var metadataHead: String
+        var unmappedTail: String
+        var uidPrefix: String
+
+        public init(framework: Framework, requirement: Framework.Requirement, scan: EvidenceScan) {
+            complianceHead = members(["standards": [.string(framework.name)], "requirements": [.string(requirement.id)]])
+            metadataHead = members([
+                "version": .string(ocsfVersion), "correlation_uid": .string(scan.scanID),
+                "product": ["name": "attest", "vendor_name": "attest", "uid": "attest", "version": .string(scan.toolVersion)],
+            ])
+            unmappedTail = members(["framework": .string(framework.id), "requirement": .string(requirement.id)])
+            uidPrefix = "\(framework.id):\(requirement.id):"
+        }
+    }
+
+    /// The record for one requirement, with its place in the file's hash chain, as one line of
+    /// JSON (no newline).
+    public static func line(_ part: ResultPart, _ requirement: RequirementPart, sequence: Int, previousHash: String) -> Data {
+        var out = "{"
+        out.reserveCapacity(part.head.utf8.count + part.complianceTail.utf8.count + part.unmappedHead.utf8.count + 700)
+        out += part.head
+        out += ",\"compliance\":{"
+        out += requirement.complianceHead
+        out += ","
+        out += part.complianceTail
+        out += "},\"metadata\":{"
+        out += requirement.metadataHead
+        out += ",\"sequence\":\(sequence),\"uid\":"
+        out += JSONValue.string(requirement.uidPrefix + part.resultUID).serialized()
+        out += "},\"unmapped\":{\"attest\":{"
+        out += part.unmappedHead
+        out += ","
+        out += requirement.unmappedTail
+        out += ",\"chain\":{\"previous\":\"\(previousHash)\",\"sequence\":\(sequence)}}}}"
+        return Data(out.utf8)
     }
 
     static func partition(_ region: String) -> String {

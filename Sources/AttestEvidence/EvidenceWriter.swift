@@ -66,13 +66,15 @@ public struct EvidenceWriter: Sendable {
         let requirement: Framework.Requirement
         let key: String
         let writer: any EvidenceObjectWriter
+        let part: EvidenceRecord.RequirementPart
         var hasher = SHA256()
         var previous: String
         var sequence = 0
         var counts: [String: Int] = [:]
         var pending = Data()
 
-        init(framework: Framework, requirement: Framework.Requirement, key: String, writer: any EvidenceObjectWriter) {
+        init(framework: Framework, requirement: Framework.Requirement, key: String, writer: any EvidenceObjectWriter, scan: EvidenceScan) {
+            part = EvidenceRecord.RequirementPart(framework: framework, requirement: requirement, scan: scan)
             self.framework = framework
             self.requirement = requirement
             self.key = key
@@ -80,17 +82,14 @@ public struct EvidenceWriter: Sendable {
             previous = RecordChain.genesis(key: key)
         }
 
-        func append(_ part: EvidenceRecord.ResultPart, resultKey: String, scan: EvidenceScan) throws {
-            let record = EvidenceRecord.record(part, framework: framework, requirement: requirement,
-                                               recordUID: "\(scan.scanID):\(framework.id):\(requirement.id):\(resultKey)",
-                                               scan: scan, sequence: sequence, previousHash: previous)
-            var line = Data(record.serialized().utf8)
+        func append(_ result: EvidenceRecord.ResultPart) throws {
+            var line = EvidenceRecord.line(result, part, sequence: sequence, previousHash: previous)
             previous = RecordChain.hash(line)
             line.append(0x0A)
             hasher.update(data: line)
             pending.append(line)
             sequence += 1
-            counts[part.result, default: 0] += 1
+            counts[result.result, default: 0] += 1
             if pending.count >= 1 << 20 { try flush() }
         }
 
@@ -117,7 +116,7 @@ public struct EvidenceWriter: Sendable {
         for framework in frameworks.frameworks {
             for requirement in framework.requirements where requirement.controls.contains(where: { resultsByControl[$0] != nil }) {
                 let key = EvidenceLayout.recordKey(framework: framework.id, requirement: requirement.id, date: scan.startedAt, scanID: scan.scanID)
-                let sink = PartitionSink(framework: framework, requirement: requirement, key: key, writer: try store.objectWriter(for: key))
+                let sink = PartitionSink(framework: framework, requirement: requirement, key: key, writer: try store.objectWriter(for: key), scan: scan)
                 sinks.append(sink)
                 for control in requirement.controls { sinksByControl[control, default: []].append(sink) }
             }
@@ -136,7 +135,7 @@ public struct EvidenceWriter: Sendable {
                     let slice = Array(indices[start..<min(start + chunkSize, indices.count)])
                     start += slice.count
                     let parts = await resultParts(slice, results: results, control: control, graph: graph, scan: scan)
-                    try await append(parts, to: targets, scan: scan)
+                    try await append(parts, to: targets)
                 }
             }
             var entries: [ScanManifest.FileEntry] = []
@@ -156,29 +155,29 @@ public struct EvidenceWriter: Sendable {
 
     /// Record parts for a slice of results, converted in parallel.
     func resultParts(_ slice: [Int], results: ControlResults, control: Control?, graph: InventoryGraph,
-                     scan: EvidenceScan) async -> [(EvidenceRecord.ResultPart, String)] {
+                     scan: EvidenceScan) async -> [EvidenceRecord.ResultPart] {
         let width = max(1, min(concurrency, slice.count / 256))
         if width == 1 {
-            return slice.map { i in (EvidenceRecord.resultPart(results[i], control: control, graph: graph, scan: scan), Self.resultKey(results[i])) }
+            return slice.map { EvidenceRecord.resultPart(results[$0], control: control, graph: graph, scan: scan) }
         }
         let per = (slice.count + width - 1) / width
-        return await withTaskGroup(of: (Int, [(EvidenceRecord.ResultPart, String)]).self) { group in
+        return await withTaskGroup(of: (Int, [EvidenceRecord.ResultPart]).self) { group in
             for w in 0..<width {
                 let part = Array(slice[min(w * per, slice.count)..<min((w + 1) * per, slice.count)])
                 group.addTask {
-                    (w, part.map { i in (EvidenceRecord.resultPart(results[i], control: control, graph: graph, scan: scan), Self.resultKey(results[i])) })
+                    (w, part.map { EvidenceRecord.resultPart(results[$0], control: control, graph: graph, scan: scan) })
                 }
             }
-            var pieces = Array(repeating: [(EvidenceRecord.ResultPart, String)](), count: width)
+            var pieces = Array(repeating: [EvidenceRecord.ResultPart](), count: width)
             for await (w, piece) in group { pieces[w] = piece }
             return pieces.flatMap { $0 }
         }
     }
 
     /// Appends the parts to every target file; different files in parallel.
-    func append(_ parts: [(EvidenceRecord.ResultPart, String)], to targets: [PartitionSink], scan: EvidenceScan) async throws {
+    func append(_ parts: [EvidenceRecord.ResultPart], to targets: [PartitionSink]) async throws {
         if targets.count == 1 || concurrency == 1 {
-            for sink in targets { for (part, key) in parts { try sink.append(part, resultKey: key, scan: scan) } }
+            for sink in targets { for part in parts { try sink.append(part) } }
             return
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -187,7 +186,7 @@ public struct EvidenceWriter: Sendable {
                 guard next < targets.count else { return }
                 let sink = targets[next]
                 next += 1
-                group.addTask { for (part, key) in parts { try sink.append(part, resultKey: key, scan: scan) } }
+                group.addTask { for part in parts { try sink.append(part) } }
             }
             for _ in 0..<min(concurrency, targets.count) { addNext() }
             while try await group.next() != nil { addNext() }
