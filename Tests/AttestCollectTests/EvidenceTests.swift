@@ -349,23 +349,29 @@ struct EvidenceTests {
 
     @Test func s3EvidenceIsLockedAndReadBack() async throws {
         let base = try await Self.shared.value
+        // An emulator of its own, so the evidence bucket does not change the seeded account the
+        // other suites assert on; the scan reads this (empty) account and writes into its bucket.
+        let moto = try await MotoServer.start()
+        defer { moto.stop() }
         let bucket = "attest-evidence-\(UUID().uuidString.prefix(8).lowercased())"
-        try base.env.moto.python("""
+        try moto.python("""
             client("s3").create_bucket(Bucket="\(bucket)", ObjectLockEnabledForBucket=True)
             """)
         let dir = try TestPaths.temporaryDirectory("evidence-s3")
         let config = dir.appendingPathComponent("attest.yaml")
         try Data("evidence:\n  retention_days: 2\n  region: us-east-1\n".utf8).write(to: config)
         let destination = "s3://\(bucket)/team-a"
-        let scan = try Self.scan(base.env, evidence: destination, key: base.key, extra: ["--config", config.path])
+        let env = ["AWS_ENDPOINT_URL": moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIAEVIDENCE00000002", "AWS_SECRET_ACCESS_KEY": "evidence-s3"]
+        let scan = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--quiet", "--fail-on", "never", "--format", "json",
+                                   "--output", FileManager.default.temporaryDirectory.appendingPathComponent("evidence-s3-\(UUID().uuidString).json").path,
+                                   "--evidence", destination, "--signing-key", base.key, "--config", config.path], environment: env)
         #expect(scan.status == 0 || scan.status == 3, "\(scan.stderr)")
         #expect(scan.stderr.contains("signed manifest s3://\(bucket)/team-a/_scans/0000000001.json"), "\(scan.stderr)")
 
-        let env = Self.credentials(base.env)
         var verify = try Attest.run(["evidence", "verify", "--evidence", destination, "--format", "json", "--config", config.path], environment: env)
         #expect(verify.status == 0, "\(verify.stdout.prefix(1000)) \(verify.stderr)")
         let records = try JSONValue.parse(verify.stdout)["records"].intValue ?? 0
-        #expect(records > 100)
+        #expect(records > 50)
         let query = try Attest.run(["evidence", "query", "--evidence", destination, "--framework", "soc2", "--format", "json",
                                     "--config", config.path], environment: env)
         #expect(query.status == 0)
@@ -373,7 +379,7 @@ struct EvidenceTests {
 
         // Locked: COMPLIANCE mode until two days from now; the version cannot be deleted, and an
         // overwrite only adds a version (which verify then reports).
-        let outcome = try base.env.moto.python("""
+        let outcome = try moto.python("""
             import datetime
             s3 = client("s3")
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket="\(bucket)", Prefix="team-a/framework=soc2/")["Contents"]]
