@@ -34,6 +34,19 @@ struct EvidenceSourceOptions: ParsableArguments {
         return try await EvidenceDestination.open(destination, config: config, client: nil, homeRegion: nil,
                                                   environment: ProcessInfo.processInfo.environment, profile: profile)
     }
+
+    /// Opens the store, runs `body`, closes it; a failure reading it is a one-line error.
+    func using<T>(_ body: (any EvidenceStore) async throws -> T) async throws -> T {
+        let opened = try await open()
+        do {
+            let value = try await body(opened.store)
+            await opened.close()
+            return value
+        } catch {
+            await opened.close()
+            throw ConfigurationError("\(error)")
+        }
+    }
 }
 
 /// `--from` / `--to`: dates (whole days, `--to` included) or RFC 3339 times.
@@ -208,15 +221,8 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
                 throw ValidationError("--status: use pass, fail, error or not_applicable, not \(s)")
             }
         }
-        let opened = try await source.open()
-        let rows: [EvidenceRow]
-        do {
-            rows = try await EvidenceQuery(framework: framework, requirement: requirement, from: from, to: to, statuses: statuses).run(on: opened.store)
-        } catch {
-            await opened.close()
-            throw ConfigurationError("\(error)")
-        }
-        await opened.close()
+        let query = EvidenceQuery(framework: framework, requirement: requirement, from: from, to: to, statuses: statuses)
+        let rows = try await source.using { try await query.run(on: $0) }
         switch format {
         case .json: print(JSONValue.array(rows.map(\.json)).serialized(pretty: true))
         case .csv: print(CSV.text(header: EvidenceRow.columns, rows: rows.map(\.values)), terminator: "")
@@ -244,15 +250,7 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (from, to) = try period.range()
-        let opened = try await source.open()
-        let manifests: [ScanManifest]
-        do {
-            manifests = try await EvidenceIndex.manifests(in: opened.store, from: from, to: to)
-        } catch {
-            await opened.close()
-            throw ConfigurationError("\(error)")
-        }
-        await opened.close()
+        let manifests = try await source.using { try await EvidenceIndex.manifests(in: $0, from: from, to: to) }
         let summaries = RequirementSummary.compute(manifests, framework: framework)
         let header = ["framework", "requirement", "account", "scans", "passing", "first_failure", "last_failure",
                       "longest_failing_stretch", "mean_time_to_fix", "failing_now"]
@@ -314,16 +312,10 @@ struct EvidenceExportCommand: AsyncParsableCommand {
         let builtin = try? ControlSuite.builtinDirectory(providers: providers)
         let controls = (try? builtin.map { try ControlLoader.load(directories: [$0]) }) ?? nil
         let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
-        let opened = try await source.open()
-        let contents: AuditPackage.Contents
-        do {
-            contents = try await AuditPackage.export(from: opened.store, framework: framework.lowercased(), from: from, to: to,
-                                                     frameworks: catalogue ?? nil, controls: controls ?? [])
-        } catch {
-            await opened.close()
-            throw ConfigurationError("\(error)")
+        let contents = try await source.using {
+            try await AuditPackage.export(from: $0, framework: framework.lowercased(), from: from, to: to,
+                                          frameworks: catalogue ?? nil, controls: controls ?? [])
         }
-        await opened.close()
         do { try ReportFile.write(contents.data, to: out) } catch {
             throw ConfigurationError("cannot write \(out): \(error.localizedDescription)")
         }

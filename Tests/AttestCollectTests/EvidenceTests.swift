@@ -448,3 +448,42 @@ struct EvidenceSummaryTests {
         #expect(RequirementSummary.compute(manifests, framework: "iso27001").isEmpty)
     }
 }
+
+@Suite("Evidence configuration and keys")
+struct EvidenceConfigurationTests {
+    @Test func mistakesInTheEvidenceSectionNameFileAndLine() throws {
+        let dir = try TestPaths.temporaryDirectory("evidence-config")
+        let config = dir.appendingPathComponent("attest.yaml")
+        try Data("controls:\n  disabled: []\nevidence:\n  retention_days: many\n".utf8).write(to: config)
+        let r = try Attest.run(["evidence", "verify", "--config", config.path, "--evidence", dir.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("\(config.path):4") && r.stderr.contains("retention_days"), "\(r.stderr)")
+        try Data("evidence:\n  retention: 30\n".utf8).write(to: config)
+        let unknown = try Attest.run(["evidence", "verify", "--config", config.path, "--evidence", dir.path])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("\(config.path):2"), "\(unknown.stderr)")
+    }
+
+    @Test func keygenRefusesToReplaceAKeyAndAScanRefusesAnotherStoresKey() throws {
+        let dir = try TestPaths.temporaryDirectory("evidence-keys")
+        let key = dir.appendingPathComponent("k.pem").path
+        #expect(try Attest.run(["evidence", "keygen", "--out", key]).status == 0)
+        let again = try Attest.run(["evidence", "keygen", "--out", key])
+        #expect(again.status == 2 && again.stderr.contains("already exists"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: key)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        // The private key never reaches standard output; the public key does.
+        let shown = try Attest.run(["evidence", "keygen", "--show", "--out", key])
+        #expect(shown.stdout.contains("BEGIN PUBLIC KEY") && !shown.stdout.contains("PRIVATE"))
+
+        // A store already signed with one key refuses a scan signing with another, before any API call.
+        let store = dir.appendingPathComponent("evidence")
+        try FileManager.default.createDirectory(at: store.appendingPathComponent("_keys"), withIntermediateDirectories: true)
+        try Data(EvidenceSigningKey().publicKey.pem.utf8).write(to: store.appendingPathComponent(EvidenceLayout.publicKeyKey))
+        let scan = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--quiet", "--evidence", store.path, "--signing-key", key],
+                                  environment: ["AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "AKIAKEYTEST000000001",
+                                                "AWS_SECRET_ACCESS_KEY": "x"])
+        #expect(scan.status == 2)
+        #expect(scan.stderr.contains("is signed with key"), "\(scan.stderr)")
+    }
+}
