@@ -113,6 +113,7 @@ enum ScanRunner {
             result = try await AWSScanner(spec: spec, client: client).scan(request, progress: progress)
         } catch {
             progress.finish()
+            await evidence?.close()  // the in-progress marker stays: the scan shows as incomplete
             throw error
         }
         progress.finish()
