@@ -50,21 +50,17 @@ public final class AWSClient: Sendable {
             (endpoint.scheme == "https" && p == 443) || (endpoint.scheme == "http" && p == 80) ? host : "\(host):\(p)"
         } ?? host
 
-        var attempt = 0
-        var connectionFailures = 0
-        var skewCorrections = 0
-        while true {
-            attempt += 1
-            try Task.checkCancellation()
+        let loop = AttemptLoop(transport: transport, policy: retryPolicy, counters: counters, logger: logger)
+        let clock = self.clock
+        return try await loop.run(operation: op.name) { _ in
             var headers = encoded.headers
             headers.append(("Host", hostHeader))
             var query = encoded.query
             if !op.unsigned {
                 let creds = try await credentials.credentials()
                 let signer = SigV4Signer(service: service.signingName, region: endpoint.signingRegion)
-                let payload: SigningRequest.Payload = .bytes(encoded.body)
                 let signature = signer.sign(
-                    SigningRequest(method: encoded.method, path: path, query: query, headers: headers, payload: payload),
+                    SigningRequest(method: encoded.method, path: path, query: query, headers: headers, payload: .bytes(encoded.body)),
                     credentials: SigningCredentials(accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey.value,
                                                     sessionToken: creds.sessionToken?.value),
                     date: clock.current)
@@ -76,52 +72,32 @@ public final class AWSClient: Sendable {
             if !query.isEmpty {
                 url += "?" + query.map { "\(SigV4Signer.uriEncode($0.name))=\(SigV4Signer.uriEncode($0.value))" }.joined(separator: "&")
             }
-            let request = HTTPRequest(method: encoded.method, url: url, headers: headers, body: encoded.body, timeout: requestTimeout)
-
-            counters.recordCall()
-            let response: HTTPResponse
-            do {
-                response = try await transport.send(request)
-            } catch let error as TransportError {
-                if error.kind == .connect || error.kind == .timeout { connectionFailures += 1 }
-                if error.isTransient, attempt < retryPolicy.maxAttempts, connectionFailures < retryPolicy.maxConnectionAttempts {
-                    counters.recordRetry(throttled: false)
-                    logger.debug("retrying after transport error", metadata: ["operation": "\(op.name)", "attempt": "\(attempt)", "error": "\(error.kind.rawValue)"])
-                    try await Task.sleep(for: retryPolicy.delay(afterAttempt: attempt))
-                    continue
-                }
-                counters.recordFailure()
-                throw error
-            }
-
-            if (200..<300).contains(response.status) {
-                do {
-                    let value = try ProtocolCodec.decode(response, op: op, service: service)
-                    return AWSResponse(status: response.status, headers: response.headers, value: value, body: response.body)
-                } catch {
-                    counters.recordFailure()
-                    throw error
-                }
-            }
-
-            let error = AWSErrorDecoder.decode(response, protocol: service.wireProtocol)
-            if AWSServiceError.clockSkewCodes.contains(error.code), skewCorrections < 2,
-               let serverDate = response.header("Date").flatMap(HTTPDate.parse), clock.adjust(serverDate: serverDate) {
-                skewCorrections += 1
-                logger.notice("clock skew corrected", metadata: ["offset_seconds": "\(Int(clock.seconds))", "operation": "\(op.name)"])
-                continue  // re-signed with the corrected time on the next pass
-            }
-            if error.isTransient, attempt < retryPolicy.maxAttempts {
-                counters.recordRetry(throttled: error.isThrottling)
-                let retryAfter = RetryPolicy.parseRetryAfter(response.header("Retry-After"))
-                let delay = retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
-                logger.debug("retrying", metadata: ["operation": "\(op.name)", "code": "\(error.code)", "attempt": "\(attempt)"])
-                try await Task.sleep(for: delay)
-                continue
-            }
-            counters.recordFailure()
-            throw error
+            return HTTPRequest(method: encoded.method, url: url, headers: headers, body: encoded.body, timeout: requestTimeout)
+        } interpret: { response in
+            Self.interpret(response, op: op, service: service, clock: clock)
         }
+    }
+
+    /// AWS's part of the attempt loop: decode a 2xx answer; for an error, re-sign after a clock
+    /// skew correction, retry throttling and transient faults, and give up on the rest.
+    static func interpret(_ response: HTTPResponse, op: AWSOperation, service: AWSService, clock: ClockOffset) -> AttemptOutcome<AWSResponse> {
+        if (200..<300).contains(response.status) {
+            do {
+                let value = try ProtocolCodec.decode(response, op: op, service: service)
+                return .success(AWSResponse(status: response.status, headers: response.headers, value: value, body: response.body))
+            } catch {
+                return .failure(error, .done)
+            }
+        }
+        let error = AWSErrorDecoder.decode(response, protocol: service.wireProtocol)
+        if AWSServiceError.clockSkewCodes.contains(error.code),
+           let serverDate = response.header("Date").flatMap(HTTPDate.parse), clock.adjust(serverDate: serverDate) {
+            return .failure(error, .resend)
+        }
+        if error.isTransient {
+            return .failure(error, .retry(throttled: error.isThrottling, retryAfter: RetryPolicy.parseRetryAfter(response.header("Retry-After"))))
+        }
+        return .failure(error, .done)
     }
 
     /// S3 virtual-hosted addressing on AWS endpoints for DNS-compatible bucket names, path-style

@@ -1,5 +1,8 @@
 import ArgumentParser
 import AttestCollect
+import AttestCore
+import AttestHTTP
+import AttestScan
 import Foundation
 
 /// The version printed in reports and evidence.
@@ -52,6 +55,9 @@ public enum AttestMain {
         } catch let error as ScanSetupError {
             FileHandle.standardError.write(Data("attest: \(error.description)\n".utf8))
             return ExitStatus.usage
+        } catch let error as TransportConfigurationError {
+            FileHandle.standardError.write(Data("attest: \(error.description)\n".utf8))
+            return ExitStatus.usage
         } catch {
             let code = AttestCommand.exitCode(for: error)
             if code == .success {
@@ -75,5 +81,3 @@ enum SecretScrubberLine {
         AttestCore.SecretScrubber.shared.scrub(s).replacingOccurrences(of: "\n", with: " ")
     }
 }
-
-import AttestCore

@@ -48,10 +48,10 @@ struct ControlsBenchCommand: AsyncParsableCommand {
         }
         let buildSeconds = Date().timeIntervalSince(buildStart)
 
-        let engine = ControlEngine(controls: suite.controls, parameterOverrides: suite.config.parameters,
+        let engine = ControlEngine(controls: suite.controls, parameterOverrides: suite.config.controls.parameters,
                                    concurrency: concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
         let start = ContinuousClock.now
-        let results = await engine.evaluate(graph: graph, now: Date(), account: "bench")
+        let results = await engine.evaluate(graph: graph, now: Date())
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var counts: [ResultStatus: Int] = [:]
@@ -74,7 +74,8 @@ struct ControlsBenchCommand: AsyncParsableCommand {
         let writer = EvidenceWriter(store: store, key: EvidenceSigningKey())
         let now = Date()
         let scan = EvidenceScan(scanID: EvidenceLayout.newScanID(startedAt: now), startedAt: now, finishedAt: now, provider: "aws",
-                                accounts: ["bench"], toolVersion: attestVersion, controlCatalogueDigest: "", configDigest: "")
+                                accounts: ["bench"], toolVersion: attestVersion, controlCatalogueDigest: "", configDigest: "",
+                                clouds: Providers.registry.evidenceClouds)
         let writeStart = ContinuousClock.now
         let written = try await writer.write(scan: scan, results: results, controls: Dictionary(uniqueKeysWithValues: suite.controls.map { ($0.id, $0) }),
                                              frameworks: suite.frameworks, graph: graph)

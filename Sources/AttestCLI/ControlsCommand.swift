@@ -3,6 +3,7 @@ import AttestCEL
 import AttestCollect
 import AttestControls
 import AttestCore
+import AttestReport
 import AttestInventory
 import Foundation
 
@@ -17,6 +18,7 @@ struct ControlsCommand: AsyncParsableCommand {
         @OptionGroup var source: ControlSourceOptions
         @Option(help: "Only controls mapped to this framework.") var framework: String?
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
+        func validate() throws { try format.require([.table, .json]) }
         @Option(help: "Directory holding the provider specs.") var providers: String?
 
         func run() async throws {
@@ -33,10 +35,10 @@ struct ControlsCommand: AsyncParsableCommand {
                      "resource_types": .array(c.resourceTypes.map(JSONValue.string)), "file": .string(c.file)]
                 }
                 print(JSONValue.array(items).serialized(pretty: true))
-            case .table:
+            case .table, .csv:  // csv is refused by validate()
                 var rows: [[String]] = [["ID", "SEVERITY", "RESOURCE TYPES", "TITLE"]]
                 for c in controls { rows.append([c.id, c.severity.rawValue, c.resourceTypes.joined(separator: ","), c.title]) }
-                print(ScanReport.render(rows) + "\(controls.count) control(s)", terminator: "\n")
+                print(TableReportFormat.render(rows) + "\(controls.count) control(s)", terminator: "\n")
             }
         }
     }
@@ -56,7 +58,7 @@ struct ControlsCommand: AsyncParsableCommand {
             out += "Resource types: \(c.resourceTypes.joined(separator: ", "))\n"
             if let a = c.appliesIf { out += "Applies if: \(a.source.trimmed)\n" }
             out += "Assert: \(c.assertion.source.trimmed)\n"
-            let params = c.parameters.merging(suite.config.parameters[c.id] ?? [:]) { _, n in n }
+            let params = c.parameters.merging(suite.config.controls.parameters[c.id] ?? [:]) { _, n in n }
             if !params.isEmpty { out += "Parameters: \(JSONValue.object(params).serialized())\n" }
             if !c.observed.isEmpty { out += "Observed: \(c.observed.map(\.description).joined(separator: ", "))\n" }
             out += "\nRemediation: \(c.remediation.text.trimmed)\n"
@@ -88,7 +90,8 @@ struct ControlsCommand: AsyncParsableCommand {
                 controls = try ControlSuite.load(source, providers: providers).controls
             } else {
                 do {
-                    controls = try ControlLoader.load(directories: directories.map { URL(fileURLWithPath: $0) })
+                    controls = try ControlLoader.load(directories: directories.map { URL(fileURLWithPath: $0) },
+                                                      environment: try Providers.registry.ruleEnvironment())
                 } catch let error as SpecError {
                     throw ConfigurationError("invalid control: \(error.description)")
                 }
@@ -144,8 +147,10 @@ struct ControlsCommand: AsyncParsableCommand {
                 when = Date(timeIntervalSince1970: TimeInterval(t.seconds))
             }
             let result: Result<CELValue, CELError>
-            do {
-                result = try ControlTestRunner.evaluate(expression: expr, resource: resource, params: parameters, now: when)
+            let environment = try Providers.registry.ruleEnvironment()
+            do throws(CELSourceError) {
+                result = try ControlTestRunner.evaluate(expression: expr, resource: resource, params: parameters, now: when,
+                                                        environment: environment)
             } catch {
                 throw ConfigurationError("--expr:\(error.line):\(error.column): \(error.message)")
             }

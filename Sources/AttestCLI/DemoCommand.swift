@@ -1,6 +1,7 @@
 import ArgumentParser
 import AttestCollect
 import AttestReplay
+import AttestScan
 import Foundation
 
 /// Scans the recorded sample account in `fixtures/aws/sample-account` through the real HTTP
@@ -27,8 +28,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(level: outputOptions.logLevel)
-        let spec = try ProviderLocator.load("aws", override: providers)
-        let plan = try ControlPlan.make(source: controlSource, run: controlRun, providers: providers, defaultFailOn: "never")
+        let config = try AttestCLIConfig.load(controlSource.config)
         let directory = try fixtures.map { URL(fileURLWithPath: $0) }
             ?? ProviderLocator.root(override: providers).appendingPathComponent("fixtures/aws/sample-account")
         let recorded: [String: Fixture]
@@ -38,31 +38,25 @@ struct DemoCommand: AsyncParsableCommand {
             throw ConfigurationError("\(error)")
         }
         guard !recorded.isEmpty else { throw ConfigurationError("no recorded responses in \(directory.path)") }
-        let server = try await ReplayServer.start(fixtures: recorded, verifying: [Self.accessKeyId: Self.secretAccessKey])
-        let environment = [
-            "AWS_ENDPOINT_URL": server.baseURL, "AWS_ACCESS_KEY_ID": Self.accessKeyId,
-            "AWS_SECRET_ACCESS_KEY": Self.secretAccessKey, "AWS_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-        ]
-        let status: Int32
-        do {
-            let session = try await AWSSession.make(environment: environment, profile: nil, roleArn: nil, externalId: nil,
-                                                    region: "us-east-1", recordDirectory: nil)
-            // The regions that were recorded (DescribeRegions lists more than a recording covers).
-            let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
-            // The demo writes evidence only when asked (--evidence or evidence.path in the config).
-            let evidence = plan == nil ? nil : try await EvidenceSink.make(
-                evidenceOptions, configPath: controlSource.config, environment: ProcessInfo.processInfo.environment, client: nil,
-                homeRegion: "us-east-1", enabledByDefault: false)
-            status = try await ScanRunner.run(spec: spec, client: session.client,
-                                              request: .init(regions: regions.isEmpty ? nil : regions, homeRegion: "us-east-1"),
-                                              output: outputOptions, plan: plan, strict: false, evidence: evidence)
-            await session.transport.shutdown()
-        } catch {
-            await server.stop()
-            throw error
+        // The regions that were recorded (DescribeRegions lists more than a recording covers).
+        let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
+        let status = try await ReplayServer.withServer(fixtures: recorded, verifying: [Self.accessKeyId: Self.secretAccessKey]) { server in
+            var execution = ScanExecution(output: outputOptions, controlSource: controlSource, controlRun: controlRun,
+                                          evidence: evidenceOptions, providers: providers, record: nil)
+            execution.strict = false
+            execution.defaultFailOn = .never
+            execution.evidenceByDefault = false
+            var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+            environment.merge([
+                "AWS_ENDPOINT_URL": server.baseURL, "AWS_ACCESS_KEY_ID": Self.accessKeyId,
+                "AWS_SECRET_ACCESS_KEY": Self.secretAccessKey, "AWS_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
+            ]) { _, new in new }
+            execution.environment = environment
+            let target = ScanTarget(provider: "aws", regions: regions.isEmpty ? nil : regions, options: ["home_region": "us-east-1"],
+                                    origin: "the recorded sample account")
+            return try await execution.run([target], config: config)
         }
-        await server.stop()
         throw ExitCode(status)
     }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import AttestControls
 import AttestCore
+import AttestReport
 import AttestEvidence
+import AttestScan
 import Foundation
 
 struct EvidenceCommand: AsyncParsableCommand {
@@ -22,29 +24,26 @@ struct EvidenceSourceOptions: ParsableArguments {
     @Option(help: "AWS profile for s3:// evidence.")
     var profile: String?
 
-    func open() async throws -> OpenedEvidenceStore {
-        let config = try EvidenceConfig.load(configPath: self.config)
-        let destination = evidence ?? config.path ?? "evidence"
-        if !destination.hasPrefix("s3://") {
+    /// Opens the store in a session of its own, runs `body`, ends the session; a failure reading
+    /// the store is a one-line error.
+    func using<T: Sendable>(_ body: (any EvidenceStore) async throws -> T) async throws -> T {
+        let config = try AttestCLIConfig.load(self.config)
+        let destination = evidence ?? config.evidence.path ?? "evidence"
+        if !destination.contains("://") {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ConfigurationError("no evidence at \(destination) (use --evidence DIR or s3://bucket/prefix)")
             }
         }
-        return try await EvidenceDestination.open(destination, config: config, client: nil, homeRegion: nil,
-                                                  environment: ProcessInfo.processInfo.environment, profile: profile)
-    }
-
-    /// Opens the store, runs `body`, closes it; a failure reading it is a one-line error.
-    func using<T>(_ body: (any EvidenceStore) async throws -> T) async throws -> T {
-        let opened = try await open()
-        do {
-            let value = try await body(opened.store)
-            await opened.close()
-            return value
-        } catch {
-            await opened.close()
-            throw ConfigurationError("\(error)")
+        return try await ScanSession.withSession(environment: ProcessInfo.processInfo.environment, userAgent: "attest/\(attestVersion)") { session in
+            let store = try await EvidenceSetup.openStore(destination, config: config.evidence, session: session, profile: profile)
+            do {
+                return try await body(store)
+            } catch let error as ConfigurationError {
+                throw error
+            } catch {
+                throw ConfigurationError("\(error)")
+            }
         }
     }
 }
@@ -70,10 +69,6 @@ struct PeriodOptions: ParsableArguments {
         if let start, let end, end <= start { throw ValidationError("--to is before --from") }
         return (start, end)
     }
-}
-
-enum TableFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json, csv
 }
 
 struct EvidenceKeygenCommand: AsyncParsableCommand {
@@ -126,6 +121,8 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
     @Option(help: "Output format: table or json.")
     var format: OutputFormat = .table
 
+    func validate() throws { try format.require([.table, .json]) }
+
     func run() async throws {
         let (from, to) = try period.range()
         var trusted: EvidencePublicKey?
@@ -133,38 +130,28 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: publicKey, encoding: .utf8) else { throw ConfigurationError("--public-key \(publicKey): cannot read") }
             do { trusted = try EvidencePublicKey(pem: text, source: publicKey) } catch { throw ConfigurationError("\(error)") }
         }
-        var verifier: EvidenceVerifier
-        var opened: OpenedEvidenceStore?
-        var scope = ""
-        var temporary: URL?
+        let report: VerificationReport
+        let scope: String
         if let package {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("attest-package-\(UUID().uuidString)")
-            temporary = dir
+            defer { try? FileManager.default.removeItem(at: dir) }
             let unpacked: (store: LocalEvidenceStore, framework: String)
             do { unpacked = try AuditPackage.open(URL(fileURLWithPath: package), into: dir) } catch {
-                try? FileManager.default.removeItem(at: dir)
                 throw ConfigurationError("\(error)")
             }
-            verifier = EvidenceVerifier(store: unpacked.store, trustedKey: trusted, from: from, to: to)
+            var verifier = EvidenceVerifier(store: unpacked.store, trustedKey: trusted, from: from, to: to)
             verifier.frameworks = [unpacked.framework]
             verifier.chainStartsAtFirstManifest = true
             scope = "package \(package) (framework \(unpacked.framework))"
+            do { report = try await verifier.verify() } catch { throw ConfigurationError("cannot verify \(scope): \(error)") }
         } else {
-            let o = try await source.open()
-            opened = o
-            verifier = EvidenceVerifier(store: o.store, trustedKey: trusted, from: from, to: to)
-            scope = o.store.location
+            (scope, report) = try await source.using { store in
+                let verifier = EvidenceVerifier(store: store, trustedKey: trusted, from: from, to: to)
+                do { return (store.location, try await verifier.verify()) } catch {
+                    throw ConfigurationError("cannot verify \(store.location): \(error)")
+                }
+            }
         }
-        let report: VerificationReport
-        do {
-            report = try await verifier.verify()
-        } catch {
-            await opened?.close()
-            if let temporary { try? FileManager.default.removeItem(at: temporary) }
-            throw ConfigurationError("cannot verify \(scope): \(error)")
-        }
-        await opened?.close()
-        if let temporary { try? FileManager.default.removeItem(at: temporary) }
 
         switch format {
         case .json:
@@ -176,7 +163,7 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
                 "findings": .array(report.findings.map { ["kind": .string($0.kind.rawValue), "key": $0.key.map { .string($0) } ?? .null, "message": .string($0.message)] }),
             ]
             print(o.serialized(pretty: true))
-        case .table:
+        case .table, .csv:  // csv is refused by validate()
             print("Verified \(scope): \(report.scans.count) scan(s), \(report.files) file(s), \(report.records) record(s), key \(report.keyID ?? "none")")
             if let head = report.head { print("Chain head: manifest \(head.sequence), \(head.digest)") }
             for i in report.incomplete {
@@ -210,14 +197,14 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
     var status: String?
 
     @Option(help: "Output format: table, json or csv.")
-    var format: TableFormat = .table
+    var format: OutputFormat = .table
 
     func run() async throws {
         let (from, to) = try period.range()
         var statuses: Set<String>?
-        if let status {
-            statuses = Set(status.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
-            for s in statuses! where ResultStatus(rawValue: s) == nil {
+        if let items = CommaList.parse(status) {
+            statuses = Set(items.map { $0.lowercased() })
+            for s in statuses!.sorted() where ResultStatus(rawValue: s) == nil {
                 throw ValidationError("--status: use pass, fail, error or not_applicable, not \(s)")
             }
         }
@@ -246,7 +233,7 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
     var framework: String?
 
     @Option(help: "Output format: table, json or csv.")
-    var format: TableFormat = .table
+    var format: OutputFormat = .table
 
     func run() async throws {
         let (from, to) = try period.range()
@@ -310,7 +297,8 @@ struct EvidenceExportCommand: AsyncParsableCommand {
         let (from, to) = try period.range()
         // The built-in catalogue names requirements and describes controls in the methodology.
         let builtin = try? ControlSuite.builtinDirectory(providers: providers)
-        let controls = (try? builtin.map { try ControlLoader.load(directories: [$0]) }) ?? nil
+        let environment = try Providers.registry.ruleEnvironment()
+        let controls = (try? builtin.map { try ControlLoader.load(directories: [$0], environment: environment) }) ?? nil
         let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
         let contents = try await source.using {
             try await AuditPackage.export(from: $0, framework: framework.lowercased(), from: from, to: to,
@@ -335,7 +323,7 @@ enum CSV {
 
 enum TextTable {
     static func render(header: [String], rows: [[String]]) -> String {
-        ScanReport.render([header, header.map { String(repeating: "-", count: $0.count) }] + rows)
+        TableReportFormat.render([header, header.map { String(repeating: "-", count: $0.count) }] + rows)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AttestControls
 import AttestCore
+import AttestReport
 import Foundation
 
 /// `attest frameworks list|coverage`: which requirements controls evidence, and which are manual.
@@ -13,6 +14,7 @@ struct FrameworksCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the frameworks with requirements covered automatically vs manual.")
         @OptionGroup var source: ControlSourceOptions
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
+        func validate() throws { try format.require([.table, .json]) }
         @Option(help: "Directory holding the provider specs.") var providers: String?
 
         func run() async throws {
@@ -26,14 +28,14 @@ struct FrameworksCommand: AsyncParsableCommand {
                      "automated": .int(Int64(f.requirements.filter { !$0.isManual }.count)),
                      "manual": .int(Int64(f.requirements.filter(\.isManual).count))]
                 }).serialized(pretty: true))
-            case .table:
+            case .table, .csv:  // csv is refused by validate()
                 var rows: [[String]] = [["ID", "REQUIREMENTS", "AUTOMATED", "MANUAL", "FRAMEWORK"]]
                 for f in fs {
                     let automated = f.requirements.filter { !$0.isManual }.count
                     rows.append([f.id, String(f.requirements.count), String(automated), String(f.requirements.count - automated),
                                  "\(f.name): \(f.title)"])
                 }
-                print(ScanReport.render(rows), terminator: "")
+                print(TableReportFormat.render(rows), terminator: "")
             }
         }
     }
@@ -43,6 +45,7 @@ struct FrameworksCommand: AsyncParsableCommand {
         @Argument(help: "Framework ids (default: all).") var frameworks: [String] = []
         @OptionGroup var source: ControlSourceOptions
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
+        func validate() throws { try format.require([.table, .json]) }
         @Option(help: "Directory holding the provider specs.") var providers: String?
 
         func run() async throws {
@@ -60,7 +63,7 @@ struct FrameworksCommand: AsyncParsableCommand {
                          "controls": .array(r.controls.map(JSONValue.string))]
                     })]
                 }).serialized(pretty: true))
-            case .table:
+            case .table, .csv:  // csv is refused by validate()
                 var out = ""
                 for f in chosen {
                     let automated = f.requirements.filter { !$0.isManual }.count
@@ -69,7 +72,7 @@ struct FrameworksCommand: AsyncParsableCommand {
                     for r in f.requirements {
                         rows.append([r.id, r.isManual ? "manual" : "automated", r.isManual ? "-" : String(r.controls.count), String(r.title.prefix(80))])
                     }
-                    out += ScanReport.render(rows) + "\n"
+                    out += TableReportFormat.render(rows) + "\n"
                 }
                 print(out, terminator: "")
             }

@@ -1,15 +1,23 @@
+import ArgumentParser
 import AttestCore
 import Foundation
 import Logging
 import Synchronization
+
+/// `--log-level`: one of swift-log's levels; anything else is a usage error before the command runs.
+enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level { Logger.Level(rawValue: rawValue)! }
+}
 
 /// Logging to standard error through a handler that scrubs every message and metadata value,
 /// so no level, however verbose, can print a secret.
 enum LogSetup {
     private static let done = Mutex(false)
 
-    static func bootstrap(level: String) {
-        let parsed = Logger.Level(rawValue: level.lowercased()) ?? .warning
+    static func bootstrap(level: LogLevel) {
+        let parsed = level.level
         let first = done.withLock { d in
             defer { d = true }
             return !d

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AttestCollect
 import AttestCore
+import AttestScan
 import Foundation
 
 struct PermissionsCommand: AsyncParsableCommand {
@@ -20,22 +21,22 @@ struct PermissionsAWSCommand: AsyncParsableCommand {
     @Option(help: "Directory holding the provider specs.")
     var providers: String?
 
-    func run() async throws {
-        let spec = try ProviderLocator.load("aws", override: providers)
-        let wanted = services?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    func run() async throws { try Permissions.print("aws", services: services, providers: providers) }
+}
+
+/// A provider's permissions document for a scan of some services.
+enum Permissions {
+    static func print(_ provider: String, services: String?, providers: String?) throws {
+        let spec = try ProviderLocator.load(provider, override: providers)
+        let wanted = CommaList.parse(services)
         if let wanted {
             let known = Set(spec.services.map(\.id))
             let unknown = wanted.filter { !known.contains($0) }
-            if !unknown.isEmpty { throw ConfigurationError("unknown service \(unknown.joined(separator: ", "))") }
+            if !unknown.isEmpty {
+                throw ConfigurationError("unknown service \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
+            }
         }
-        let actions = AWSScanner.permissions(spec: spec, services: wanted)
-        let policy: JSONValue = [
-            "Version": "2012-10-17",
-            "Statement": [[
-                "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
-                "Action": .array(actions.map(JSONValue.string)),
-            ]],
-        ]
-        print(policy.serialized(pretty: true))
+        guard let cloud = Providers.registry.provider(provider) else { throw ConfigurationError("unknown provider \(provider)") }
+        Swift.print(cloud.permissions(spec: spec, services: wanted).serialized(pretty: true))
     }
 }

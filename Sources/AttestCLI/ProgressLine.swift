@@ -1,11 +1,13 @@
 import AttestCollect
 import AttestHTTP
+import AttestScan
 import Foundation
 import Synchronization
 
-/// The live line on standard error: units (service × region) done, resources, calls, retries.
-/// Redrawn in place on a terminal; on a pipe, one line when the scan ends.
-final class ProgressLine: CollectionProgress, @unchecked Sendable {
+/// The live line on standard error: units (service × scope) done, resources, calls, retries.
+/// Redrawn in place on a terminal; on a pipe, one line when the scan ends. As a sink it starts
+/// with the scan and ends before the report is written.
+final class ProgressLine: CollectionProgress, ScanSink, @unchecked Sendable {
     private let counters: CallCounters
     private let enabled: Bool
     private let isTerminal: Bool
@@ -23,15 +25,19 @@ final class ProgressLine: CollectionProgress, @unchecked Sendable {
 
     func unitsPlanned(_ count: Int) { planned.store(count, ordering: .relaxed) }
 
-    func unitFinished(service: String, region: String, resources: Int) {
+    func unitFinished(service: String, scope: CollectionScope, resources: Int) {
         done.wrappingAdd(1, ordering: .relaxed)
         self.resources.wrappingAdd(resources, ordering: .relaxed)
     }
 
     var line: String {
         let elapsed = String(format: "%.1fs", Date().timeIntervalSince(started))
-        return "scanning: \(done.load(ordering: .relaxed))/\(planned.load(ordering: .relaxed)) service-regions · \(resources.load(ordering: .relaxed)) resources · \(counters.calls) calls · \(counters.retries) retries · \(elapsed)"
+        return "scanning: \(done.load(ordering: .relaxed))/\(planned.load(ordering: .relaxed)) service-scopes · \(resources.load(ordering: .relaxed)) resources · \(counters.calls) calls · \(counters.retries) retries · \(elapsed)"
     }
+
+    func scanWillStart(id: String, startedAt: Date) async throws { start() }
+    func scanDidFinish(_ outcome: ScanOutcome) async throws { finish() }
+    func scanDidFail(_ error: any Error) async { abandon() }
 
     func start() {
         guard enabled, isTerminal else { return }
@@ -43,9 +49,19 @@ final class ProgressLine: CollectionProgress, @unchecked Sendable {
         }
     }
 
+    private let finished = Atomic<Bool>(false)
+
+    /// Stops without a final line: a scan that could not start has no progress to report
+    /// (its one-line reason follows).
+    func abandon() {
+        ticker?.cancel()
+        guard enabled, !finished.exchange(true, ordering: .relaxed) else { return }
+        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+    }
+
     func finish() {
         ticker?.cancel()
-        guard enabled else { return }
+        guard enabled, !finished.exchange(true, ordering: .relaxed) else { return }
         FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[2K" : "") + line + "\n").utf8))
     }
 }

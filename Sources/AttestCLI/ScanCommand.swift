@@ -1,16 +1,50 @@
-import AttestControls
 import ArgumentParser
-import AttestAWS
 import AttestCollect
+import AttestControls
 import AttestCore
 import AttestHTTP
 import AttestReplay
+import AttestReport
+import AttestScan
 import Foundation
+import Synchronization
 
+/// `attest scan`: the targets in `attest.yaml`; `attest scan aws …`: one AWS target.
 struct ScanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "scan", abstract: "Collect a cloud account into the inventory graph.",
-        subcommands: [ScanAWSCommand.self])
+        commandName: "scan", abstract: "Collect cloud accounts into the inventory graph and evaluate the controls.",
+        discussion: "Without a provider, scans every target in the config's targets: list into one report and one evidence scan.",
+        subcommands: [ScanTargetsCommand.self, ScanAWSCommand.self], defaultSubcommand: ScanTargetsCommand.self)
+}
+
+/// `attest scan [targets]`: every target of the config's `targets:` list, in one scan.
+struct ScanTargetsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "targets", abstract: "Scan every target in the config's targets: list (the default of attest scan).")
+
+    @Option(help: "Directory holding the provider specs (default: the providers/ folder shipped with attest).")
+    var providers: String?
+
+    @Option(help: "Record every response, without credentials or signatures, into this directory.")
+    var record: String?
+
+    @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup var controlSource: ControlSourceOptions
+    @OptionGroup var controlRun: ControlRunOptions
+    @OptionGroup var evidenceOptions: EvidenceScanOptions
+
+    func run() async throws {
+        LogSetup.bootstrap(level: outputOptions.logLevel)
+        let config = try AttestCLIConfig.load(controlSource.config)
+        guard !config.targets.isEmpty else {
+            throw ConfigurationError("nothing to scan: \(config.file ?? "there is no attest.yaml, whose") targets: list is empty; add targets or use attest scan aws")
+        }
+        let status = try await ScanExecution(
+            output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
+            providers: providers, record: record
+        ).run(config.targets, config: config)
+        throw ExitCode(status)
+    }
 }
 
 /// Output and diagnostics options every scan shares.
@@ -21,15 +55,25 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Write the report to this file instead of standard output.")
     var output: String?
 
-    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "warning"
+    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: LogLevel = .warning
 
     @Flag(help: "No progress line on standard error.")
     var quiet = false
+
+    func validate() throws { try format.require([.table, .json]) }
 }
 
+/// Every `--format` value a command takes; each command says which it supports.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json
+    case table, json, csv
+
+    /// Refuses a format the command does not print.
+    func require(_ allowed: [OutputFormat]) throws {
+        guard allowed.contains(self) else {
+            throw ValidationError("--format: use \(allowed.map(\.rawValue).joined(separator: " or ")), not \(rawValue)")
+        }
+    }
 }
 
 struct ScanAWSCommand: AsyncParsableCommand {
@@ -69,144 +113,144 @@ struct ScanAWSCommand: AsyncParsableCommand {
         if let roleArn, !roleArn.hasPrefix("arn:") { throw ValidationError("--role-arn must be an ARN, not \(roleArn)") }
     }
 
+    /// The one target the flags describe.
+    var target: ScanTarget {
+        var options: [String: String] = [:]
+        options["role_arn"] = roleArn
+        options["external_id"] = externalId
+        options["home_region"] = region
+        return ScanTarget(provider: "aws", profile: profile, regions: CommaList.parse(regions), services: CommaList.parse(services),
+                          options: options)
+    }
+
     func run() async throws {
         LogSetup.bootstrap(level: outputOptions.logLevel)
-        let environment = ProcessInfo.processInfo.environment
-        let spec = try ProviderLocator.load("aws", override: providers)
-        // Controls are loaded before anything is called, so a broken control file costs no API calls.
-        let plan = try ControlPlan.make(source: controlSource, run: controlRun, providers: providers)
-        let session = try await AWSSession.make(
-            environment: environment, profile: profile, roleArn: roleArn, externalId: externalId, region: region,
-            recordDirectory: record)
-        let request = AWSScanRequest(regions: list(regions), services: list(services), homeRegion: session.homeRegion)
-        let status: Int32
-        do {
-            let evidence = plan == nil ? nil : try await EvidenceSink.make(
-                evidenceOptions, configPath: controlSource.config, environment: environment, client: session.client,
-                homeRegion: session.homeRegion, enabledByDefault: true)
-            status = try await ScanRunner.run(spec: spec, client: session.client, request: request, output: outputOptions, plan: plan,
-                                              evidence: evidence)
-        } catch {
-            await session.transport.shutdown()
-            throw error
-        }
-        await session.transport.shutdown()
+        let config = try AttestCLIConfig.load(controlSource.config)
+        let status = try await ScanExecution(
+            output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
+            providers: providers, record: record
+        ).run([target], config: config)
         throw ExitCode(status)
     }
+}
 
-    func list(_ s: String?) -> [String]? {
-        guard let s else { return nil }
-        let items = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return items.isEmpty ? nil : items
+/// Reads the config once per command, with mistakes as one-line configuration errors.
+enum AttestCLIConfig {
+    static func load(_ path: String?) throws -> AttestConfig {
+        do {
+            return try AttestConfig.load(explicit: path, registry: Providers.registry)
+        } catch let error as SpecError {
+            throw ConfigurationError("invalid config: \(error.description)")
+        }
     }
 }
 
-/// Runs a scan with progress, writes the report, and returns the exit status.
-enum ScanRunner {
-    /// `strict` false (the demo) reports control errors without making the exit status 3.
-    static func run(spec: ProviderSpec, client: AWSClient, request: AWSScanRequest, output: OutputOptions,
-                    plan: ControlPlan?, strict: Bool = true, evidence: EvidenceSink? = nil) async throws -> Int32 {
-        let progress = ProgressLine(counters: client.counters, enabled: !output.quiet)
-        progress.start()
-        let result: ScanResult
-        do {
-            result = try await AWSScanner(spec: spec, client: client).scan(request, progress: progress)
-        } catch {
-            progress.finish()
-            await evidence?.close()  // the in-progress marker stays: the scan shows as incomplete
-            throw error
+/// One scan from the command line: loads specs, controls and config, opens the session, runs
+/// the pipeline with the progress line, the report and the evidence as sinks, and returns the
+/// exit status.
+struct ScanExecution {
+    var output: OutputOptions
+    var controlSource: ControlSourceOptions
+    var controlRun: ControlRunOptions
+    var evidence: EvidenceScanOptions
+    var providers: String?
+    var record: String?
+    /// False for the demo: results that could not be evaluated are reported without exit status 3.
+    var strict = true
+    /// The demo fails on nothing unless asked.
+    var defaultFailOn: FailOn = .info
+    /// Scans write evidence unless told not to; the demo only when given a destination.
+    var evidenceByDefault = true
+    var environment = ProcessInfo.processInfo.environment
+
+    init(output: OutputOptions, controlSource: ControlSourceOptions, controlRun: ControlRunOptions, evidence: EvidenceScanOptions,
+         providers: String?, record: String?) {
+        self.output = output
+        self.controlSource = controlSource
+        self.controlRun = controlRun
+        self.evidence = evidence
+        self.providers = providers
+        self.record = record
+    }
+
+    func run(_ targets: [ScanTarget], config: AttestConfig) async throws -> Int32 {
+        var specs: [String: ProviderSpec] = [:]
+        for t in targets where specs[t.provider] == nil { specs[t.provider] = try ProviderLocator.load(t.provider, override: providers) }
+        // Controls are loaded before anything is called, so a broken control file costs no API calls.
+        let plan = controlRun.noControls ? nil
+            : try ControlSuite.load(controlSource, providers: providers, config: config).plan(controlRun, defaultFailOn: defaultFailOn)
+        guard let format = ReportFormats.named(output.format.rawValue) else { throw ConfigurationError("unknown format \(output.format.rawValue)") }
+        let wrap: (@Sendable (any HTTPTransport) -> any HTTPTransport)? = record.map { directory in
+            let store = FixtureStore(directory: URL(fileURLWithPath: directory))
+            return { RecordingTransport(base: $0, store: store) }
         }
-        progress.finish()
-        var evaluation: ControlEvaluation?
-        if let plan {
-            let engine = ControlEngine(controls: plan.controls, parameterOverrides: plan.parameterOverrides)
-            let results = await engine.evaluate(graph: result.graph, now: result.startedAt, account: result.account,
-                                                gaps: .init(errors: result.errors, spec: spec))
-            evaluation = ControlEvaluation(plan: plan, results: results,
-                                           controlsByID: Dictionary(uniqueKeysWithValues: plan.controls.map { ($0.id, $0) }),
-                                           graph: result.graph)
-        }
-        let text: String = switch output.format {
-        case .json: ScanReport.json(result, evaluation: evaluation).serialized(pretty: true) + "\n"
-        case .table: ScanReport.table(result, evaluation: evaluation)
-        }
-        if let path = output.output {
-            do {
-                try ReportFile.write(Data(text.utf8), to: path)
-            } catch {
-                throw ConfigurationError("cannot write \(path): \(error.localizedDescription)")
+        let environment = self.environment
+        return try await ScanSession.withSession(environment: environment, userAgent: "attest/\(attestVersion)", wrapTransport: wrap) { session in
+            let progress = ProgressLine(counters: session.counters, enabled: !output.quiet)
+            let report = ReportSink(format: format, path: output.output, alsoTableOnStdout: output.format == .json)
+            var sinks: [any ScanSink] = [progress, report]
+            if plan != nil, let evidenceSink = try await EvidenceSetup.sink(
+                evidence, config: config, session: session, enabledByDefault: evidenceByDefault, profile: targets.first?.profile) {
+                sinks.append(evidenceSink)
             }
-            if output.format == .json { FileHandle.standardOutput.write(Data(ScanReport.table(result, evaluation: evaluation).utf8)) }
-        } else {
-            FileHandle.standardOutput.write(Data(text.utf8))
-        }
-        if let evidence, let evaluation {
-            do {
-                try await evidence.write(evaluation, startedAt: result.startedAt, finishedAt: Date(), accounts: [result.account])
-                await evidence.close()
-            } catch {
-                await evidence.close()
-                FileHandle.standardError.write(Data("attest: evidence not written: \(SecretScrubberLine.scrub(String(describing: error)))\n".utf8))
+            let pipeline = ScanPipeline(registry: Providers.registry, specs: specs, plan: plan, sinks: sinks, progress: progress)
+            let outcome = try await pipeline.run(targets, in: session)
+            if let failure = report.failure { throw ConfigurationError(failure) }
+            switch outcome.verdict(strict: strict) {
+            case .findings:
+                return ExitStatus.findings
+            case .incomplete(let reason):
+                Diagnostics.line(reason)
                 return ExitStatus.incomplete
+            case .clean:
+                if let evaluation = outcome.evaluation, evaluation.count(.error) > 0 {
+                    Diagnostics.line("\(evaluation.count(.error)) control result(s) could not be evaluated")
+                }
+                return ExitStatus.complete
             }
         }
-        if let evaluation, evaluation.hasBlockingFailures {
-            return ExitStatus.findings
-        }
-        if !result.isComplete {
-            FileHandle.standardError.write(Data("attest: scan incomplete: \(result.errors.count) error(s); see the errors section\n".utf8))
-            return ExitStatus.incomplete
-        }
-        if let evaluation, evaluation.count(.error) > 0 {
-            FileHandle.standardError.write(Data("attest: \(evaluation.count(.error)) control result(s) could not be evaluated\n".utf8))
-            if strict { return ExitStatus.incomplete }
-        }
-        return ExitStatus.complete
     }
 }
 
-/// The wired-up AWS client for a scan: transport, credentials, endpoints.
-struct AWSSession {
-    var client: AWSClient
-    var transport: AsyncHTTPClientTransport
-    var homeRegion: String
+/// One line on standard error, prefixed `attest: `, secrets scrubbed.
+enum Diagnostics {
+    static func line(_ text: String) {
+        FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(text))\n".utf8))
+    }
+}
 
-    static func make(environment: [String: String], profile: String?, roleArn: String?, externalId: String?, region: String?,
-                     recordDirectory: String?, retryPolicy: RetryPolicy = RetryPolicy()) async throws -> AWSSession {
-        let transport = AsyncHTTPClientTransport()
-        var effective: any HTTPTransport = transport
-        if let recordDirectory {
-            effective = RecordingTransport(base: transport, store: FixtureStore(directory: URL(fileURLWithPath: recordDirectory)))
+/// Writes the report in the chosen format to `--output` or standard output. With `--output` and
+/// JSON, the table also goes to standard output.
+final class ReportSink: ScanSink {
+    let format: any ReportFormat
+    let path: String?
+    let alsoTableOnStdout: Bool
+    private let failed = Mutex<String?>(nil)
+
+    init(format: any ReportFormat, path: String?, alsoTableOnStdout: Bool) {
+        self.format = format
+        self.path = path
+        self.alsoTableOnStdout = alsoTableOnStdout
+    }
+
+    /// Why the report could not be written, if it could not.
+    var failure: String? { failed.withLock { $0 } }
+
+    func scanDidFinish(_ outcome: ScanOutcome) async throws {
+        let report = ScanReport(outcome, toolVersion: attestVersion)
+        let data = try format.render(report)
+        guard let path else {
+            FileHandle.standardOutput.write(data)
+            return
         }
-        let files: SharedConfigFiles
         do {
-            files = try SharedConfigFiles.load(environment: environment)
+            try ReportFile.write(data, to: path)
         } catch {
-            throw ConfigurationError("\(error)")
+            let message = "cannot write \(path): \(error.localizedDescription)"
+            failed.withLock { $0 = message }
+            throw ConfigurationError(message)
         }
-        let profileName = AWSCredentialChain.profileName(environment: environment, explicitProfile: profile)
-        let homeRegion = region ?? AWSCredentialChain.region(environment: environment, files: files, profile: profileName)
-        let endpoints = AWSEndpointResolver(environment: environment, profileEndpointURL: files.profiles[profileName]?["endpoint_url"])
-        let counters = CallCounters()
-        let clock = ClockOffset()
-        let transportForClients = effective
-        let makeClient: @Sendable (any AWSCredentialProvider) -> AWSClient = { creds in
-            AWSClient(transport: transportForClients, credentials: creds, endpoints: endpoints, retryPolicy: retryPolicy,
-                      counters: counters, clock: clock, userAgent: "attest/\(attestVersion)")
-        }
-        let chain = AWSCredentialChain(environment: environment, explicitProfile: profile, files: files, region: homeRegion,
-                                       transport: transport, makeClient: makeClient)
-        var provider: any AWSCredentialProvider
-        do {
-            provider = try await chain.resolve()
-        } catch let error as CredentialError {
-            throw ConfigurationError(error.description)
-        }
-        if let roleArn {
-            provider = RefreshingCredentialProvider(AssumeRoleCredentialProvider(
-                roleArn: roleArn, externalId: externalId, region: homeRegion, client: makeClient(provider)))
-        }
-        return AWSSession(client: makeClient(provider), transport: transport, homeRegion: homeRegion)
+        if alsoTableOnStdout { FileHandle.standardOutput.write(Data(TableReportFormat().text(report).utf8)) }
     }
 }
 

@@ -4,39 +4,28 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Who and where a collection runs against.
-public struct CollectionTarget: Sendable {
-    public var account: String
-    public var partition: String
-    /// Where global services are called.
-    public var homeRegion: String
-    public var regions: [String]
-
-    public init(account: String, partition: String, homeRegion: String, regions: [String]) {
-        self.account = account
-        self.partition = partition
-        self.homeRegion = homeRegion
-        self.regions = regions
-    }
-}
-
 public struct CollectionResult: Sendable {
     public var graph: InventoryGraph
     public var errors: [CollectionError]
+
+    public init(graph: InventoryGraph, errors: [CollectionError]) {
+        self.graph = graph
+        self.errors = errors
+    }
 }
 
-/// Receives progress as units (a service in a region) complete.
+/// Receives progress as units (a service in a scope) complete.
 public protocol CollectionProgress: Sendable {
     func unitsPlanned(_ count: Int)
-    func unitFinished(service: String, region: String, resources: Int)
+    func unitFinished(service: String, scope: CollectionScope, resources: Int)
 }
 
-/// Executes service specs: for every service and region, list calls with paging, per-resource
+/// Executes service specs: for every service and scope, list calls with paging, per-resource
 /// enrichment calls, and the mapping of the answers into nodes and edges. Nothing in here knows
 /// a particular cloud; that lives in the specs and the ``ServiceCaller``.
 public struct CollectionEngine: Sendable {
     let caller: any ServiceCaller
-    /// Service-region units run at once.
+    /// Service-scope units run at once.
     public var unitConcurrency: Int
     /// Per-resource enrichments run at once within a unit.
     public var itemConcurrency: Int
@@ -55,10 +44,17 @@ public struct CollectionEngine: Sendable {
         self.logger = logger
     }
 
+    /// One service in one scope, with the account it belongs to.
     struct Unit: Sendable {
         var service: ServiceSpec
-        var region: String
-        var isGlobal: Bool
+        var scope: CollectionScope
+        var account: AccountTarget
+
+        /// The same unit in another scope (a fan-out child).
+        func moved(to scope: CollectionScope) -> Unit { Unit(service: service, scope: scope, account: account) }
+
+        /// Where calls go: a global scope calls in the account's home region.
+        var callRegion: String { scope.isGlobal ? account.homeRegion : scope.region }
     }
 
     struct UnitOutput: Sendable {
@@ -67,12 +63,28 @@ public struct CollectionEngine: Sendable {
         var errors: [CollectionError] = []
     }
 
+    /// The values every template of a scope sees: `account`, `region` (the call region),
+    /// `home_region` and the account's provider values (AWS: `partition`).
+    public static func baseContext(scope: CollectionScope, account: AccountTarget) -> [String: JSONValue] {
+        var base = account.values
+        base["account"] = .string(scope.account)
+        base["region"] = .string(scope.isGlobal ? account.homeRegion : scope.region)
+        base["home_region"] = .string(account.homeRegion)
+        return base
+    }
+
     public func collect(services: [ServiceSpec], target: CollectionTarget) async -> CollectionResult {
         var units: [Unit] = []
+        var errors: [CollectionError] = []
         for service in services {
-            switch service.scope {
-            case .global: units.append(Unit(service: service, region: target.homeRegion, isGlobal: true))
-            case .regional: units += target.regions.map { Unit(service: service, region: $0, isGlobal: false) }
+            for scope in target.scopes[service.scope] ?? [] {
+                guard let account = target.account(scope.account) else {
+                    errors.append(CollectionError(kind: .scopeUnavailable, service: service.id, account: scope.account, region: scope.region,
+                                                  operation: "-", code: "UnknownAccount",
+                                                  message: "scope \(scope) names an account the target does not have"))
+                    continue
+                }
+                units.append(Unit(service: service, scope: scope, account: account))
             }
         }
         progress?.unitsPlanned(units.count)
@@ -81,13 +93,12 @@ public struct CollectionEngine: Sendable {
         let outputs = await boundedMap(units, width: unitConcurrency) { unit in
             let out = await self.run(unit, target: target)
             let new = seen.withLock { ids in out.resources.keys.reduce(0) { $0 + (ids.insert($1).inserted ? 1 : 0) } }
-            self.logger.debug("collected", metadata: ["service": "\(unit.service.id)", "region": "\(unit.region)",
+            self.logger.debug("collected", metadata: ["service": "\(unit.service.id)", "scope": "\(unit.scope)",
                                                      "resources": "\(out.resources.count)", "errors": "\(out.errors.count)"])
-            self.progress?.unitFinished(service: unit.service.id, region: unit.region, resources: new)
+            self.progress?.unitFinished(service: unit.service.id, scope: unit.scope, resources: new)
             return out
         }
         var graph = InventoryGraph()
-        var errors: [CollectionError] = []
         for out in outputs {
             for r in out.resources.values { graph.add(r) }
             for e in out.edges { graph.add(e) }
@@ -96,57 +107,81 @@ public struct CollectionEngine: Sendable {
         return CollectionResult(graph: graph, errors: errors.sorted())
     }
 
-    // MARK: - One service in one region
+    /// Makes a provider's discovery call (who am I, which regions) through the same path as every
+    /// other call: the operation's default parameters merged under the call's, templates rendered
+    /// against `context`.
+    public func discover(_ call: DiscoveryCall, in spec: ProviderSpec, scope: CollectionScope,
+                         context: [String: JSONValue]) async throws -> JSONValue {
+        guard let service = spec.service(call.service), let op = service.operations[call.operation] else {
+            throw UnknownDiscoveryCallError(service: call.service, operation: call.operation)
+        }
+        let ctx = JSONValue.object(context)
+        let answer = try await caller.call(service: service, operation: op, scope: scope,
+                                           parameters: try render(merged(op.parameters, call.parameters), context: ctx), context: ctx)
+        if let items = call.items { return .array(items.values(in: answer)) }
+        return answer
+    }
+
+    // MARK: - One service in one scope
 
     func run(_ unit: Unit, target: CollectionTarget) async -> UnitOutput {
         var out = UnitOutput()
         var contexts: [String: [JSONValue]] = [:]
-        let base: [String: JSONValue] = [
-            "account": .string(target.account), "partition": .string(target.partition),
-            "region": .string(unit.region), "home_region": .string(target.homeRegion),
-        ]
         for spec in unit.service.resources {
-            let parents: [JSONValue] = spec.parent.map { contexts[$0] ?? [] } ?? [.null]
-            var items: [(item: JSONValue, parent: JSONValue)] = []
-            if spec.singleton {
-                items = parents.map { (.null, $0) }
-            } else if let list = spec.list {
-                for parent in parents {
-                    var ctx = base
-                    ctx["parent"] = parent
-                    do {
-                        let found = try await listItems(list, unit: unit, context: .object(ctx))
-                        items += found.map { ($0, parent) }
-                    } catch {
-                        out.errors.append(collectionError(error, unit: unit, operation: list.operation, type: spec.type,
-                                                          resourceId: parent["id"].stringValue))
-                    }
-                }
-            }
-            let built = await boundedMap(items, width: itemConcurrency) { entry in
-                await self.build(spec, item: entry.item, parent: entry.parent, unit: unit, base: base)
-            }
+            let scopes = spec.fanOut.map { target.scopes($0, inside: unit.scope) } ?? [unit.scope]
             var collected: [JSONValue] = []
-            for b in built {
-                out.errors += b.errors
-                guard var resource = b.resource else { continue }
-                if spec.mergeOnly {
-                    guard var existing = out.resources[resource.id] else { continue }
-                    resource.type = existing.type
-                    existing.merge(resource)
-                    out.resources[resource.id] = existing
-                } else if var existing = out.resources[resource.id] {
-                    existing.merge(resource)
-                    out.resources[resource.id] = existing
-                } else {
-                    out.resources[resource.id] = resource
-                }
-                out.edges += b.edges
-                collected.append(b.context)
+            for scope in scopes {
+                collected += await run(spec, unit: unit.moved(to: scope), parents: spec.parent.map { contexts[$0] ?? [] }, into: &out)
             }
             contexts[spec.type, default: []] += collected
         }
         return out
+    }
+
+    /// Lists and builds one resource spec in one scope; returns the built resources' contexts,
+    /// for specs that name this type as `parent`.
+    func run(_ spec: ResourceSpec, unit: Unit, parents: [JSONValue]?, into out: inout UnitOutput) async -> [JSONValue] {
+        let base = Self.baseContext(scope: unit.scope, account: unit.account)
+        let parents = parents ?? [.null]
+        var items: [(item: JSONValue, parent: JSONValue)] = []
+        if spec.singleton {
+            items = parents.map { (.null, $0) }
+        } else if let list = spec.list {
+            for parent in parents {
+                var ctx = base
+                ctx["parent"] = parent
+                do {
+                    let found = try await listItems(list, unit: unit, context: .object(ctx))
+                    items += found.map { ($0, parent) }
+                } catch {
+                    // A failed list of children leaves that parent's children unknown, not the parent.
+                    out.errors.append(collectionError(error, unit: unit, operation: list.operation, type: spec.type,
+                                                      resourceId: nil, parentId: parent["id"].stringValue))
+                }
+            }
+        }
+        let built = await boundedMap(items, width: itemConcurrency) { entry in
+            await self.build(spec, item: entry.item, parent: entry.parent, unit: unit, base: base)
+        }
+        var collected: [JSONValue] = []
+        for b in built {
+            out.errors += b.errors
+            guard var resource = b.resource else { continue }
+            if spec.mergeOnly {
+                guard var existing = out.resources[resource.id] else { continue }
+                resource.type = existing.type
+                existing.merge(resource)
+                out.resources[resource.id] = existing
+            } else if var existing = out.resources[resource.id] {
+                existing.merge(resource)
+                out.resources[resource.id] = existing
+            } else {
+                out.resources[resource.id] = resource
+            }
+            out.edges += b.edges
+            collected.append(b.context)
+        }
+        return collected
     }
 
     struct Built: Sendable {
@@ -166,7 +201,7 @@ public struct CollectionEngine: Sendable {
         for enrichment in spec.enrich {
             let context = JSONValue.object(ctx)
             if let when = enrichment.when, !when.holds(in: context) { continue }
-            let region = enrichment.region?.render(context) ?? unit.region
+            let region = enrichment.region?.render(context) ?? unit.callRegion
             do {
                 var value: JSONValue
                 if let each = enrichment.each {
@@ -190,20 +225,21 @@ public struct CollectionEngine: Sendable {
                 ctx[enrichment.name] = value
             } catch {
                 result.errors.append(collectionError(error, unit: unit, operation: enrichment.call.operation, type: spec.type,
-                                                     resourceId: earlyId, region: region))
+                                                     resourceId: earlyId, region: unit.scope.isGlobal && region == unit.callRegion ? nil : region))
             }
         }
         var context = JSONValue.object(ctx)
         guard let id = spec.id.render(context), !id.isEmpty else {
             result.errors.append(CollectionError(
-                service: unit.service.id, region: unit.region, operation: spec.list?.operation ?? "-", code: "MissingIdentifier",
+                service: unit.service.id, account: unit.scope.account, region: unit.scope.region, operation: spec.list?.operation ?? "-",
+                code: "MissingIdentifier",
                 message: "an item of \(spec.type) has no value for its id template \(spec.id) (\(unit.service.file):\(spec.line))",
                 resourceType: spec.type))
             return result
         }
-        let region = spec.region?.render(context) ?? (unit.isGlobal ? "global" : unit.region)
+        let region = spec.region?.render(context) ?? unit.scope.region
         // Attributes and edges see the resource's own region (an S3 bucket's, not the home region).
-        if region != "global" { ctx["region"] = .string(region) }
+        if region != CollectionScope.global { ctx["region"] = .string(region) }
         context = .object(ctx)
         var attributes: [String: JSONValue] = [:]
         for (name, attr) in spec.attributes { attributes[name] = evaluate(attr, context: context) }
@@ -211,7 +247,7 @@ public struct CollectionEngine: Sendable {
         if let tagSpec = spec.tags, case .object(let o) = Transforms.keyValueMap(evaluate(tagSpec, context: context)) {
             for (k, v) in o { tags[k] = v.stringValue ?? v.serialized() }
         }
-        let resource = Resource(id: id, type: spec.type, account: base["account"]!.stringValue!, region: region,
+        let resource = Resource(id: id, type: spec.type, account: unit.scope.account, region: region,
                                 name: spec.name?.render(context) ?? id, tags: tags, attributes: attributes)
         for edge in spec.edges {
             let sources: [JSONValue] = edge.each.map { $0.values(in: context) } ?? [.null]
@@ -235,11 +271,12 @@ public struct CollectionEngine: Sendable {
     func enrichmentCall(_ e: EnrichmentSpec, unit: Unit, region: String, context: JSONValue) async throws -> JSONValue? {
         do {
             let op = unit.service.operations[e.call.operation]!
+            let scope = callScope(unit, region: region)
             if op.items != nil || e.call.items != nil {
-                return .array(try await listItems(e.call, unit: unit, context: context, region: region))
+                return .array(try await listItems(e.call, unit: unit, context: context, scope: scope))
             }
-            try await runBefore(e.call, unit: unit, region: region, context: context)
-            return try await caller.call(service: unit.service, operation: op, region: region,
+            try await runBefore(e.call, unit: unit, scope: scope, context: context)
+            return try await caller.call(service: unit.service, operation: op, scope: scope,
                                          parameters: try render(merged(op.parameters, e.call.parameters), context: context),
                                          context: context)
         } catch {
@@ -250,17 +287,22 @@ public struct CollectionEngine: Sendable {
 
     // MARK: - Lists and paging
 
-    func listItems(_ call: CallSpec, unit: Unit, context: JSONValue, region: String? = nil) async throws -> [JSONValue] {
-        let region = region ?? unit.region
+    /// The scope a call in `region` is made in: the unit's own when the region is its call region.
+    func callScope(_ unit: Unit, region: String) -> CollectionScope {
+        region == unit.callRegion ? unit.scope : CollectionScope(account: unit.scope.account, region: region)
+    }
+
+    func listItems(_ call: CallSpec, unit: Unit, context: JSONValue, scope: CollectionScope? = nil) async throws -> [JSONValue] {
+        let scope = scope ?? unit.scope
         let op = unit.service.operations[call.operation]!
-        try await runBefore(call, unit: unit, region: region, context: context)
+        try await runBefore(call, unit: unit, scope: scope, context: context)
         var parameters = try render(merged(op.parameters, call.parameters), context: context)
         let itemsPath = call.items ?? op.items
         var items: [JSONValue] = []
         var seenTokens: Set<String> = []
         var complete = false
         for _ in 0..<maxPages {
-            let page = try await caller.call(service: unit.service, operation: op, region: region, parameters: parameters, context: context)
+            let page = try await caller.call(service: unit.service, operation: op, scope: scope, parameters: parameters, context: context)
             if let itemsPath {
                 var found = itemsPath.values(in: page)
                 if call.decode == "base64-csv" {
@@ -285,12 +327,12 @@ public struct CollectionEngine: Sendable {
         return items
     }
 
-    func runBefore(_ call: CallSpec, unit: Unit, region: String, context: JSONValue) async throws {
+    func runBefore(_ call: CallSpec, unit: Unit, scope: CollectionScope, context: JSONValue) async throws {
         for poll in call.before {
             let op = unit.service.operations[poll.operation]!
             var reached = false
             for attempt in 0..<max(1, poll.attempts) {
-                let answer = try await caller.call(service: unit.service, operation: op, region: region,
+                let answer = try await caller.call(service: unit.service, operation: op, scope: scope,
                                                    parameters: try render(op.parameters, context: context), context: context)
                 if poll.path.value(in: answer).stringValue == poll.until { reached = true; break }
                 if attempt + 1 < poll.attempts { try await Task.sleep(for: .milliseconds(Int(poll.intervalSeconds * 1000))) }
@@ -341,17 +383,18 @@ public struct CollectionEngine: Sendable {
             } else {
                 value = path.value(in: context)
             }
-            if let transform { value = Transforms.apply(transform, to: value, context: context) }
+            if let transform { value = transform.apply(value, context) }
             if value.isNull, let defaultValue { value = defaultValue }
             return value
         }
     }
 
     func collectionError(_ error: any Error, unit: Unit, operation: String, type: String, resourceId: String?,
-                         region: String? = nil) -> CollectionError {
+                         parentId: String? = nil, region: String? = nil) -> CollectionError {
         let (code, message) = caller.describe(error)
-        return CollectionError(service: unit.service.id, region: region ?? unit.region, operation: operation, code: code,
-                               message: message, resourceType: type, resourceId: resourceId)
+        return CollectionError(service: unit.service.id, account: unit.scope.account, region: region ?? unit.scope.region,
+                               operation: operation, code: code, message: message, resourceType: type, resourceId: resourceId,
+                               parentId: parentId)
     }
 }
 
@@ -372,9 +415,19 @@ public struct PollTimeoutError: Error, CustomStringConvertible {
     public var description: String { "\(operation) did not reach \(until) in time" }
 }
 
+public struct UnknownDiscoveryCallError: Error, CustomStringConvertible {
+    public var service: String
+    public var operation: String
+    public var description: String { "discovery names \(service).\(operation), which no service spec declares" }
+}
+
 public struct UnrenderableParameterError: Error, CustomStringConvertible {
     public var parameter: String
     public var template: String
+    public init(parameter: String, template: String) {
+        self.parameter = parameter
+        self.template = template
+    }
     public var description: String { "parameter \(parameter) could not be filled from \(template)" }
 }
 

@@ -1,96 +1,112 @@
-import AttestCore
+public import AttestCore
 import Foundation
 
-/// Named conversions a spec applies to a value on its way into an attribute.
-enum Transforms {
-    static let known: Set<String> = [
-        "bool", "int", "string", "lower", "json", "url-json", "exists", "count", "list", "map", "base64",
-        "s3-region", "kms-key-arn", "csv-bool", "not-empty", "timestamp", "ec2-resource-arn", "keys",
-    ]
+/// A named conversion a spec applies to a value on its way into an attribute
+/// (`transform: bool`). `context` supplies the account, region and provider values
+/// (`partition`) for transforms that need them.
+public struct Transform: Sendable {
+    public var name: String
+    public var apply: @Sendable (_ value: JSONValue, _ context: JSONValue) -> JSONValue
 
-    /// Applies `name`; `context` supplies account/region/partition where a transform needs them.
-    static func apply(_ name: String, to value: JSONValue, context: JSONValue) -> JSONValue {
-        switch name {
-        case "bool":
-            if case .array(let a) = value { return .array(a.map { apply(name, to: $0, context: context) }) }
-            return value.boolValue.map(JSONValue.bool) ?? .null
-        case "csv-bool":
+    public init(_ name: String, apply: @escaping @Sendable (_ value: JSONValue, _ context: JSONValue) -> JSONValue) {
+        self.name = name
+        self.apply = apply
+    }
+}
+
+/// The transforms specs may name: the generic ones, and those a provider adds (AWS's
+/// `s3-region`, `kms-key-arn`). Adding one is a registry entry; specs name it by its name.
+public struct TransformRegistry: Sendable {
+    public private(set) var transforms: [String: Transform] = [:]
+
+    public init(_ transforms: [Transform] = []) {
+        for t in transforms { self.transforms[t.name] = t }
+    }
+
+    public subscript(name: String) -> Transform? { transforms[name] }
+
+    public var names: [String] { transforms.keys.sorted() }
+
+    /// This registry with `others` added; a name already defined is an error.
+    public func adding(_ others: [Transform]) throws -> TransformRegistry {
+        var copy = self
+        for t in others {
+            guard copy.transforms[t.name] == nil else { throw DuplicateTransformError(name: t.name) }
+            copy.transforms[t.name] = t
+        }
+        return copy
+    }
+
+    /// The conversions every provider's specs can use.
+    public static let generic = TransformRegistry([
+        Transform("bool") { v, _ in Transforms.bool(v) },
+        Transform("csv-bool") { v, _ in
             // Credential report cells: true/false, or N/A / not_supported / no_information.
-            guard let s = value.stringValue?.lowercased() else { return .null }
+            guard let s = v.stringValue?.lowercased() else { return .null }
             return s == "true" ? .bool(true) : s == "false" ? .bool(false) : .null
-        case "int":
-            if case .array(let a) = value { return .array(a.map { apply(name, to: $0, context: context) }) }
-            return value.intValue.map(JSONValue.int) ?? .null
-        case "string":
-            return value.stringValue.map(JSONValue.string) ?? (value.isNull ? .null : .string(value.serialized()))
-        case "lower":
-            return value.stringValue.map { .string($0.lowercased()) } ?? value
-        case "json":
-            guard let s = value.stringValue, !s.isEmpty else { return value.isNull ? .null : value }
+        },
+        Transform("int") { v, _ in Transforms.int(v) },
+        Transform("string") { v, _ in v.stringValue.map(JSONValue.string) ?? (v.isNull ? .null : .string(v.serialized())) },
+        Transform("lower") { v, _ in v.stringValue.map { .string($0.lowercased()) } ?? v },
+        Transform("json") { v, _ in
+            guard let s = v.stringValue, !s.isEmpty else { return v.isNull ? .null : v }
             return (try? JSONValue.parse(s)) ?? .null
-        case "url-json":
-            // IAM returns policy documents percent-encoded.
-            guard let s = value.stringValue, !s.isEmpty else { return .null }
+        },
+        Transform("url-json") { v, _ in
+            // Policy documents sent percent-encoded (IAM).
+            guard let s = v.stringValue, !s.isEmpty else { return .null }
             let decoded = s.removingPercentEncoding ?? s
             return (try? JSONValue.parse(decoded)) ?? (try? JSONValue.parse(s)) ?? .null
-        case "exists":
-            if case .string(let s) = value { return .bool(!s.isEmpty) }
-            return .bool(!value.isNull)
-        case "not-empty":
-            switch value {
+        },
+        Transform("exists") { v, _ in
+            if case .string(let s) = v { return .bool(!s.isEmpty) }
+            return .bool(!v.isNull)
+        },
+        Transform("not-empty") { v, _ in
+            switch v {
             case .array(let a): return .bool(!a.isEmpty)
             case .object(let o): return .bool(!o.isEmpty)
             case .string(let s): return .bool(!s.isEmpty)
             case .null: return .bool(false)
             default: return .bool(true)
             }
-        case "ec2-resource-arn":
-            // vpc-…, subnet-…, eni-… → the ARN of that resource type.
-            guard let s = value.stringValue else { return .null }
-            // Longest prefix first: tgw-attach- before tgw-.
-            let kinds = [("tgw-attach-", "transit-gateway-attachment"), ("subnet-", "subnet"), ("vpc-", "vpc"),
-                         ("eni-", "network-interface"), ("sg-", "security-group"), ("vol-", "volume"),
-                         ("igw-", "internet-gateway"), ("tgw-", "transit-gateway"), ("i-", "instance")]
-            guard let kind = kinds.first(where: { s.hasPrefix($0.0) })?.1 else { return .null }
-            let partition = context["partition"].stringValue ?? "aws"
-            return .string("arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
-        case "timestamp":
-            return timestamp(value)
-        case "keys":
+        },
+        Transform("timestamp") { v, _ in Transforms.timestamp(v) },
+        Transform("keys") { v, _ in
             // An object's keys, sorted: names without their values.
-            guard case .object(let o) = value else { return value.isNull ? .array([]) : .null }
+            guard case .object(let o) = v else { return v.isNull ? .array([]) : .null }
             return .array(o.keys.sorted().map(JSONValue.string))
-        case "count":
-            return .int(Int64(value.asList.count))
-        case "list":
-            return .array(value.asList)
-        case "map":
-            return keyValueMap(value, numbers: true)
-        case "base64":
-            guard let s = value.stringValue, let d = Data(base64Encoded: s) else { return .null }
+        },
+        Transform("count") { v, _ in .int(Int64(v.asList.count)) },
+        Transform("list") { v, _ in .array(v.asList) },
+        Transform("map") { v, _ in Transforms.keyValueMap(v, numbers: true) },
+        Transform("base64") { v, _ in
+            guard let s = v.stringValue, let d = Data(base64Encoded: s) else { return .null }
             return .string(String(decoding: d, as: UTF8.self))
-        case "s3-region":
-            // GetBucketLocation: empty means us-east-1, EU means eu-west-1.
-            let s = value.stringValue ?? ""
-            if s.isEmpty { return "us-east-1" }
-            if s == "EU" { return "eu-west-1" }
-            return .string(s)
-        case "kms-key-arn":
-            guard let s = value.stringValue, !s.isEmpty else { return .null }
-            if s.hasPrefix("arn:") { return .string(s) }
-            let partition = context["partition"].stringValue ?? "aws"
-            let region = context["region"].stringValue ?? ""
-            let account = context["account"].stringValue ?? ""
-            if s.hasPrefix("alias/") { return .string("arn:\(partition):kms:\(region):\(account):\(s)") }
-            return .string("arn:\(partition):kms:\(region):\(account):key/\(s)")
-        default:
-            return value
-        }
+        },
+    ])
+}
+
+public struct DuplicateTransformError: Error, CustomStringConvertible, Sendable {
+    public var name: String
+    public var description: String { "transform \(name) is defined twice" }
+}
+
+/// The generic conversions' logic.
+public enum Transforms {
+    static func bool(_ value: JSONValue) -> JSONValue {
+        if case .array(let a) = value { return .array(a.map(bool)) }
+        return value.boolValue.map(JSONValue.bool) ?? .null
+    }
+
+    static func int(_ value: JSONValue) -> JSONValue {
+        if case .array(let a) = value { return .array(a.map(int)) }
+        return value.intValue.map(JSONValue.int) ?? .null
     }
 
     /// Every timestamp as ISO 8601 in UTC: JSON protocols send epoch seconds, XML ones ISO strings
     /// with or without fractions. Unparseable text is kept as it came.
-    static func timestamp(_ value: JSONValue) -> JSONValue {
+    public static func timestamp(_ value: JSONValue) -> JSONValue {
         let out = ISO8601DateFormatter()
         out.formatOptions = [.withInternetDateTime]
         switch value {
@@ -115,7 +131,7 @@ enum Transforms {
     }
 
     /// `[{Key: k, Value: v}]` (or `key`/`value`, `TagKey`/`TagValue`) → `{k: v}`; numeric values become ints.
-    static func keyValueMap(_ value: JSONValue, numbers: Bool = false) -> JSONValue {
+    public static func keyValueMap(_ value: JSONValue, numbers: Bool = false) -> JSONValue {
         if case .object(let o) = value, o["Key"] == nil, o["key"] == nil, o["TagKey"] == nil { return value }
         var out: [String: JSONValue] = [:]
         for entry in value.asList {

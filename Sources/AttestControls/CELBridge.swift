@@ -18,10 +18,15 @@ extension CELValue {
 
     /// A resource as rules see it: `id`, `type`, `account`, `region`, `name`, `tags`, `attributes`.
     /// With `only`, just those attributes are converted (the ones the rules evaluated over it read).
-    public init(resource: Resource, only: Set<String>?) {
-        guard let only else { self.init(resource: resource); return }
-        var attributes: [String: CELValue] = [:]
-        for name in only { if let v = resource.attributes[name] { attributes[name] = CELValue(json: v) } }
+    public init(resource: Resource, only: Set<String>? = nil) {
+        let attributes: [String: CELValue]
+        if let only {
+            var some: [String: CELValue] = [:]
+            for name in only { if let v = resource.attributes[name] { some[name] = CELValue(json: v) } }
+            attributes = some
+        } else {
+            attributes = resource.attributes.mapValues(CELValue.init(json:))
+        }
         self = .map(CELMap([
             "id": .string(resource.id),
             "type": .string(resource.type),
@@ -30,19 +35,6 @@ extension CELValue {
             "name": .string(resource.name),
             "tags": .map(CELMap(resource.tags.mapValues { CELValue.string($0) })),
             "attributes": .map(CELMap(attributes)),
-        ]))
-    }
-
-    /// A resource as rules see it: `id`, `type`, `account`, `region`, `name`, `tags`, `attributes`.
-    public init(resource: Resource) {
-        self = .map(CELMap([
-            "id": .string(resource.id),
-            "type": .string(resource.type),
-            "account": .string(resource.account),
-            "region": .string(resource.region),
-            "name": .string(resource.name),
-            "tags": .map(CELMap(resource.tags.mapValues { CELValue.string($0) })),
-            "attributes": .map(CELMap(resource.attributes.mapValues(CELValue.init(json:)))),
         ]))
     }
 
@@ -80,7 +72,7 @@ extension CELValue {
     }
 
     /// The `id` of a resource map, for graph functions called on it.
-    var resourceID: String? {
+    public var resourceID: String? {
         guard case .map(let m) = self, case .string(let id)? = m[.string("id")] else { return nil }
         return id
     }

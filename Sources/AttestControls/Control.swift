@@ -41,9 +41,11 @@ public struct Control: Sendable, Identifiable {
     public var references: [String]
     /// Matching ids in other catalogues: `cis_aws`, `prowler`.
     public var equivalents: [String: [String]]
-    /// Requirements this control declares it evidences (framework id → requirement ids); merged
-    /// with the framework catalogues' own lists.
+    /// The requirements this control evidences (framework id → requirement ids): the one place
+    /// a mapping is written; the catalogues list requirements only.
     public var frameworks: [String: [String]]
+    /// The line of each framework's entry, for error messages.
+    public var frameworkLines: [String: Int] = [:]
     public var tests: [ControlTest]
     /// The file it was loaded from, and the line of its `assert`.
     public var file: String

@@ -23,10 +23,14 @@ public struct ControlConfig: Sendable {
     }
 
     public init(text: String, file: String) throws {
-        self.file = file
         let root = try SpecLoader.parse(text, file: file)
-        let top = try root.map(nil)
-        guard let controls = try top.optionalMap("controls", allowed: ["disabled", "parameters", "directories"]) else { return }
+        try self.init(section: try root.map(nil).node("controls"), file: file)
+    }
+
+    /// Reads the `controls:` section of a config file (nil: the section is absent).
+    package init(section: YAMLNode?, file: String) throws {
+        self.file = file
+        guard let controls = try section?.map(["disabled", "parameters", "directories"]) else { return }
         for item in try controls.node("disabled")?.sequence() ?? [] {
             disabled.append(try item.string())
             lines["disabled:" + disabled.last!] = item.line

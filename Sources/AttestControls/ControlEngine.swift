@@ -6,7 +6,8 @@ public import Foundation
 /// One control's verdict on one resource.
 public struct ControlResult: Sendable {
     public var controlID: String
-    /// Empty when the result stands for a whole region whose collection failed (no resource to name).
+    /// Empty when the result stands for resources that could not be read (no resource to name):
+    /// a whole region's, or a ``parentID``'s children.
     public var resourceID: String
     public var resourceType: String
     public var account: String
@@ -15,6 +16,29 @@ public struct ControlResult: Sendable {
     public var severity: Severity
     /// Why the result is an error (the rule's error, or the collection failure); nil otherwise.
     public var reason: String?
+    /// For an error standing for a parent's children that could not be listed (a user's access
+    /// keys): that parent's id.
+    public var parentID: String?
+
+    public init(controlID: String, resourceID: String, resourceType: String, account: String, region: String,
+                status: ResultStatus, severity: Severity, reason: String? = nil, parentID: String? = nil) {
+        self.controlID = controlID
+        self.resourceID = resourceID
+        self.resourceType = resourceType
+        self.account = account
+        self.region = region
+        self.status = status
+        self.severity = severity
+        self.reason = reason
+        self.parentID = parentID
+    }
+
+    /// What the result is about, for people: the resource id, or what could not be read.
+    public var subject: String {
+        if !resourceID.isEmpty { return resourceID }
+        if let parentID { return "\(resourceType) of \(parentID)" }
+        return "\(resourceType) in \(region)"
+    }
 
     /// The values at the control's `observed` paths, read from the resource the rule saw (the graph
     /// is immutable after collection, so this is what the rule read), keyed by path.
@@ -44,38 +68,84 @@ public struct ControlEngine: Sendable {
         self.chunkSize = max(1, chunkSize)
     }
 
-    /// Where collection failed, in the shape the engine needs: which (type, region) and which
-    /// resources could not be read, and why.
+    /// Where collection failed, in the shape the engine needs: which (type, account, region),
+    /// which resources and which parents' children could not be read, and why.
     public struct CollectionGaps: Sendable {
-        /// Resource type → region (`*` for every region) → reason.
-        public var byTypeAndRegion: [String: [String: String]] = [:]
+        /// The region key standing for every region of an account (a global service's gap).
+        public static let everyRegion = "*"
+
+        /// Resource type → account → region (``everyRegion`` for all) → reason.
+        public var byTypeAndScope: [String: [String: [String: String]]] = [:]
         /// Resource id → reason.
         public var byResource: [String: String] = [:]
+        /// Resource type → parent id → (reason, where the parent is): the parent's children of
+        /// that type are unknown.
+        public var byParent: [String: [String: ParentGap]] = [:]
+
+        public struct ParentGap: Sendable {
+            public var reason: String
+            public var account: String
+            public var region: String
+        }
 
         public init() {}
 
-        /// Reads a scan's errors: an error naming a resource affects that resource; any other
-        /// error affects every type its service produces, in its region (every region for a
-        /// global service).
-        public init(errors: [CollectionError], spec: ProviderSpec) {
+        public var isEmpty: Bool { byTypeAndScope.isEmpty && byResource.isEmpty && byParent.isEmpty }
+
+        /// Reads a scan's errors. An error naming a resource affects that resource; one naming a
+        /// parent affects that parent's children of its type; a failed call otherwise affects
+        /// every type its service produces in its account and region (every region for a service
+        /// whose level is not regional); a scope that could not be scanned affects every type of
+        /// the regional services there. Discovery errors affect nothing.
+        ///
+        /// - Parameter regionalLevels: the scope levels whose scopes are regions (AWS: `regional`).
+        public init(errors: [CollectionError], services: [ServiceSpec], regionalLevels: Set<String>) {
             for error in errors {
-                let reason = "collection failed: \(error.service) \(error.operation) in \(error.region): \(error.code)"
-                if let id = error.resourceId {
-                    byResource[id] = byResource[id] ?? reason
+                let reason = "collection failed: \(error.service) \(error.operation) in \(error.account)/\(error.region): \(error.code)"
+                switch error.kind {
+                case .discovery:
                     continue
-                }
-                let service = spec.service(error.service)
-                let types = error.resourceType.map { [$0] } ?? service?.resources.map(\.type) ?? []
-                let region = service?.scope == .global ? "*" : error.region
-                for type in types where byTypeAndRegion[type]?[region] == nil {
-                    byTypeAndRegion[type, default: [:]][region] = reason
+                case .scopeUnavailable:
+                    let reason = "not scanned: \(error.account)/\(error.region): \(error.code)"
+                    for service in services where regionalLevels.contains(service.scope) {
+                        for type in service.resources.map(\.type) { add(type: type, account: error.account, region: error.region, reason) }
+                    }
+                case .call:
+                    if let id = error.resourceId {
+                        byResource[id] = byResource[id] ?? reason
+                        continue
+                    }
+                    if let parent = error.parentId, let type = error.resourceType {
+                        if byParent[type]?[parent] == nil {
+                            byParent[type, default: [:]][parent] = ParentGap(reason: reason, account: error.account, region: error.region)
+                        }
+                        continue
+                    }
+                    let service = services.first { $0.id == error.service }
+                    let types = error.resourceType.map { [$0] } ?? service?.resources.map(\.type) ?? []
+                    let regional = service.map { regionalLevels.contains($0.scope) } ?? true
+                    let region = regional ? error.region : Self.everyRegion
+                    for type in types { add(type: type, account: error.account, region: region, reason) }
                 }
             }
         }
 
-        func reason(type: String, region: String) -> String? {
-            guard let regions = byTypeAndRegion[type] else { return nil }
-            return regions[region] ?? regions["*"]
+        /// Adds another target's gaps (each target's errors are read against its own provider's specs).
+        public mutating func merge(_ other: CollectionGaps) {
+            for (type, accounts) in other.byTypeAndScope {
+                for (account, regions) in accounts { for (region, reason) in regions { add(type: type, account: account, region: region, reason) } }
+            }
+            byResource.merge(other.byResource) { old, _ in old }
+            for (type, parents) in other.byParent { byParent[type, default: [:]].merge(parents) { old, _ in old } }
+        }
+
+        mutating func add(type: String, account: String, region: String, _ reason: String) {
+            if byTypeAndScope[type]?[account]?[region] == nil { byTypeAndScope[type, default: [:]][account, default: [:]][region] = reason }
+        }
+
+        func reason(type: String, account: String, region: String) -> String? {
+            guard let regions = byTypeAndScope[type]?[account] else { return nil }
+            return regions[region] ?? regions[Self.everyRegion]
         }
     }
 
@@ -84,9 +154,8 @@ public struct ControlEngine: Sendable {
         control.parameters.merging(parameterOverrides[control.id] ?? [:]) { _, new in new }
     }
 
-    /// Evaluates every control over `graph`. `account` names the scanned account for results that
-    /// stand for a region whose collection failed.
-    public func evaluate(graph: InventoryGraph, now: Date, account: String, gaps: CollectionGaps = .init()) async -> ControlResults {
+    /// Evaluates every control over `graph`; `gaps` turn what could not be read into errors.
+    public func evaluate(graph: InventoryGraph, now: Date, gaps: CollectionGaps = .init()) async -> ControlResults {
         let context = RuleContext(graph: graph, now: CELTimestamp(date: now))
         var controlsByType: [String: [Int]] = [:]
         for (index, control) in controls.enumerated() {
@@ -142,23 +211,38 @@ public struct ControlEngine: Sendable {
         // The chunks' arrays are handed over in report order, not copied into one array: at a
         // million resources a copy would double the results' memory.
         var results = ControlResults()
-        let regionsWithGaps = Set(gaps.byTypeAndRegion.values.flatMap(\.keys))
         for (controlIndex, control) in controls.enumerated().sorted(by: { $0.element.id < $1.element.id }) {
             for type in control.resourceTypes.sorted() {
-                var regionsSeen: Set<String> = []
+                let scopeGaps = gaps.byTypeAndScope[type] ?? [:]
+                var scopesSeen: Set<CollectionScope> = []
+                var accountsSeen: Set<String> = []
                 let position = controlsByType[type]?.firstIndex(of: controlIndex) ?? 0
                 for chunkIndex in chunkIndexesByType[type] ?? [] {
                     let part = chunkResults[chunkIndex][position]
                     chunkResults[chunkIndex][position] = []  // freed as it is copied, so peak memory holds one copy
-                    if !regionsWithGaps.isEmpty { for r in part { regionsSeen.insert(r.region) } }
+                    if !scopeGaps.isEmpty {
+                        for r in part {
+                            scopesSeen.insert(CollectionScope(account: r.account, region: r.region))
+                            accountsSeen.insert(r.account)
+                        }
+                    }
                     results.append(segment: part)
                 }
-                // A region whose listing failed has no resources to attach the error to: one result stands for it.
-                for (region, reason) in (gaps.byTypeAndRegion[type] ?? [:]).sorted(by: { $0.key < $1.key })
-                    where region == "*" ? regionsSeen.isEmpty : !regionsSeen.contains(region) {
-                    results.append(segment: [ControlResult(controlID: control.id, resourceID: "", resourceType: type, account: account,
-                                                           region: region == "*" ? "global" : region, status: .error,
-                                                           severity: control.severity, reason: reason)])
+                // A scope whose listing failed has no resources to attach the error to: one result stands for it.
+                for (account, regions) in scopeGaps.sorted(by: { $0.key < $1.key }) {
+                    for (region, reason) in regions.sorted(by: { $0.key < $1.key }) {
+                        let every = region == CollectionGaps.everyRegion
+                        guard every ? !accountsSeen.contains(account) : !scopesSeen.contains(CollectionScope(account: account, region: region)) else { continue }
+                        results.append(segment: [ControlResult(controlID: control.id, resourceID: "", resourceType: type, account: account,
+                                                               region: every ? CollectionScope.global : region, status: .error,
+                                                               severity: control.severity, reason: reason)])
+                    }
+                }
+                // A parent whose children could not be listed: one result stands for its children.
+                for (parent, gap) in (gaps.byParent[type] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    results.append(segment: [ControlResult(controlID: control.id, resourceID: "", resourceType: type, account: gap.account,
+                                                           region: gap.region, status: .error, severity: control.severity,
+                                                           reason: gap.reason, parentID: parent)])
                 }
             }
         }
@@ -175,8 +259,8 @@ public struct ControlEngine: Sendable {
             let account = chunk[position].account, region = chunk[position].region
             variables["resource"] = CELValue(resource: chunk[position], only: attributes)
             let host = RuleHost(context: context, account: account)
-            let gap = gaps.byResource.isEmpty && gaps.byTypeAndRegion.isEmpty ? nil
-                : gaps.byResource[id] ?? gaps.reason(type: type, region: region)
+            let gap = gaps.byResource.isEmpty && gaps.byTypeAndScope.isEmpty ? nil
+                : gaps.byResource[id] ?? gaps.reason(type: type, account: account, region: region)
             for (r, rule) in rules.enumerated() {
                 variables["params"] = params[r]
                 var (status, reason) = Self.run(rule, variables: variables, host: host)

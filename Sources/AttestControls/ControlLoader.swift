@@ -87,11 +87,13 @@ public enum ControlLoader {
         let references = try map.node("references")?.sequence().map { try $0.string() } ?? []
         let equivalents = try stringLists(map.node("equivalents"))
         let frameworks = try stringLists(map.node("frameworks"))
+        var frameworkLines: [String: Int] = [:]
+        for (k, v) in try map.node("frameworks")?.map(nil).entries ?? [] { frameworkLines[k] = v.line }
         var control = Control(
             id: id, title: try map.string("title"), description: try map.string("description"),
             rationale: try map.string("rationale"), severity: severity, resourceTypes: types, parameters: parameters,
             appliesIf: appliesIf, assertion: assertion, observed: observed, remediation: remediation,
-            references: references, equivalents: equivalents, frameworks: frameworks, tests: [],
+            references: references, equivalents: equivalents, frameworks: frameworks, frameworkLines: frameworkLines, tests: [],
             file: file, assertLine: assertNode.line)
         if let testsNode = map.node("tests") {
             control.tests = try testsNode.sequence().map { try loadTest($0, control: control) }

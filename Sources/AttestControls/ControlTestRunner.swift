@@ -38,8 +38,9 @@ public enum ControlTestRunner {
     /// Evaluates one expression, as `attest controls eval` does: `resource` (optional) and
     /// `params` are given, `now` is the current time unless set.
     public static func evaluate(expression: String, resource: Resource?, graph: InventoryGraph? = nil,
-                                params: [String: JSONValue] = [:], now: Date = Date()) throws(CELSourceError) -> Result<CELValue, CELError> {
-        let program = try RuleEnvironment.shared.compile(expression)
+                                params: [String: JSONValue] = [:], now: Date = Date(),
+                                environment: CELEnvironment = RuleEnvironment.shared) throws(CELSourceError) -> Result<CELValue, CELError> {
+        let program = try environment.compile(expression)
         var graph = graph ?? InventoryGraph()
         if let resource, graph[resource.id] == nil { graph.add(resource) }
         let context = RuleContext(graph: graph, now: CELTimestamp(date: now))

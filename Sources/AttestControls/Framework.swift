@@ -2,7 +2,8 @@ package import AttestCollect
 public import AttestCore
 public import Foundation
 
-/// A compliance framework's catalogue: every requirement, and the controls that evidence each.
+/// A compliance framework's catalogue: every requirement, and (derived from the controls'
+/// `frameworks:` keys) the controls that evidence each.
 public struct Framework: Sendable, Identifiable {
     public struct Requirement: Sendable, Identifiable {
         public var id: String
@@ -10,7 +11,7 @@ public struct Framework: Sendable, Identifiable {
         public var group: String?
         public var appliesTo: String?
         public var note: String?
-        /// Control ids, from the catalogue and from controls' own `frameworks` keys.
+        /// The ids of the controls that name this requirement in their `frameworks:` key, in id order.
         public var controls: [String]
         /// No control evidences it: an auditor checks it by hand.
         public var isManual: Bool { controls.isEmpty }
@@ -36,41 +37,34 @@ public struct FrameworkSet: Sendable {
     /// Control id → framework id → requirement ids.
     public private(set) var mappings: [String: [String: [String]]] = [:]
 
-    /// Loads `<directory>/*.yaml` and merges each control's own `frameworks` declarations.
-    /// A catalogue naming an unknown control, or a control naming an unknown requirement, is an
-    /// error with the file and line.
+    /// Loads the catalogues in `<directory>/*.yaml` (requirements only) and maps each control to
+    /// the requirements its `frameworks:` key names. A control naming an unknown framework or
+    /// requirement is an error with the control's file and line.
     public init(directory: URL, controls: [Control]) throws {
         var frameworks: [Framework] = []
-        var unknown: [(file: String, line: Int, message: String)] = []
-        let known = Set(controls.map(\.id))
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
         for name in files {
             let path = directory.appendingPathComponent(name).path
             let text = try String(contentsOfFile: path, encoding: .utf8)
-            let (framework, lines) = try Self.load(text: text, file: path)
-            for (requirementIndex, requirement) in framework.requirements.enumerated() {
-                for control in requirement.controls where !known.contains(control) {
-                    unknown.append((path, lines[requirementIndex], "requirement \(requirement.id) names an unknown control \(control)"))
-                }
-            }
-            frameworks.append(framework)
+            frameworks.append(try Self.load(text: text, file: path))
         }
-        if let first = unknown.first { throw SpecError(file: first.file, line: first.line, message: first.message) }
         // The frameworks attest ships come first in a fixed order; others follow by id.
         let order = ["soc2", "iso27001", "nis2", "dora"]
         frameworks.sort { a, b in
             let (i, j) = (order.firstIndex(of: a.id) ?? order.count, order.firstIndex(of: b.id) ?? order.count)
             return i != j ? i < j : a.id < b.id
         }
-        for control in controls {
-            for (frameworkID, requirementIDs) in control.frameworks {
+        for control in controls.sorted(by: { $0.id < $1.id }) {
+            for (frameworkID, requirementIDs) in control.frameworks.sorted(by: { $0.key < $1.key }) {
+                let line = control.frameworkLines[frameworkID] ?? 1
                 guard let f = frameworks.firstIndex(where: { $0.id == frameworkID }) else {
-                    throw SpecError(file: control.file, line: 1, message: "frameworks: unknown framework \(frameworkID)")
+                    throw SpecError(file: control.file, line: line,
+                                    message: "frameworks: unknown framework \(frameworkID) (known: \(frameworks.map(\.id).joined(separator: ", ")))")
                 }
                 for requirementID in requirementIDs {
                     guard let r = frameworks[f].requirements.firstIndex(where: { $0.id.caseInsensitiveCompare(requirementID) == .orderedSame }) else {
-                        throw SpecError(file: control.file, line: 1, message: "frameworks: \(frameworkID) has no requirement \(requirementID)")
+                        throw SpecError(file: control.file, line: line, message: "frameworks: \(frameworkID) has no requirement \(requirementID)")
                     }
                     if !frameworks[f].requirements[r].controls.contains(control.id) {
                         frameworks[f].requirements[r].controls.append(control.id)
@@ -117,28 +111,25 @@ public struct FrameworkSet: Sendable {
         return copy
     }
 
-    static func load(text: String, file: String) throws -> (Framework, [Int]) {
+    static func load(text: String, file: String) throws -> Framework {
         let root = try SpecLoader.parse(text, file: file)
         let map = try root.map(["id", "name", "title", "publisher", "version", "source", "requirements"])
         guard let list = map.node("requirements") else { throw root.error("missing required key requirements") }
         var requirements: [Framework.Requirement] = []
-        var lines: [Int] = []
         var seen: Set<String> = []
         for item in try list.sequence() {
-            let r = try item.map(["id", "title", "group", "controls", "applies_to", "note"])
+            if let controls = try item.map(nil).node("controls") {
+                throw controls.error("a catalogue lists requirements only: name the requirement in each control's frameworks: key instead (docs/frameworks.md)")
+            }
+            let r = try item.map(["id", "title", "group", "applies_to", "note"])
             let id = try r.string("id")
             guard seen.insert(id.lowercased()).inserted else { throw item.error("requirement \(id) is listed twice") }
-            guard let controlsNode = r.node("controls") else {
-                throw item.error("requirement \(id) has no controls key (use controls: [] for a manual requirement)")
-            }
             requirements.append(.init(id: id, title: try r.string("title"), group: try r.optionalString("group"),
                                       appliesTo: try r.optionalString("applies_to"), note: try r.optionalString("note"),
-                                      controls: try controlsNode.sequence().map { try $0.string() }))
-            lines.append(item.line)
+                                      controls: []))
         }
-        let framework = Framework(id: try map.string("id"), name: try map.string("name"), title: try map.string("title"),
-                                  publisher: try map.optionalString("publisher"), version: try map.optionalString("version"),
-                                  source: try map.optionalString("source"), requirements: requirements, file: file)
-        return (framework, lines)
+        return Framework(id: try map.string("id"), name: try map.string("name"), title: try map.string("title"),
+                         publisher: try map.optionalString("publisher"), version: try map.optionalString("version"),
+                         source: try map.optionalString("source"), requirements: requirements, file: file)
     }
 }

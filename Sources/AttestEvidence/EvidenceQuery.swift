@@ -1,4 +1,5 @@
 public import AttestCore
+import AttestControls
 public import Foundation
 
 /// One evidence record, flattened for people and spreadsheets.
@@ -115,19 +116,10 @@ public struct RequirementSummary: Sendable {
 
     public var passingShare: Double { scans == 0 ? 0 : Double(passing) / Double(scans) }
 
-    /// A scan's verdict on a requirement from its file's counts.
-    enum Verdict { case pass, fail, incomplete, notApplicable }
-
-    static func verdict(_ counts: [String: Int]) -> Verdict {
-        if (counts["fail"] ?? 0) > 0 { return .fail }
-        if (counts["error"] ?? 0) > 0 { return .incomplete }
-        if (counts["pass"] ?? 0) > 0 { return .pass }
-        return .notApplicable
-    }
 
     /// Summaries for every requirement with evidence in the period, in framework and requirement order.
     public static func compute(_ manifests: [ScanManifest], framework: String?) -> [RequirementSummary] {
-        var series: [String: (framework: String, requirement: String, account: String, points: [(Date, Verdict)])] = [:]
+        var series: [String: (framework: String, requirement: String, account: String, points: [(Date, RequirementVerdict)])] = [:]
         var order: [String] = []
         for m in manifests.sorted(by: { $0.startDate < $1.startDate }) {
             let account = m.accounts.joined(separator: ",")
@@ -137,7 +129,8 @@ public struct RequirementSummary: Sendable {
                     series[id] = (entry.framework, entry.requirement, account, [])
                     order.append(id)
                 }
-                series[id]!.points.append((m.startDate, verdict(entry.counts)))
+                // The scan report's rule, from the file's counts.
+                series[id]!.points.append((m.startDate, RequirementVerdict.of(statusCounts: entry.counts)))
             }
         }
         return order.map { id in
@@ -148,11 +141,11 @@ public struct RequirementSummary: Sendable {
             var fixDurations: [TimeInterval] = []
             for (date, verdict) in s.points {
                 switch verdict {
-                case .notApplicable: continue
+                case .noResources, .manual: continue
                 case .incomplete:
                     summary.scans += 1
                     summary.incomplete += 1
-                case .fail:
+                case .failing:
                     summary.scans += 1
                     summary.failing += 1
                     if summary.firstFailure == nil { summary.firstFailure = date }
@@ -162,7 +155,7 @@ public struct RequirementSummary: Sendable {
                     if stretchLength > (summary.longestFailingStretch?.scans ?? 0) {
                         summary.longestFailingStretch = (stretchLength, stretchStart!, date)
                     }
-                case .pass:
+                case .passing:
                     summary.scans += 1
                     summary.passing += 1
                     if let start = stretchStart {

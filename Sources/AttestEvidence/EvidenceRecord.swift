@@ -3,6 +3,26 @@ public import AttestInventory
 public import AttestCore
 public import Foundation
 
+/// How a provider's accounts and regions appear in OCSF records: the `cloud` object and the
+/// resource's `cloud_partition`. Each provider supplies its own (AWS: `"provider": "AWS"`,
+/// an `AWS Account`, the partition of the region).
+public protocol EvidenceCloud: Sendable {
+    /// The OCSF `cloud` object for a result in `account` and `region`.
+    func ocsfCloud(account: String, region: String) -> JSONValue
+    /// The partition (`cloud_partition`) of a region, if the provider has partitions.
+    func partition(region: String) -> String?
+}
+
+/// The `cloud` object of a provider that gave none: its id, the region and the account.
+public struct PlainEvidenceCloud: EvidenceCloud {
+    public var provider: String
+    public init(provider: String) { self.provider = provider }
+    public func ocsfCloud(account: String, region: String) -> JSONValue {
+        ["provider": .string(provider), "region": .string(region), "account": ["uid": .string(account)]]
+    }
+    public func partition(region: String) -> String? { nil }
+}
+
 /// What one scan hands to the evidence writer besides its results.
 public struct EvidenceScan: Sendable {
     public var scanID: String
@@ -15,9 +35,13 @@ public struct EvidenceScan: Sendable {
     public var controlCatalogueDigest: String
     /// SHA-256 of the configuration file, or of nothing when there was none.
     public var configDigest: String
+    /// Provider id → how its results name their cloud; a result's provider is its resource
+    /// type's first part (`aws` of `aws.s3.bucket`).
+    public var clouds: [String: any EvidenceCloud]
 
     public init(scanID: String, startedAt: Date, finishedAt: Date, provider: String, accounts: [String], toolVersion: String,
-                controlCatalogueDigest: String, configDigest: String) {
+                controlCatalogueDigest: String, configDigest: String, clouds: [String: any EvidenceCloud] = [:]) {
+        self.clouds = clouds
         self.scanID = scanID
         self.startedAt = startedAt
         self.finishedAt = finishedAt
@@ -77,10 +101,14 @@ public enum EvidenceRecord {
         var observed: [String: JSONValue] = [:]
         if let control { for (path, value) in r.observed(control, in: graph) { observed[path] = value } }
         let resourceName = r.resourceID.isEmpty ? nil : graph[r.resourceID]?.name
-        var resource: [String: JSONValue] = [
-            "type": .string(r.resourceType), "region": .string(r.region), "cloud_partition": .string(partition(r.region)),
-        ]
-        if r.resourceID.isEmpty {
+        let providerID = String(r.resourceType.prefix { $0 != "." })
+        let cloud = scan.clouds[providerID] ?? PlainEvidenceCloud(provider: providerID)
+        var resource: [String: JSONValue] = ["type": .string(r.resourceType), "region": .string(r.region)]
+        if let partition = cloud.partition(region: r.region) { resource["cloud_partition"] = .string(partition) }
+        if let parent = r.parentID {
+            resource["uid"] = .string("\(r.resourceType):\(parent)")
+            resource["name"] = .string("every \(r.resourceType) of \(parent) (not readable)")
+        } else if r.resourceID.isEmpty {
             resource["uid"] = .string("\(r.resourceType):\(r.account):\(r.region)")
             resource["name"] = .string("every \(r.resourceType) in \(r.region) (not readable)")
         } else {
@@ -101,7 +129,7 @@ public enum EvidenceRecord {
             "time": .int(time), "time_dt": .string(EvidenceTime.string(scan.startedAt)),
             "finding_info": .object(finding),
             "resources": [.object(resource)],
-            "cloud": ["provider": "AWS", "region": .string(r.region), "account": ["uid": .string(r.account), "type": "AWS Account", "type_id": 10]],
+            "cloud": cloud.ocsfCloud(account: r.account, region: r.region),
         ]
         var unmapped: [String: JSONValue] = [
             "scan_id": .string(scan.scanID), "control": .string(r.controlID), "result": .string(r.status.rawValue),
@@ -164,12 +192,6 @@ public enum EvidenceRecord {
         out += requirement.unmappedTail
         out += ",\"chain\":{\"previous\":\"\(previousHash)\",\"sequence\":\(sequence)}}}}"
         return Data(out.utf8)
-    }
-
-    static func partition(_ region: String) -> String {
-        if region.hasPrefix("cn-") { return "aws-cn" }
-        if region.hasPrefix("us-gov-") { return "aws-us-gov" }
-        return "aws"
     }
 }
 

@@ -194,7 +194,8 @@ public struct EvidenceWriter: Sendable {
     }
 
     static func resultKey(_ r: ControlResult) -> String {
-        "\(r.controlID):\(r.resourceID.isEmpty ? "\(r.resourceType)@\(r.account)/\(r.region)" : r.resourceID)"
+        if let parent = r.parentID { return "\(r.controlID):\(r.resourceType)@\(parent)" }
+        return "\(r.controlID):\(r.resourceID.isEmpty ? "\(r.resourceType)@\(r.account)/\(r.region)" : r.resourceID)"
     }
 
     /// Signs and stores the manifest as the next link of the chain. Two scans finishing at once

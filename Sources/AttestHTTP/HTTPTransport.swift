@@ -55,7 +55,7 @@ public protocol HTTPTransport: Sendable {
 /// A failure below HTTP: nothing usable came back.
 public struct TransportError: Error, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable {
-        case connect, timeout, connectionClosed, invalidURL, responseTooLarge, other
+        case connect, timeout, connectionClosed, invalidURL, responseTooLarge, tls, other
     }
 
     public var kind: Kind
@@ -68,11 +68,12 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
         self.detail = detail
     }
 
-    /// Connection-level failures are worth another attempt; a malformed URL or an oversized body is not.
+    /// Connection-level failures are worth another attempt; a malformed URL, an oversized body or
+    /// an untrusted certificate is not.
     public var isTransient: Bool {
         switch kind {
         case .connect, .timeout, .connectionClosed, .other: true
-        case .invalidURL, .responseTooLarge: false
+        case .invalidURL, .responseTooLarge, .tls: false
         }
     }
 

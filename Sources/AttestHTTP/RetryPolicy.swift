@@ -14,19 +14,28 @@ public struct RetryPolicy: Sendable {
     public var maxDelay: Duration
     /// The longest `Retry-After` waited; a longer one is cut to this so one throttled call cannot stall a scan.
     public var maxRetryAfter: Duration
+    /// The longest one call may take, its attempts and the waits between them together: a wait
+    /// that would end past it is not started, and the call fails with what it last got.
+    public var maxCallDuration: Duration
+    /// How many times a call is re-signed after correcting the clock from the server's `Date`.
+    public var maxClockCorrections: Int
 
     public init(maxAttempts: Int = 8, maxConnectionAttempts: Int = 3, baseDelay: Duration = .milliseconds(200),
-                maxDelay: Duration = .seconds(20), maxRetryAfter: Duration = .seconds(120)) {
-        self.maxAttempts = maxAttempts
-        self.maxConnectionAttempts = min(maxConnectionAttempts, maxAttempts)
+                maxDelay: Duration = .seconds(20), maxRetryAfter: Duration = .seconds(120),
+                maxCallDuration: Duration = .seconds(180), maxClockCorrections: Int = 2) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.maxConnectionAttempts = max(1, min(maxConnectionAttempts, maxAttempts))
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.maxRetryAfter = maxRetryAfter
+        self.maxCallDuration = maxCallDuration
+        self.maxClockCorrections = max(0, maxClockCorrections)
     }
 
     /// The delay before attempt `attempt + 1`, where `attempt` counts from 1.
     public func delay(afterAttempt attempt: Int, retryAfter: Duration? = nil,
                       random: (ClosedRange<Double>) -> Double = { Double.random(in: $0) }) -> Duration {
+        let attempt = max(1, attempt)
         let exponent = min(attempt - 1, 30)
         let bound = min(baseDelay.seconds * pow(2, Double(exponent)), maxDelay.seconds)
         var seconds = random(0...bound)
@@ -37,9 +46,10 @@ public struct RetryPolicy: Sendable {
     /// Parses `Retry-After` as delta-seconds or as an HTTP date.
     public static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        // Capped before converting: a hostile server's 1e300 must not trap the conversion.
+        if let seconds = Double(value), seconds >= 0, seconds.isFinite { return .milliseconds(Int64(min(seconds, 1e9) * 1000)) }
         if let date = HTTPDate.parse(value) {
-            return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+            return .milliseconds(Int64(min(max(0, date.timeIntervalSince(now)), 1e9) * 1000))
         }
         return nil
     }

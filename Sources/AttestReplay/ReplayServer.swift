@@ -16,6 +16,20 @@ public final class ReplayServer: Sendable {
         return ReplayServer(server: server)
     }
 
+    /// Runs `body` with a started server and stops it afterwards, whether `body` returns or throws.
+    public static func withServer<T: Sendable>(fixtures: [String: Fixture], verifying credentials: [String: String] = [:],
+                                               _ body: (ReplayServer) async throws -> T) async throws -> T {
+        let server = try await start(fixtures: fixtures, verifying: credentials)
+        do {
+            let value = try await body(server)
+            await server.stop()
+            return value
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
     init(server: LoopbackServer) {
         self.server = server
     }

@@ -9,7 +9,7 @@ import Testing
 struct TableCaller: ServiceCaller {
     let answers: @Sendable (String, [String: JSONValue]) throws -> JSONValue
 
-    func call(service: ServiceSpec, operation: OperationSpec, region: String, parameters: [String: JSONValue],
+    func call(service: ServiceSpec, operation: OperationSpec, scope: CollectionScope, parameters: [String: JSONValue],
               context: JSONValue) async throws -> JSONValue {
         try answers(operation.name, parameters)
     }
@@ -26,7 +26,10 @@ struct TableError: Error { var code: String }
 
 @Suite("Collection engine")
 struct EngineTests {
-    static let target = CollectionTarget(account: "111122223333", partition: "aws", homeRegion: "us-east-1", regions: ["us-east-1"])
+    static let target = CollectionTarget(
+        accounts: [AccountTarget(id: "111122223333", homeRegion: "us-east-1", values: ["partition": "aws"])],
+        scopes: ["global": [CollectionScope(account: "111122223333", region: "global")],
+                 "regional": [CollectionScope(account: "111122223333", region: "us-east-1")]])
 
     @Test func credentialReportRowsMergeIntoUsersAndTheRootAccount() async throws {
         let spec = try SpecLoader.loadService(try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws")

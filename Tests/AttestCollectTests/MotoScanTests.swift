@@ -1,5 +1,6 @@
 import AttestAWS
 import AttestCollect
+import AttestScan
 import AttestCore
 import AttestHTTP
 import AttestInventory

@@ -1,7 +1,12 @@
 import AttestAWS
+import AttestAWSProvider
+import AttestCEL
+import AttestCore
+import AttestEvidence
 import AttestCollect
 import AttestHTTP
 import AttestInventory
+import AttestScan
 import AttestTestSupport
 import Foundation
 
@@ -20,11 +25,43 @@ struct SeededMoto: Sendable {
     func id(_ key: String) -> String { seed[key]! }
 }
 
+/// One AWS scan as the pipeline makes it (discovery, then every spec), without controls.
+struct HarnessScan: Sendable {
+    var account: String
+    var regions: [String]
+    var services: [String]
+    var graph: InventoryGraph
+    var errors: [CollectionError]
+    var isComplete: Bool { errors.isEmpty }
+}
+
+/// AWS with the connection made from a given client (a test transport, fixed keys), everything
+/// else as shipped.
+struct ClientAWSProvider: CloudProvider {
+    let client: AWSClient
+    let base = AWSProvider()
+    var id: String { base.id }
+    var scopeLevels: [ScopeLevel] { base.scopeLevels }
+    var transforms: [Transform] { base.transforms }
+    var ruleFunctions: [CELFunction] { base.ruleFunctions }
+    var evidenceCloud: any EvidenceCloud { base.evidenceCloud }
+    var targetOptionKeys: [String] { base.targetOptionKeys }
+    func validate(_ spec: ProviderSpec) throws { try base.validate(spec) }
+    func connect(_ target: ScanTarget, spec: ProviderSpec, context: ConnectionContext) async throws -> any ProviderConnection {
+        AWSConnection(client: client, homeRegion: target.options["home_region"] ?? "us-east-1")
+    }
+    func permissions(spec: ProviderSpec, services: [String]?) -> JSONValue { base.permissions(spec: spec, services: services) }
+}
+
 enum ScanHarness {
     static let regions = ["us-east-1", "eu-west-1"]
 
     static func providerSpec() throws -> ProviderSpec {
-        try SpecLoader.loadProvider(directory: TestPaths.repository.appendingPathComponent("providers/aws"), provider: "aws")
+        let spec = try SpecLoader.loadProvider(directory: TestPaths.repository.appendingPathComponent("providers/aws"), provider: "aws",
+                                               transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
+        try spec.validateScopes(levels: AWSProvider().scopeLevels.map(\.name))
+        try AWSProvider().validate(spec)
+        return spec
     }
 
     static func client(endpoint: String, transport: any HTTPTransport = AsyncHTTPClientTransport(),
@@ -36,9 +73,16 @@ enum ScanHarness {
                   endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": endpoint]), retryPolicy: retry)
     }
 
-    static func scan(_ client: AWSClient, regions: [String] = regions, services: [String]? = nil) async throws -> ScanResult {
-        try await AWSScanner(spec: providerSpec(), client: client)
-            .scan(AWSScanRequest(regions: regions, services: services, homeRegion: "us-east-1"))
+    /// Scans through the real pipeline with `client`.
+    static func scan(_ client: AWSClient, regions: [String] = regions, services: [String]? = nil) async throws -> HarnessScan {
+        let registry = try ProviderRegistry([ClientAWSProvider(client: client)])
+        let pipeline = ScanPipeline(registry: registry, specs: ["aws": try providerSpec()], plan: nil)
+        let outcome = try await ScanSession.withSession(environment: [:], userAgent: "attest-test") { session in
+            try await pipeline.run([ScanTarget(provider: "aws", regions: regions, services: services)], in: session)
+        }
+        let target = outcome.targets[0]
+        return HarnessScan(account: target.accounts.first ?? "", regions: target.regions, services: target.services,
+                           graph: outcome.graph, errors: outcome.errors)
     }
 
     /// The graph reduced to what must be identical between two scans of the same account:

@@ -1,4 +1,5 @@
 import AttestCollect
+import AttestAWSProvider
 import AttestTestSupport
 import Foundation
 import Testing

@@ -1,15 +1,20 @@
+import AttestAWSProvider
 @testable import AttestControls
 import Foundation
 import Testing
+
+/// The environment the shipped controls compile in: the graph functions and AWS's.
+let builtinEnvironment = try! RuleEnvironment.make(providerFunctions: AWSRuleFunctions.all)
 
 /// The shipped catalogue: every control loads, every inline test gives its expected result,
 /// and every framework lists every requirement with the controls that evidence it.
 @Suite("Built-in controls and framework catalogues")
 struct BuiltinControlsTests {
-    static let controls: [Control] = (try? ControlLoader.load(directories: [repositoryRoot.appendingPathComponent("controls")])) ?? []
+    static let controls: [Control] = (try? ControlLoader.load(directories: [repositoryRoot.appendingPathComponent("controls")],
+                                                              environment: builtinEnvironment)) ?? []
 
     @Test func everyBuiltinControlLoads() throws {
-        let controls = try ControlLoader.load(directories: [repositoryRoot.appendingPathComponent("controls")])
+        let controls = try ControlLoader.load(directories: [repositoryRoot.appendingPathComponent("controls")], environment: builtinEnvironment)
         #expect(controls.filter { $0.provider == "aws" }.count >= 60)
         for c in controls {
             #expect(c.tests.contains { $0.expect == .pass }, "\(c.id) has no passing example")
@@ -51,5 +56,21 @@ struct BuiltinControlsTests {
                 #expect(!set.requirements(of: control.id, frameworks: [framework.id]).isEmpty, "\(control.id) maps to nothing in \(framework.id)")
             }
         }
+    }
+
+    /// Mappings moved from the catalogues into the controls' `frameworks:` keys; the file beside
+    /// this test lists every mapping as the catalogues had it before the move. Adding a mapping
+    /// to a control adds its line there.
+    @Test func everyMappingIsTheOneTheCataloguesHadBeforeTheMove() throws {
+        let set = try FrameworkSet(directory: repositoryRoot.appendingPathComponent("controls/frameworks"), controls: Self.controls)
+        var now: [String] = []
+        for control in Self.controls {
+            for r in set.requirements(of: control.id) { now.append("\(control.id)\t\(r.framework)\t\(r.requirement)") }
+        }
+        let file = repositoryRoot.appendingPathComponent("Tests/AttestControlsTests/mappings-before-migration.tsv")
+        let before = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
+        #expect(Set(now).subtracting(before).sorted() == [], "mappings added")
+        #expect(Set(before).subtracting(now).sorted() == [], "mappings lost")
+        #expect(now.count == before.count)
     }
 }

@@ -1,3 +1,4 @@
+import AttestAWSProvider
 import AttestCEL
 import AttestCollect
 @testable import AttestControls
@@ -7,7 +8,7 @@ import Testing
 
 /// A control compiled from YAML text, as a user would write it.
 func control(_ yaml: String, file: String = "test-versioning.yaml") throws -> Control {
-    try ControlLoader.load(text: yaml, file: file)
+    try ControlLoader.load(text: yaml, file: file, environment: builtinEnvironment)
 }
 
 func bucket(_ name: String, region: String = "us-east-1", _ attributes: [String: JSONValue]) -> Resource {
@@ -38,7 +39,7 @@ struct ControlEngineTests {
         ], edges: [])
         let c = try control(versioningControl)
         let engine = ControlEngine(controls: [c])
-        let results = await engine.evaluate(graph: graph, now: Date(), account: "111122223333")
+        let results = await engine.evaluate(graph: graph, now: Date())
         #expect(results.map(\.resourceID) == ["arn:aws:s3:::a-off", "arn:aws:s3:::b-on", "arn:aws:s3:::c-missing", "arn:aws:s3:::scratch-x"])
         #expect(results.map(\.status) == [.fail, .pass, .error, .notApplicable])
         #expect(results[0].observed(c, in: graph).map(\.value) == ["Suspended"])
@@ -52,8 +53,8 @@ struct ControlEngineTests {
         for i in 0..<500 { resources.append(bucket(String(format: "b%04d", (i * 7919) % 500), ["versioning": i % 3 == 0 ? "Enabled" : "Off"])) }
         let graph = InventoryGraph(resources: resources, edges: [])
         let c = try control(versioningControl)
-        let sequential = await ControlEngine(controls: [c], concurrency: 1, chunkSize: 10_000).evaluate(graph: graph, now: Date(), account: "1")
-        let parallel = await ControlEngine(controls: [c], concurrency: 8, chunkSize: 7).evaluate(graph: graph, now: Date(), account: "1")
+        let sequential = await ControlEngine(controls: [c], concurrency: 1, chunkSize: 10_000).evaluate(graph: graph, now: Date())
+        let parallel = await ControlEngine(controls: [c], concurrency: 8, chunkSize: 7).evaluate(graph: graph, now: Date())
         #expect(sequential.count == 500)
         #expect(sequential.map(\.resourceID) == parallel.map(\.resourceID))
         #expect(sequential.map(\.status) == parallel.map(\.status))
@@ -70,7 +71,7 @@ struct ControlEngineTests {
                                                                          with: "assert: \"resource.attributes.size() == 2\""))
         let graph = InventoryGraph(resources: [bucket("x", ["versioning": "Enabled", "mfa_delete": "Disabled"])], edges: [])
         let results = await ControlEngine(controls: [whole, try control(versioningControl.replacingOccurrences(of: "id: test-versioning", with: "id: test-versioning-2"), file: "test-versioning-2.yaml")])
-            .evaluate(graph: graph, now: Date(), account: "1")
+            .evaluate(graph: graph, now: Date())
         #expect(results.map(\.status) == [.pass, .pass])
     }
 
@@ -81,11 +82,11 @@ struct ControlEngineTests {
             bucket("broken", ["versioning": .null]),
         ], edges: [])
         var gaps = ControlEngine.CollectionGaps()
-        gaps.byTypeAndRegion["aws.s3.bucket"] = ["eu-west-1": "collection failed: s3 ListObjects in eu-west-1: AccessDenied",
-                                                "ap-south-1": "collection failed: s3 in ap-south-1: Throttling"]
+        gaps.byTypeAndScope["aws.s3.bucket"] = ["111122223333": ["eu-west-1": "collection failed: s3 ListObjects in eu-west-1: AccessDenied",
+                                                                 "ap-south-1": "collection failed: s3 in ap-south-1: Throttling"]]
         gaps.byResource["arn:aws:s3:::broken"] = "collection failed: s3 GetBucketVersioning: AccessDenied"
         let results = await ControlEngine(controls: [try control(versioningControl)]).evaluate(
-            graph: graph, now: Date(), account: "111122223333", gaps: gaps)
+            graph: graph, now: Date(), gaps: gaps)
         let byID = Dictionary(uniqueKeysWithValues: results.map { ($0.resourceID + "@" + $0.region, $0) })
         #expect(byID["arn:aws:s3:::east@us-east-1"]?.status == .pass)
         #expect(byID["arn:aws:s3:::west@eu-west-1"]?.status == .error)
@@ -99,19 +100,24 @@ struct ControlEngineTests {
     }
 
     @Test func gapsAreDerivedFromScanErrorsPerServiceRegionAndResource() throws {
-        let spec = try SpecLoader.loadProvider(directory: repositoryRoot.appendingPathComponent("providers/aws"), provider: "aws")
+        let spec = try SpecLoader.loadProvider(directory: repositoryRoot.appendingPathComponent("providers/aws"), provider: "aws",
+                                               transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
+        let a = "111122223333"
         let gaps = ControlEngine.CollectionGaps(errors: [
-            CollectionError(service: "kms", region: "eu-west-1", operation: "ListKeys", code: "AccessDenied", message: "no"),
-            CollectionError(service: "iam", region: "us-east-1", operation: "ListUsers", code: "Throttling", message: "slow"),
-            CollectionError(service: "s3", region: "us-east-1", operation: "GetBucketPolicy", code: "AccessDenied", message: "no",
+            CollectionError(service: "kms", account: a, region: "eu-west-1", operation: "ListKeys", code: "AccessDenied", message: "no"),
+            CollectionError(service: "iam", account: a, region: "global", operation: "ListUsers", code: "Throttling", message: "slow"),
+            CollectionError(service: "s3", account: a, region: "us-east-1", operation: "GetBucketPolicy", code: "AccessDenied", message: "no",
                             resourceType: "aws.s3.bucket", resourceId: "arn:aws:s3:::x"),
-        ], spec: spec)
-        #expect(gaps.reason(type: "aws.kms.key", region: "eu-west-1") != nil)
-        #expect(gaps.reason(type: "aws.kms.key", region: "us-east-1") == nil)
+        ], services: spec.services, regionalLevels: ["regional"])
+        #expect(gaps.reason(type: "aws.kms.key", account: a, region: "eu-west-1") != nil)
+        #expect(gaps.reason(type: "aws.kms.key", account: a, region: "us-east-1") == nil)
         // IAM is global: its failure affects its types wherever they are.
-        #expect(gaps.reason(type: "aws.iam.user", region: "global") != nil)
+        #expect(gaps.reason(type: "aws.iam.user", account: a, region: "global") != nil)
         #expect(gaps.byResource["arn:aws:s3:::x"] != nil)
-        #expect(gaps.reason(type: "aws.s3.bucket", region: "us-east-1") == nil)
+        #expect(gaps.reason(type: "aws.s3.bucket", account: a, region: "us-east-1") == nil)
+        // A gap in one account never turns another account's results into errors.
+        #expect(gaps.reason(type: "aws.kms.key", account: "444455556666", region: "eu-west-1") == nil)
+        #expect(gaps.reason(type: "aws.iam.user", account: "444455556666", region: "global") == nil)
     }
 
     @Test func graphFunctionsFollowEdgesBothWays() async throws {
@@ -124,7 +130,7 @@ struct ControlEngineTests {
             Edge(from: "i-1", to: "sg-elsewhere", kind: "protected-by"),
         ])
         func eval(_ expr: String, _ r: Resource) throws -> CELValue {
-            try ControlTestRunner.evaluate(expression: expr, resource: r, graph: graph).get()
+            try ControlTestRunner.evaluate(expression: expr, resource: r, graph: graph, environment: builtinEnvironment).get()
         }
         #expect(try eval("resource.related('protected-by').map(g, g.name)", instance) == .list([.string("open")]))
         #expect(try eval("resource.relatedIds('protected-by')", instance) == .list([.string("sg-elsewhere"), .string("sg-open")]))
@@ -145,12 +151,12 @@ struct ControlEngineTests {
         let graph = InventoryGraph(resources: [user, group, policy], edges: [
             Edge(from: "u", to: "g", kind: "member-of"), Edge(from: "g", to: "p-admin", kind: "has-policy")])
         let expr = "iam.policies(resource).exists(d, iam.isAdmin(d))"
-        #expect(try ControlTestRunner.evaluate(expression: expr, resource: user, graph: graph).get() == .bool(true))
-        #expect(try ControlTestRunner.evaluate(expression: "iam.policies(resource).size()", resource: user, graph: graph).get() == .int(2))
+        #expect(try ControlTestRunner.evaluate(expression: expr, resource: user, graph: graph, environment: builtinEnvironment).get() == .bool(true))
+        #expect(try ControlTestRunner.evaluate(expression: "iam.policies(resource).size()", resource: user, graph: graph, environment: builtinEnvironment).get() == .int(2))
         let alone = InventoryGraph(resources: [user], edges: [])
-        #expect(try ControlTestRunner.evaluate(expression: expr, resource: user, graph: alone).get() == .bool(false))
+        #expect(try ControlTestRunner.evaluate(expression: expr, resource: user, graph: alone, environment: builtinEnvironment).get() == .bool(false))
         // A malformed document is an evaluation error, not a silent false.
-        let broken = try ControlTestRunner.evaluate(expression: "iam.isAdmin('{not json')", resource: nil)
+        let broken = try ControlTestRunner.evaluate(expression: "iam.isAdmin('{not json')", resource: nil, environment: builtinEnvironment)
         #expect(throws: CELError.self) { try broken.get() }
     }
 

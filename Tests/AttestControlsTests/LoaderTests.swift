@@ -85,7 +85,8 @@ struct ControlLoaderTests {
         #expect(throws: SpecError.self) { try ControlConfig(text: "controls:\n  disable: [x]\n", file: "/x/attest.yaml") }
     }
 
-    @Test func aCatalogueNamingAnUnknownControlIsRefused() throws {
+    @Test func aCatalogueListsRequirementsOnlyAndControlsNameTheirs() throws {
+        // Mappings live in one place, the control: a catalogue that lists controls is refused at the line.
         let dir = try temporaryControlsDirectory(["f.yaml": """
         id: f
         name: F
@@ -94,25 +95,31 @@ struct ControlLoaderTests {
           - id: R1
             title: one
             controls: [my-control]
-          - id: R2
-            title: two
-            controls: [no-such-control]
         """])
-        let c = try ControlLoader.load(text: head + "assert: 'true'\n", file: "/x/my-control.yaml")
-        #expect { try FrameworkSet(directory: dir, controls: [c]) } throws: { ($0 as? SpecError)?.line == 8 }
-        let ok = try temporaryControlsDirectory(["f.yaml": "id: f\nname: F\ntitle: T\nrequirements:\n  - {id: R1, title: one, controls: [my-control]}\n  - {id: R2, title: two, controls: []}\n"])
+        let c = try ControlLoader.load(text: head + "assert: 'true'\nframeworks: {f: [R1]}\n", file: "/x/my-control.yaml")
+        #expect { try FrameworkSet(directory: dir, controls: [c]) } throws: {
+            ($0 as? SpecError)?.line == 7 && ($0 as? SpecError)?.message.contains("frameworks:") == true
+        }
+        let ok = try temporaryControlsDirectory(["f.yaml": "id: f\nname: F\ntitle: T\nrequirements:\n  - {id: R1, title: one}\n  - {id: R2, title: two}\n"])
         let set = try FrameworkSet(directory: ok, controls: [c])
         #expect(set.requirements(of: "my-control").map(\.requirement) == ["R1"])
+        #expect(set.framework("f")?.requirement("R1")?.controls == ["my-control"])
         #expect(set.framework("f")?.requirement("R2")?.isManual == true)
     }
 
-    @Test func aControlCanDeclareItsOwnRequirements() throws {
-        let dir = try temporaryControlsDirectory(["f.yaml": "id: f\nname: F\ntitle: T\nrequirements:\n  - {id: R1, title: one, controls: []}\n"])
+    @Test func aControlNamingAnUnknownFrameworkOrRequirementIsRefusedAtItsLine() throws {
+        let dir = try temporaryControlsDirectory(["f.yaml": "id: f\nname: F\ntitle: T\nrequirements:\n  - {id: R1, title: one}\n"])
         let mine = try ControlLoader.load(text: head + "assert: 'true'\nframeworks: {f: [r1]}\n", file: "/x/my-control.yaml")
         let set = try FrameworkSet(directory: dir, controls: [mine])
         #expect(set.framework("f")?.requirement("R1")?.controls == ["my-control"])
-        let wrong = try ControlLoader.load(text: head + "assert: 'true'\nframeworks: {f: [R9]}\n", file: "/x/my-control.yaml")
-        #expect(throws: SpecError.self) { try FrameworkSet(directory: dir, controls: [wrong]) }
+        let text = head + "assert: 'true'\nframeworks:\n  f: [R9]\n"
+        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("[R9]") }! + 1
+        let wrong = try ControlLoader.load(text: text, file: "/x/my-control.yaml")
+        #expect { try FrameworkSet(directory: dir, controls: [wrong]) } throws: {
+            ($0 as? SpecError)?.line == line && ($0 as? SpecError)?.message.contains("R9") == true
+        }
+        let unknown = try ControlLoader.load(text: head + "assert: 'true'\nframeworks: {soc3: [CC1.1]}\n", file: "/x/my-control.yaml")
+        #expect { try FrameworkSet(directory: dir, controls: [unknown]) } throws: { String(describing: $0).contains("unknown framework soc3") }
     }
 }
 

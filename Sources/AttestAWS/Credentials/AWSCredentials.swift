@@ -1,8 +1,9 @@
 public import AttestCore
+public import AttestHTTP
 public import Foundation
 
 /// A set of AWS credentials. The secret parts are ``Secret`` values and never print.
-public struct AWSCredentials: Sendable, CustomStringConvertible {
+public struct AWSCredentials: ExpiringCredential, CustomStringConvertible {
     public var accessKeyId: String
     public var secretAccessKey: Secret
     public var sessionToken: Secret?
@@ -17,11 +18,6 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         self.sessionToken = sessionToken.flatMap { $0.isEmpty ? nil : Secret($0) }
         self.expiration = expiration
         self.source = source
-    }
-
-    public func expires(within interval: TimeInterval, now: Date = Date()) -> Bool {
-        guard let expiration else { return false }
-        return expiration.timeIntervalSince(now) < interval
     }
 
     public var description: String {
@@ -49,49 +45,19 @@ public struct StaticCredentialProvider: AWSCredentialProvider {
 }
 
 /// Caches temporary credentials and refreshes them a few minutes before they expire, one
-/// refresh at a time however many requests are waiting.
-public actor RefreshingCredentialProvider: AWSCredentialProvider {
-    private let base: any AWSCredentialProvider
-    private let refreshWindow: TimeInterval
-    private let now: @Sendable () -> Date
-    private var cached: AWSCredentials?
-    private var inFlight: Task<AWSCredentials, any Error>?
-    /// How many times the base provider was asked; exposed for tests.
-    public private(set) var refreshCount = 0
+/// refresh at a time however many requests are waiting (``SingleFlightRefresher``).
+public struct RefreshingCredentialProvider: AWSCredentialProvider {
+    private let refresher: SingleFlightRefresher<AWSCredentials>
 
     public init(_ base: any AWSCredentialProvider, refreshWindow: TimeInterval = 300,
                 now: @escaping @Sendable () -> Date = { Date() }) {
-        self.base = base
-        self.refreshWindow = refreshWindow
-        self.now = now
+        refresher = SingleFlightRefresher(refreshWindow: refreshWindow, now: now) { try await base.credentials() }
     }
 
-    public func credentials() async throws -> AWSCredentials {
-        if let cached, !cached.expires(within: refreshWindow, now: now()) { return cached }
-        if let inFlight {
-            do {
-                return try await inFlight.value
-            } catch {
-                // Waiters fall back like the caller that started the refresh does.
-                if let cached, !cached.expires(within: 0, now: now()) { return cached }
-                throw error
-            }
-        }
-        let base = self.base
-        let task = Task { try await base.credentials() }
-        inFlight = task
-        refreshCount += 1
-        defer { inFlight = nil }
-        do {
-            let fresh = try await task.value
-            cached = fresh
-            return fresh
-        } catch {
-            // Credentials that are about to expire but still valid are better than none.
-            if let cached, !cached.expires(within: 0, now: now()) { return cached }
-            throw error
-        }
-    }
+    public func credentials() async throws -> AWSCredentials { try await refresher.current() }
+
+    /// How many times the base provider was asked; exposed for tests.
+    public var refreshCount: Int { get async { await refresher.fetchCount } }
 }
 
 enum CredentialJSON {

@@ -1,5 +1,6 @@
 import AttestCore
 import AttestHTTP
+import AttestSigV4
 import Foundation
 
 /// Builds the unsigned request of an operation and decodes its answer, per wire protocol.
@@ -22,7 +23,8 @@ enum ProtocolCodec {
                     if let s = params[key]!.stringValue { items.append((key, s)) }
                 }
             }
-            let body = items.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
+            // application/x-www-form-urlencoded as AWS query APIs expect: RFC 3986, as SigV4 encodes.
+            let body = items.map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }.joined(separator: "&")
             return Encoded(method: "POST", path: "/", query: [],
                            headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")] + op.headers,
                            body: Array(body.utf8))
@@ -44,21 +46,6 @@ enum ProtocolCodec {
         }
     }
 
-    /// application/x-www-form-urlencoded as AWS query APIs expect (RFC 3986 unreserved kept).
-    static func formEncode(_ s: String) -> String {
-        var out = ""
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
-                 UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += String(format: "%%%02X", byte)
-            }
-        }
-        return out
-    }
 
     static func decode(_ response: HTTPResponse, op: AWSOperation, service: AWSService) throws -> JSONValue {
         if op.rawPayload {

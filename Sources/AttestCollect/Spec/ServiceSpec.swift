@@ -4,6 +4,20 @@ import AttestCore
 /// calls are, how they page, and how their answers become graph nodes and edges.
 /// The schema is documented in `docs/providers.md`.
 public struct ServiceSpec: Sendable {
+    public init(provider: String, id: String, file: String, settings: [String: String], settingLines: [String: Int] = [:],
+                scope: String = ServiceSpec.defaultScope, scopeLine: Int = 1, operations: [String: OperationSpec],
+                resources: [ResourceSpec]) {
+        self.provider = provider
+        self.id = id
+        self.file = file
+        self.settings = settings
+        self.settingLines = settingLines
+        self.scope = scope
+        self.scopeLine = scopeLine
+        self.operations = operations
+        self.resources = resources
+    }
+
     public var provider: String
     public var id: String
     public var file: String
@@ -11,12 +25,16 @@ public struct ServiceSpec: Sendable {
     public var settings: [String: String]
     /// The line of each setting, for error messages.
     public var settingLines: [String: Int] = [:]
-    /// `regional`: every scanned region. `global`: once, in the home region.
-    public var scope: Scope
+    /// The scope level the service runs at, one of its provider's levels (AWS: `regional`, once
+    /// per scanned region of each account; `global`, once per account).
+    public var scope: String
+    /// The line of `scope:` (line 1 when it is left at its default).
+    public var scopeLine: Int
     public var operations: [String: OperationSpec]
     public var resources: [ResourceSpec]
 
-    public enum Scope: String, Sendable { case regional, global }
+    /// The level a service has when its spec does not say.
+    public static let defaultScope = "regional"
 }
 
 /// One API operation: its REST shape if any, its paging, where its items are.
@@ -66,6 +84,9 @@ public struct ResourceSpec: Sendable {
     /// Only add attributes to resources that already exist with the same id; never create.
     public var mergeOnly: Bool
     public var list: CallSpec?
+    /// A lower scope level to run this resource spec in, once per scope of that level inside
+    /// the service's scope (`regional` inside a `global` service: once per region).
+    public var fanOut: String?
     public var id: Template
     public var name: Template?
     /// Overrides the region of the resource (S3 buckets live where GetBucketLocation says).
@@ -133,7 +154,7 @@ public struct Condition: Sendable {
 public indirect enum AttributeSpec: Sendable {
     /// A value read at a path, optionally transformed; with ``fields`` each reached value is
     /// turned into an object of its own.
-    case path(ValuePath, transform: String?, fields: [(String, AttributeSpec)]?, defaultValue: JSONValue?)
+    case path(ValuePath, transform: Transform?, fields: [(String, AttributeSpec)]?, defaultValue: JSONValue?)
     case template(Template)
     case constant(JSONValue)
 }

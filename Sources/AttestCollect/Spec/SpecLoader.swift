@@ -25,7 +25,8 @@ public struct SpecError: Error, CustomStringConvertible, Sendable {
 /// Reads `providers/<provider>/*.yaml` into ``ServiceSpec`` values, refusing unknown keys so a
 /// typo is an error, not a silently ignored setting.
 public enum SpecLoader {
-    public static func loadProvider(directory: URL, provider: String) throws -> ProviderSpec {
+    /// Loads every spec of a provider; `transforms` are the names its specs may use.
+    public static func loadProvider(directory: URL, provider: String, transforms: TransformRegistry = .generic) throws -> ProviderSpec {
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
             .sorted()
@@ -38,7 +39,7 @@ public enum SpecLoader {
             if file.hasPrefix("provider.") {
                 discovery = try loadDiscovery(text, file: display)
             } else {
-                services.append(try loadService(text, file: display, provider: provider))
+                services.append(try loadService(text, file: display, provider: provider, transforms: transforms))
             }
         }
         let spec = ProviderSpec(provider: provider, services: services, discovery: discovery)
@@ -46,7 +47,8 @@ public enum SpecLoader {
         return spec
     }
 
-    public static func loadService(_ text: String, file: String, provider: String) throws -> ServiceSpec {
+    public static func loadService(_ text: String, file: String, provider: String,
+                                   transforms: TransformRegistry = .generic) throws -> ServiceSpec {
         let root = try parse(text, file: file)
         let r = try root.map(["service", "scope", "settings", "operations", "resources"])
         let settingsNode = try r.optionalMap("settings", allowed: nil)
@@ -58,10 +60,7 @@ public enum SpecLoader {
                 settingLines[k] = v.line
             }
         }
-        let scopeText = try r.optionalString("scope") ?? "regional"
-        guard let scope = ServiceSpec.Scope(rawValue: scopeText) else {
-            throw r.node("scope")!.error("scope must be regional or global, not \(scopeText)")
-        }
+        let scope = try r.optionalString("scope") ?? ServiceSpec.defaultScope
         var operations: [String: OperationSpec] = [:]
         if let ops = try r.optionalMap("operations", allowed: nil) {
             for (name, node) in ops.entries {
@@ -70,10 +69,11 @@ public enum SpecLoader {
         }
         var resources: [ResourceSpec] = []
         if let list = r.node("resources") {
-            for item in try list.sequence() { resources.append(try resource(item, operations: operations)) }
+            for item in try list.sequence() { resources.append(try resource(item, operations: operations, transforms: transforms)) }
         }
         return ServiceSpec(provider: provider, id: try r.string("service"), file: file, settings: settings,
-                           settingLines: settingLines, scope: scope, operations: operations, resources: resources)
+                           settingLines: settingLines, scope: scope, scopeLine: r.node("scope")?.line ?? 1,
+                           operations: operations, resources: resources)
     }
 
     static func loadDiscovery(_ text: String, file: String) throws -> [String: DiscoveryCall] {
@@ -166,9 +166,22 @@ public enum SpecLoader {
                 let p = try item.map(["operation", "path", "until", "attempts", "interval"])
                 let op = try p.string("operation")
                 guard operations[op] != nil else { throw item.error("operation \(op) is not declared under operations:") }
+                var attempts = 20
+                if let node = p.node("attempts") {
+                    guard let n = Int(try node.string()), (1...1000).contains(n) else {
+                        throw node.error("attempts must be a whole number from 1 to 1000")
+                    }
+                    attempts = n
+                }
+                var interval = 1.0
+                if let node = p.node("interval") {
+                    guard let seconds = Double(try node.string()), seconds.isFinite, (0...300).contains(seconds) else {
+                        throw node.error("interval must be a number of seconds from 0 to 300")
+                    }
+                    interval = seconds
+                }
                 before.append(PollSpec(operation: op, path: ValuePath(try p.string("path")), until: try p.string("until"),
-                                       attempts: Int(try p.optionalString("attempts") ?? "20") ?? 20,
-                                       intervalSeconds: Double(try p.optionalString("interval") ?? "1") ?? 1))
+                                       attempts: attempts, intervalSeconds: interval))
             }
         }
         let decode = try m.optionalString("decode")
@@ -181,8 +194,8 @@ public enum SpecLoader {
     static let reservedNames: Set<String> = ["account", "partition", "region", "home_region", "item", "parent", "each",
                                              "value", "id", "name", "attributes"]
 
-    static func resource(_ node: YAMLNode, operations: [String: OperationSpec]) throws -> ResourceSpec {
-        let m = try node.map(["type", "parent", "singleton", "merge", "list", "id", "name", "region", "filter", "enrich",
+    static func resource(_ node: YAMLNode, operations: [String: OperationSpec], transforms: TransformRegistry) throws -> ResourceSpec {
+        let m = try node.map(["type", "parent", "singleton", "merge", "list", "fan_out", "id", "name", "region", "filter", "enrich",
                               "tags", "attributes", "edges"])
         let singleton = try m.optionalBool("singleton") ?? false
         let mergeOnly = try m.optionalBool("merge") ?? false
@@ -205,13 +218,14 @@ public enum SpecLoader {
                 enrich.append(EnrichmentSpec(
                     name: name, call: try call(YAMLNode(mapFrom: callMap, like: item), operations: operations),
                     each: try em.optionalString("each").map(ValuePath.init), region: try em.optionalTemplate("region"),
-                    absentOn: absent, when: try em.node("when").map(condition), select: try em.node("select").map(attribute),
+                    absentOn: absent, when: try em.node("when").map(condition),
+                    select: try em.node("select").map { try attribute($0, transforms) },
                     line: item.line))
             }
         }
         var attributes: [(String, AttributeSpec)] = []
         if let a = try m.optionalMap("attributes", allowed: nil) {
-            for (k, v) in a.entries { attributes.append((k, try attribute(v))) }
+            for (k, v) in a.entries { attributes.append((k, try attribute(v, transforms))) }
         }
         var edges: [EdgeSpec] = []
         if let e = m.node("edges") {
@@ -219,14 +233,15 @@ public enum SpecLoader {
                 let em = try item.map(["kind", "each", "to"])
                 guard let to = em.node("to") else { throw item.error("an edge needs to:") }
                 edges.append(EdgeSpec(kind: try em.string("kind"), each: try em.optionalString("each").map(ValuePath.init),
-                                      to: try attribute(to), line: item.line))
+                                      to: try attribute(to, transforms), line: item.line))
             }
         }
         return ResourceSpec(
             type: try m.string("type"), line: node.line, parent: try m.optionalString("parent"), singleton: singleton,
-            mergeOnly: mergeOnly, list: list, id: try m.template("id"), name: try m.optionalTemplate("name"),
-            region: try m.optionalTemplate("region"), filter: try m.node("filter").map(condition), enrich: enrich,
-            tags: try m.node("tags").map(attribute), attributes: attributes, edges: edges)
+            mergeOnly: mergeOnly, list: list, fanOut: try m.optionalString("fan_out"), id: try m.template("id"),
+            name: try m.optionalTemplate("name"), region: try m.optionalTemplate("region"),
+            filter: try m.node("filter").map(condition), enrich: enrich,
+            tags: try m.node("tags").map { try attribute($0, transforms) }, attributes: attributes, edges: edges)
     }
 
     static func condition(_ node: YAMLNode) throws -> Condition {
@@ -236,7 +251,7 @@ public enum SpecLoader {
     }
 
     /// `path.to.value` | `"{template}"` | `{path, transform, fields, default}` | `{value: constant}`
-    static func attribute(_ node: YAMLNode) throws -> AttributeSpec {
+    static func attribute(_ node: YAMLNode, _ transforms: TransformRegistry) throws -> AttributeSpec {
         if case .scalar = node.node {
             let s = try node.string()
             if s.contains("{") { return .template(try node.template()) }
@@ -245,13 +260,16 @@ public enum SpecLoader {
         let m = try node.map(["path", "transform", "fields", "default", "value", "template"])
         if let v = m.node("value") { return .constant(try v.json()) }
         if m.node("template") != nil { return .template(try m.template("template")) }
-        let transform = try m.optionalString("transform")
-        if let transform, !Transforms.known.contains(transform) {
-            throw m.node("transform")!.error("unknown transform \(transform) (known: \(Transforms.known.sorted().joined(separator: ", ")))")
+        var transform: Transform?
+        if let name = try m.optionalString("transform") {
+            guard let found = transforms[name] else {
+                throw m.node("transform")!.error("unknown transform \(name) (known: \(transforms.names.joined(separator: ", ")))")
+            }
+            transform = found
         }
         var fields: [(String, AttributeSpec)]?
         if let f = try m.optionalMap("fields", allowed: nil) {
-            fields = try f.entries.map { ($0.0, try attribute($0.1)) }
+            fields = try f.entries.map { ($0.0, try attribute($0.1, transforms)) }
         }
         return .path(ValuePath(try m.optionalString("path") ?? "."), transform: transform, fields: fields,
                      defaultValue: try m.node("default").map { try $0.json() })
@@ -271,6 +289,23 @@ public struct ProviderSpec: Sendable {
     }
 
     public func service(_ id: String) -> ServiceSpec? { services.first { $0.id == id } }
+
+    /// Checks that every service names one of the provider's scope levels, and every fan-out a
+    /// level of it too.
+    public func validateScopes(levels: [String]) throws {
+        for s in services {
+            guard levels.contains(s.scope) else {
+                throw SpecError(file: s.file, line: s.scopeLine,
+                                message: "scope must be one of \(levels.joined(separator: ", ")), not \(s.scope)")
+            }
+            for r in s.resources {
+                if let level = r.fanOut, !levels.contains(level) {
+                    throw SpecError(file: s.file, line: r.line,
+                                    message: "fan_out must be one of \(levels.joined(separator: ", ")), not \(level)")
+                }
+            }
+        }
+    }
 
     func validate() throws {
         for (name, call) in discovery {

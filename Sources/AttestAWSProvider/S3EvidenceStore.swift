@@ -1,5 +1,6 @@
 public import AttestAWS
 import AttestCore
+public import AttestEvidence
 import Crypto
 public import Foundation
 

@@ -1,13 +1,17 @@
-import AttestAWS
-import AttestCore
+public import AttestAWS
+public import AttestCollect
+public import AttestCore
 import AttestHTTP
 
 /// Executes spec operations through the signed ``AWSClient``.
 public struct AWSServiceCaller: ServiceCaller {
     public let client: AWSClient
+    /// Where global services (a scope's region `global`) are called.
+    public let homeRegion: String
 
-    public init(client: AWSClient) {
+    public init(client: AWSClient, homeRegion: String) {
         self.client = client
+        self.homeRegion = homeRegion
     }
 
     /// The wire description of a service from its spec's `settings`.
@@ -38,9 +42,10 @@ public struct AWSServiceCaller: ServiceCaller {
         }
     }
 
-    public func call(service spec: ServiceSpec, operation: OperationSpec, region: String,
+    public func call(service spec: ServiceSpec, operation: OperationSpec, scope: CollectionScope,
                      parameters: [String: JSONValue], context: JSONValue) async throws -> JSONValue {
         let service = Self.service(spec)
+        let region = scope.isGlobal ? homeRegion : scope.region
         var op = AWSOperation(name: operation.name, region: region, rawPayload: operation.rawPayload)
         switch service.wireProtocol {
         case .query, .ec2, .json:
@@ -73,8 +78,9 @@ public struct AWSServiceCaller: ServiceCaller {
         switch error {
         case let e as AWSServiceError: (e.code, e.message)
         case let e as AWSResponseDecodingError: ("MalformedResponse", e.description)
-        case let e as TransportError: (e.kind == .timeout ? "Timeout" : "Unreachable", e.description)
+        case let e as TransportError: (e.kind == .timeout ? "Timeout" : e.kind == .tls ? "TLSError" : "Unreachable", e.description)
         case let e as CredentialError: ("CredentialsError", e.description)
+        case let e as CallDeadlineError: ("Timeout", e.description)
         case is CancellationError: ("Cancelled", "the scan was cancelled")
         default: ("Error", SecretScrubber.shared.scrub(String(describing: error)))
         }

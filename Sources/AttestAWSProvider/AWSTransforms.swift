@@ -1,0 +1,36 @@
+public import AttestCollect
+import AttestCore
+
+/// The transforms AWS specs add to the generic ones: answers that need AWS's conventions to
+/// become canonical values (a bucket's region, a key's ARN, an EC2 id's ARN).
+public enum AWSTransforms {
+    public static let all: [Transform] = [
+        Transform("s3-region") { value, _ in
+            // GetBucketLocation: empty means us-east-1, EU means eu-west-1.
+            let s = value.stringValue ?? ""
+            if s.isEmpty { return "us-east-1" }
+            if s == "EU" { return "eu-west-1" }
+            return .string(s)
+        },
+        Transform("kms-key-arn") { value, context in
+            guard let s = value.stringValue, !s.isEmpty else { return .null }
+            if s.hasPrefix("arn:") { return .string(s) }
+            let partition = context["partition"].stringValue ?? "aws"
+            let region = context["region"].stringValue ?? ""
+            let account = context["account"].stringValue ?? ""
+            if s.hasPrefix("alias/") { return .string("arn:\(partition):kms:\(region):\(account):\(s)") }
+            return .string("arn:\(partition):kms:\(region):\(account):key/\(s)")
+        },
+        Transform("ec2-resource-arn") { value, context in
+            // vpc-…, subnet-…, eni-… → the ARN of that resource type.
+            guard let s = value.stringValue else { return .null }
+            // Longest prefix first: tgw-attach- before tgw-.
+            let kinds = [("tgw-attach-", "transit-gateway-attachment"), ("subnet-", "subnet"), ("vpc-", "vpc"),
+                         ("eni-", "network-interface"), ("sg-", "security-group"), ("vol-", "volume"),
+                         ("igw-", "internet-gateway"), ("tgw-", "transit-gateway"), ("i-", "instance")]
+            guard let kind = kinds.first(where: { s.hasPrefix($0.0) })?.1 else { return .null }
+            let partition = context["partition"].stringValue ?? "aws"
+            return .string("arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
+        },
+    ]
+}

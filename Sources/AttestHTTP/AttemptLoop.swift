@@ -1,0 +1,117 @@
+import AttestCore
+public import Logging
+
+/// What a provider makes of one answer: the decoded value, or an error with the loop's verdict.
+public enum AttemptOutcome<Value: Sendable>: Sendable {
+    case success(Value)
+    /// An error answer; `verdict` says whether to try again (``AttemptVerdict/done`` fails with it).
+    case failure(any Error, AttemptVerdict)
+}
+
+/// Sends one call through a transport with the provider's two parts: `prepare` builds (signs,
+/// authorises) the request of an attempt, `interpret` decodes or judges the answer. Which
+/// attempt to send, how long to wait and when to stop is ``AttemptStateMachine``'s decision.
+///
+/// Transport failures are judged here, the same for every provider: transient ones are retried
+/// (connection failures and timeouts fewer times, since each can cost a connect timeout), the
+/// rest end the call.
+public struct AttemptLoop: Sendable {
+    public let transport: any HTTPTransport
+    public let policy: RetryPolicy
+    public let counters: CallCounters
+    let logger: Logger
+    let sleep: @Sendable (Duration) async throws -> Void
+
+    public init(transport: any HTTPTransport, policy: RetryPolicy, counters: CallCounters, logger: Logger,
+                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+        self.transport = transport
+        self.policy = policy
+        self.counters = counters
+        self.logger = logger
+        self.sleep = sleep
+    }
+
+    /// Runs the attempts of one call named `operation` (for logs) and returns its value, or
+    /// throws the last error when the state machine gives up.
+    public func run<Value: Sendable>(
+        operation: String,
+        prepare: (_ attempt: Int) async throws -> HTTPRequest,
+        interpret: (HTTPResponse) -> AttemptOutcome<Value>
+    ) async throws -> Value {
+        var machine = AttemptStateMachine(policy: policy)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var action = machine.start()
+        var lastError: (any Error)?
+        while true {
+            switch action {
+            case .finish:
+                // Only reached after a success, which returns directly.
+                throw lastError ?? CancellationError()
+            case .giveUp(let reason):
+                counters.recordFailure()
+                if case .callDeadline(let waited) = reason {
+                    logger.debug("call deadline reached", metadata: ["operation": "\(operation)", "waited_seconds": "\(waited.seconds)"])
+                    throw CallDeadlineError(operation: operation, waited: waited, attempts: machine.attempt, limit: policy.maxCallDuration,
+                                            last: lastError.map { SecretScrubber.shared.scrub(String(describing: $0)) } ?? "no answer")
+                }
+                throw lastError ?? CancellationError()
+            case .wait(let delay, let next):
+                try await sleep(delay)
+                action = .send(attempt: next)
+                continue
+            case .send(let attempt):
+                try Task.checkCancellation()
+                let request = try await prepare(attempt)
+                counters.recordCall()
+                let response: HTTPResponse
+                do {
+                    response = try await transport.send(request)
+                } catch let error as TransportError {
+                    lastError = error
+                    action = machine.failed(error, elapsed: clock.now - start)
+                    if case .wait = action {
+                        counters.recordRetry(throttled: false)
+                        logger.debug("retrying after transport error",
+                                     metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error.kind.rawValue)"])
+                    }
+                    continue
+                }
+                switch interpret(response) {
+                case .success(let value):
+                    return value
+                case .failure(let error, let verdict):
+                    lastError = error
+                    action = machine.answered(verdict, elapsed: clock.now - start)
+                    switch (verdict, action) {
+                    case (.retry(let throttled, _), .wait):
+                        counters.recordRetry(throttled: throttled)
+                        logger.debug("retrying", metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "status": "\(response.status)"])
+                    case (.resend, .send):
+                        logger.notice("clock corrected; signing again", metadata: ["operation": "\(operation)"])
+                    case (.done, _):
+                        action = .giveUp(.final)
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A call that was still being refused when its time ran out (``RetryPolicy/maxCallDuration``).
+public struct CallDeadlineError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    /// Time spent waiting between attempts.
+    public var waited: Duration
+    public var attempts: Int
+    /// How long a call may take.
+    public var limit: Duration
+    /// What the last attempt got.
+    public var last: String
+
+    public var description: String {
+        "\(operation) gave up after \(attempts) attempt(s) and \(Int(waited.seconds.rounded())) s of waiting, within the \(Int(limit.seconds)) s a call may take; last answer: \(last)"
+    }
+}

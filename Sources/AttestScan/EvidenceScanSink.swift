@@ -1,0 +1,55 @@
+public import AttestEvidence
+public import Foundation
+
+/// Writes a scan's results as evidence: the in-progress marker before anything is collected,
+/// then the records and the signed manifest. A scan without controls writes nothing.
+public struct EvidenceScanSink: ScanSink {
+    public let writer: EvidenceWriter
+    public let toolVersion: String
+    /// SHA-256 of the config file the scan ran with (of nothing when there was none).
+    public let configDigest: String
+    /// How each provider's results name their cloud.
+    public let clouds: [String: any EvidenceCloud]
+    /// Told where the evidence went, one line (the command line prints it on standard error).
+    public let report: @Sendable (String) -> Void
+    private let scan = ScanIdentity()
+
+    public init(writer: EvidenceWriter, toolVersion: String, configDigest: String, clouds: [String: any EvidenceCloud],
+                report: @escaping @Sendable (String) -> Void) {
+        self.writer = writer
+        self.toolVersion = toolVersion
+        self.configDigest = configDigest
+        self.clouds = clouds
+        self.report = report
+    }
+
+    public func scanWillStart(id: String, startedAt: Date) async throws {
+        let evidenceID = EvidenceLayout.newScanID(startedAt: startedAt)
+        scan.set(evidenceID)
+        try await writer.begin(scanID: evidenceID, startedAt: startedAt, toolVersion: toolVersion)
+    }
+
+    public func scanDidFinish(_ outcome: ScanOutcome) async throws {
+        guard let evaluation = outcome.evaluation else { return }
+        let scanID = scan.get() ?? EvidenceLayout.newScanID(startedAt: outcome.startedAt)
+        let catalogue = evaluation.plan.controls.sorted { $0.id < $1.id }.map { (name: $0.id, path: $0.file) }
+            + evaluation.plan.frameworks.frameworks.map { (name: "framework:\($0.id)", path: $0.file) }
+        let record = EvidenceScan(scanID: scanID, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt,
+                                  provider: outcome.providers.joined(separator: ","), accounts: outcome.accounts,
+                                  toolVersion: toolVersion, controlCatalogueDigest: EvidenceDigest.files(catalogue),
+                                  configDigest: configDigest, clouds: clouds)
+        let written = try await writer.write(scan: record, results: evaluation.results, controls: evaluation.controlsByID,
+                                             frameworks: evaluation.plan.frameworks, graph: evaluation.graph)
+        let location = writer.store.location.hasSuffix("/") ? writer.store.location : writer.store.location + "/"
+        report("evidence: scan \(scanID), \(written.manifest.recordCount) records in \(written.manifest.files.count) files, signed manifest \(location)\(written.manifestKey)")
+    }
+}
+
+/// The evidence scan id chosen when the scan started, shared by the sink's two calls.
+final class ScanIdentity: Sendable {
+    private let value = Mutex<String?>(nil)
+    func set(_ id: String) { value.withLock { $0 = id } }
+    func get() -> String? { value.withLock { $0 } }
+}
+
+import Synchronization

@@ -1,0 +1,265 @@
+public import AttestCollect
+public import AttestControls
+public import AttestCore
+public import AttestInventory
+public import Foundation
+import Synchronization
+
+/// What a scan evaluates after collection.
+public struct ControlPlan: Sendable {
+    public var controls: [Control]
+    public var frameworks: FrameworkSet
+    /// Control id → parameter → value, from config.
+    public var parameterOverrides: [String: [String: JSONValue]]
+    /// Failures at or above this severity make the scan's verdict ``ScanVerdict/findings``; nil never does.
+    public var failThreshold: Severity?
+
+    public init(controls: [Control], frameworks: FrameworkSet, parameterOverrides: [String: [String: JSONValue]] = [:],
+                failThreshold: Severity? = .info) {
+        self.controls = controls
+        self.frameworks = frameworks
+        self.parameterOverrides = parameterOverrides
+        self.failThreshold = failThreshold
+    }
+}
+
+/// The controls' results for one scan, with what reports and evidence need to show them.
+public struct ControlEvaluation: Sendable {
+    public var plan: ControlPlan
+    public var results: ControlResults
+    public var controlsByID: [String: Control]
+    /// The inventory the results were evaluated over (observed values are read from it).
+    public var graph: InventoryGraph
+
+    public init(plan: ControlPlan, results: ControlResults, graph: InventoryGraph) {
+        self.plan = plan
+        self.results = results
+        self.controlsByID = Dictionary(uniqueKeysWithValues: plan.controls.map { ($0.id, $0) })
+        self.graph = graph
+    }
+
+    public func count(_ status: ResultStatus) -> Int { results.reduce(0) { $0 + ($1.status == status ? 1 : 0) } }
+
+    /// True when a control at or above the plan's threshold failed.
+    public var hasBlockingFailures: Bool {
+        guard let threshold = plan.failThreshold else { return false }
+        return results.contains { $0.status == .fail && $0.severity >= threshold }
+    }
+}
+
+/// One target as it was scanned.
+public struct ScannedTarget: Sendable {
+    public var provider: String
+    public var origin: String
+    public var accounts: [String]
+    public var principal: String?
+    public var regions: [String]
+    public var services: [String]
+}
+
+/// A scan's verdict, from which the command line takes its exit status.
+public enum ScanVerdict: Sendable, Equatable {
+    /// Everything was read and evaluated, and nothing failed at or above the threshold.
+    case clean
+    /// A control failed at or above the threshold.
+    case findings
+    /// Something could not be read or evaluated, or a sink (evidence) could not write.
+    case incomplete(String)
+}
+
+/// The result of one run of the pipeline: what was collected, what could not be, the controls'
+/// results, and what the sinks could not do.
+public struct ScanOutcome: Sendable {
+    public var id: String
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var targets: [ScannedTarget]
+    public var graph: InventoryGraph
+    public var errors: [CollectionError]
+    /// HTTP exchanges attempted, retries included, and retries alone.
+    public var calls: Int
+    public var retries: Int
+    public var evaluation: ControlEvaluation?
+    /// What a sink could not do (evidence not written), one line each.
+    public var sinkFailures: [String] = []
+
+    /// Complete when nothing failed to be read.
+    public var isComplete: Bool { errors.isEmpty }
+
+    public var accounts: [String] { Array(Set(targets.flatMap(\.accounts))).sorted() }
+    public var providers: [String] { Array(Set(targets.map(\.provider))).sorted() }
+
+    /// Failures at or above the threshold first; then anything unread; then anything that could
+    /// not be evaluated, which counts only when `strict` (the demo reports it without failing).
+    public func verdict(strict: Bool = true) -> ScanVerdict {
+        if !sinkFailures.isEmpty { return .incomplete(sinkFailures.joined(separator: "; ")) }
+        if let evaluation, evaluation.hasBlockingFailures { return .findings }
+        if !isComplete { return .incomplete("scan incomplete: \(errors.count) error(s); see the errors section") }
+        if strict, let evaluation, evaluation.count(.error) > 0 {
+            return .incomplete("\(evaluation.count(.error)) control result(s) could not be evaluated")
+        }
+        return .clean
+    }
+}
+
+/// Something a finished scan is handed to: the report writer, the evidence writer; later the
+/// scan history and metrics.
+public protocol ScanSink: Sendable {
+    /// Before anything is called (the evidence writer marks the scan as in progress, so a scan
+    /// that dies at any point shows as incomplete).
+    func scanWillStart(id: String, startedAt: Date) async throws
+    /// After collection and evaluation. A thrown error is recorded in the outcome's
+    /// ``ScanOutcome/sinkFailures`` and the other sinks still run.
+    func scanDidFinish(_ outcome: ScanOutcome) async throws
+    /// The scan ended without an outcome (a setup error).
+    func scanDidFail(_ error: any Error) async
+}
+
+extension ScanSink {
+    public func scanWillStart(id: String, startedAt: Date) async throws {}
+    public func scanDidFail(_ error: any Error) async {}
+}
+
+/// Collect → evaluate → sinks, for any number of targets of any providers, into one graph, one
+/// result set and one outcome. It writes nothing itself: output goes to the sinks, so a
+/// long-running service can run it in a loop.
+public struct ScanPipeline: Sendable {
+    public var registry: ProviderRegistry
+    /// Provider id → its loaded specs.
+    public var specs: [String: ProviderSpec]
+    /// Nil collects only.
+    public var plan: ControlPlan?
+    public var sinks: [any ScanSink]
+    public var progress: (any CollectionProgress)?
+    /// Units run at once per target, and items at once per unit.
+    public var unitConcurrency = 12
+    public var itemConcurrency = 8
+    /// Targets connected and collected at once.
+    public var targetConcurrency = 4
+
+    public init(registry: ProviderRegistry, specs: [String: ProviderSpec], plan: ControlPlan?, sinks: [any ScanSink] = [],
+                progress: (any CollectionProgress)? = nil) {
+        self.registry = registry
+        self.specs = specs
+        self.plan = plan
+        self.sinks = sinks
+        self.progress = progress
+    }
+
+    /// Runs one scan of `targets` in `session`. Setup mistakes (an unknown provider or service,
+    /// credentials that do not work, no identity) throw ``ScanSetupError`` before any result is
+    /// made; everything else ends in the outcome.
+    public func run(_ targets: [ScanTarget], in session: ScanSession) async throws -> ScanOutcome {
+        let id = UUID().uuidString.lowercased()
+        let startedAt = Date()
+        guard !targets.isEmpty else { throw ScanSetupError("nothing to scan: no target") }
+        let prepared = try targets.map(prepare)
+        do {
+            for sink in sinks { try await sink.scanWillStart(id: id, startedAt: startedAt) }
+            let collected = try await collect(prepared, session: session)
+            var outcome = ScanOutcome(
+                id: id, startedAt: startedAt, finishedAt: Date(), targets: collected.map(\.scanned),
+                graph: InventoryGraph(), errors: [], calls: session.counters.calls, retries: session.counters.retries)
+            var gaps = ControlEngine.CollectionGaps()
+            for c in collected {
+                for r in c.result.graph.resources.values { outcome.graph.add(r) }
+                for e in c.result.graph.edges { outcome.graph.add(e) }
+                outcome.errors += c.result.errors
+                gaps.merge(ControlEngine.CollectionGaps(
+                    errors: c.result.errors, services: c.services,
+                    regionalLevels: Set(c.provider.scopeLevels.filter(\.isRegional).map(\.name))))
+            }
+            outcome.errors.sort()
+            if let plan {
+                let engine = ControlEngine(controls: plan.controls, parameterOverrides: plan.parameterOverrides)
+                let results = await engine.evaluate(graph: outcome.graph, now: startedAt, gaps: gaps)
+                outcome.evaluation = ControlEvaluation(plan: plan, results: results, graph: outcome.graph)
+            }
+            outcome.finishedAt = Date()
+            for sink in sinks {
+                do {
+                    try await sink.scanDidFinish(outcome)
+                } catch {
+                    outcome.sinkFailures.append(SecretScrubber.shared.scrub(String(describing: error)))
+                }
+            }
+            return outcome
+        } catch {
+            for sink in sinks { await sink.scanDidFail(error) }
+            throw error
+        }
+    }
+
+    struct PreparedTarget: Sendable {
+        var target: ScanTarget
+        var provider: any CloudProvider
+        var spec: ProviderSpec
+        var services: [ServiceSpec]
+    }
+
+    struct CollectedTarget: Sendable {
+        var scanned: ScannedTarget
+        var result: CollectionResult
+        var services: [ServiceSpec]
+        var provider: any CloudProvider
+    }
+
+    func prepare(_ target: ScanTarget) throws -> PreparedTarget {
+        guard let provider = registry.provider(target.provider) else {
+            throw ScanSetupError("\(target.origin): unknown provider \(target.provider) (known: \(registry.ids.joined(separator: ", ")))")
+        }
+        guard let spec = specs[provider.id] else { throw ScanSetupError("no specs loaded for provider \(provider.id)") }
+        for key in target.options.keys.sorted() where !provider.targetOptionKeys.contains(key) {
+            throw ScanSetupError("\(target.origin): \(provider.id) targets have no option \(key) (known: \(provider.targetOptionKeys.joined(separator: ", ")))")
+        }
+        var services = spec.services.filter { !$0.resources.isEmpty }
+        if let wanted = target.services {
+            let known = Set(services.map(\.id))
+            let unknown = wanted.filter { !known.contains($0) }
+            guard unknown.isEmpty else {
+                throw ScanSetupError("unknown service \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
+            }
+            services = services.filter { wanted.contains($0.id) }
+        }
+        return PreparedTarget(target: target, provider: provider, spec: spec, services: services)
+    }
+
+    func collect(_ prepared: [PreparedTarget], session: ScanSession) async throws -> [CollectedTarget] {
+        let context = session.connectionContext
+        let unitConcurrency = self.unitConcurrency, itemConcurrency = self.itemConcurrency, progress = self.progress
+        return try await withThrowingTaskGroup(of: (Int, CollectedTarget).self) { group in
+            var next = 0
+            func launch() {
+                let index = next
+                let p = prepared[index]
+                next += 1
+                group.addTask {
+                    let connection = try await p.provider.connect(p.target, spec: p.spec, context: context)
+                    let engine = CollectionEngine(caller: connection.caller, unitConcurrency: unitConcurrency,
+                                                  itemConcurrency: itemConcurrency, progress: progress, logger: context.logger)
+                    let discovery = try await connection.discover(spec: p.spec, target: p.target, engine: engine)
+                    if let wanted = p.target.accounts {
+                        let found = discovery.target.accounts.map(\.id)
+                        let outside = found.filter { !wanted.contains($0) }
+                        guard outside.isEmpty else {
+                            throw ScanSetupError("\(p.target.origin): the credentials belong to account \(outside.joined(separator: ", ")), which the target's accounts (\(wanted.joined(separator: ", "))) do not list")
+                        }
+                    }
+                    var result = await engine.collect(services: p.services, target: discovery.target)
+                    result.errors = (discovery.errors + result.errors).sorted()
+                    let scanned = ScannedTarget(provider: p.provider.id, origin: p.target.origin,
+                                                accounts: discovery.target.accounts.map(\.id), principal: discovery.principal,
+                                                regions: discovery.regions, services: p.services.map(\.id).sorted())
+                    return (index, CollectedTarget(scanned: scanned, result: result, services: p.services, provider: p.provider))
+                }
+            }
+            while next < prepared.count && next < targetConcurrency { launch() }
+            var out = [CollectedTarget?](repeating: nil, count: prepared.count)
+            while let (index, collected) = try await group.next() {
+                out[index] = collected
+                if next < prepared.count { launch() }
+            }
+            return out.map { $0! }
+        }
+    }
+}
