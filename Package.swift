@@ -124,6 +124,7 @@ let package = Package(
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestSigV4",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,14 +147,27 @@ let package = Package(
         .target(
             name: "AttestTestSupport",
             dependencies: [
-                "AttestCore", "AttestHTTP", "AttestReplay", "AttestSigV4",
+                "AttestCore", "AttestHTTP", "AttestReplay", "AttestSigV4", "AttestCollect", "AttestScan", "AttestEvidence",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Tests/Support",
-            exclude: ["moto", "evidence"],
+            exclude: ["moto", "evidence", "fakecloud"],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),
+        .testTarget(
+            name: "AttestHTTPTests",
+            dependencies: ["AttestHTTP", "AttestCore", "AttestTestSupport", "AttestReplay", "AttestScan"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AttestScanTests",
+            dependencies: ["AttestScan", "AttestCollect", "AttestControls", "AttestCore", "AttestEvidence", "AttestInventory",
+                           "AttestTestSupport", "AttestReport", "AttestAWSProvider"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "AttestSigV4Tests", dependencies: ["AttestSigV4"], swiftSettings: strict),
         .testTarget(name: "AttestCELTests", dependencies: ["AttestCEL"], exclude: ["conformance-skips.txt"], swiftSettings: strict),
         .testTarget(name: "AttestPolicyTests", dependencies: ["AttestPolicy"], swiftSettings: strict),

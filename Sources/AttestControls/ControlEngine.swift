@@ -143,7 +143,8 @@ public struct ControlEngine: Sendable {
             if byTypeAndScope[type]?[account]?[region] == nil { byTypeAndScope[type, default: [:]][account, default: [:]][region] = reason }
         }
 
-        func reason(type: String, account: String, region: String) -> String? {
+        /// Why resources of `type` in `account` and `region` could not be read, if they could not.
+        public func reason(type: String, account: String, region: String) -> String? {
             guard let regions = byTypeAndScope[type]?[account] else { return nil }
             return regions[region] ?? regions[Self.everyRegion]
         }

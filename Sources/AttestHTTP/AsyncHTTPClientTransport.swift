@@ -54,6 +54,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
         config.timeout = .init(connect: .init(configuration.connectTimeout), read: nil)
         config.connectionPool = .init(idleTimeout: .init(configuration.idleTimeout),
                                       concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConcurrentPerHost)
+        // A failed connect fails the request at once: the attempt loop decides about retries
+        // (async-http-client would otherwise retry silently until the request's deadline).
+        config.connectionPool.retryConnectionEstablishment = false
         config.decompression = .enabled(limit: .ratio(100))
         config.redirectConfiguration = .disallow
         config.httpVersion = .automatic

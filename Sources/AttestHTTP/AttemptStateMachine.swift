@@ -87,7 +87,8 @@ public struct AttemptStateMachine: Sendable {
 
     private mutating func backOff(retryAfter: Duration?, elapsed: Duration) -> Action {
         let delay = policy.delay(afterAttempt: attempt, retryAfter: retryAfter, random: random)
-        if elapsed + delay > policy.maxCallDuration { return .giveUp(.callDeadline(waited: waited)) }
+        // The time spent is at least the waits (a sleep that returned early does not shorten it).
+        if max(elapsed, waited) + delay > policy.maxCallDuration { return .giveUp(.callDeadline(waited: waited)) }
         waited += delay
         attempt += 1
         return .wait(delay, thenAttempt: attempt)

@@ -1,6 +1,7 @@
 import AttestHTTP
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HTTPTypes
 import Logging
 import NIOCore
@@ -38,16 +39,21 @@ public struct LoopbackResponse: Sendable {
 /// the replay server of `attest demo`, and the credential endpoints and fault peers of the tests.
 public final class LoopbackServer: Sendable {
     public let port: Int
+    public let scheme: String
     private let task: Task<Void, any Error>
 
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var baseURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
-    private init(port: Int, task: Task<Void, any Error>) {
+    private init(port: Int, scheme: String, task: Task<Void, any Error>) {
         self.port = port
+        self.scheme = scheme
         self.task = task
     }
 
-    public static func start(_ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse) async throws -> LoopbackServer {
+    /// - Parameter server: the HTTP server to run (`.http1()`; a TLS one from HummingbirdTLS,
+    ///   with `scheme` `https`, for tests of certificate trust).
+    public static func start(server: HTTPServerBuilder = .http1(), scheme: String = "http",
+                             _ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse) async throws -> LoopbackServer {
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             var request = request
             let buffer = try await request.collectBody(upTo: 64 * 1024 * 1024)
@@ -70,6 +76,7 @@ public final class LoopbackServer: Sendable {
         logger.logLevel = .critical
         let app = Application(
             responder: responder,
+            server: server,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
@@ -83,7 +90,21 @@ public final class LoopbackServer: Sendable {
             task.cancel()
             throw LoopbackServerError()
         }
-        return LoopbackServer(port: port, task: task)
+        return LoopbackServer(port: port, scheme: scheme, task: task)
+    }
+
+    /// Runs `body` with a started server and stops it afterwards, whether `body` returns or throws.
+    public static func with<T: Sendable>(_ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse,
+                                         _ body: (LoopbackServer) async throws -> T) async throws -> T {
+        let server = try await start(handler)
+        do {
+            let value = try await body(server)
+            await server.stop()
+            return value
+        } catch {
+            await server.stop()
+            throw error
+        }
     }
 
     public func stop() async {

@@ -82,7 +82,7 @@ public struct AttestConfig: Sendable {
         func resolve(_ p: String) -> String {
             if p.contains("://") || p.hasPrefix("/") { return p }
             if p.hasPrefix("~/") { return NSHomeDirectory() + p.dropFirst(1) }
-            return base.appendingPathComponent(p).path
+            return base.appendingPathComponent(p).standardizedFileURL.path
         }
         if let n = m.node("path") { config.path = resolve(try n.string()) }
         if let n = m.node("signing_key") { config.signingKey = resolve(try n.string()) }

@@ -90,7 +90,7 @@ struct RetryAndSkewTests {
     /// RequestTimeTooSkewed and the server's Date. The client, 20 minutes behind, must correct
     /// itself and re-sign.
     @Test func clockSkewIsCorrectedFromTheServersDate() async throws {
-        let server = try await LoopbackServer.start { request in
+        try await LoopbackServer.with({ request in
             let f = DateFormatter()
             f.locale = Locale(identifier: "en_US_POSIX")
             f.timeZone = TimeZone(identifier: "UTC")
@@ -104,8 +104,7 @@ struct RetryAndSkewTests {
                 return LoopbackResponse(status: 403, contentType: "text/xml", text: "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>\(problem)</Message></Error></ErrorResponse>")
             }
             return LoopbackResponse(status: 200, contentType: "text/xml", text: identityXML)
-        }
-        defer { Task { await server.stop() } }
+        }) { server in
         let behind = ClockOffset(now: { Date().addingTimeInterval(-1200) })
         let c = AWSClient(transport: AsyncHTTPClientTransport(), credentials: creds,
                           endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": server.baseURL]), retryPolicy: fast, clock: behind)
@@ -116,6 +115,7 @@ struct RetryAndSkewTests {
         // Once corrected, later calls are right first time.
         _ = try await c.send(op, service: .sts)
         #expect(c.counters.calls == 3)
+        }
     }
 
     @Test func aSignatureErrorWithoutSkewIsNotRetried() async throws {

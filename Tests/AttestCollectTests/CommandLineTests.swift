@@ -1,6 +1,8 @@
 import AttestAWS
+import AttestCLI
 import AttestCollect
 import AttestCore
+import AttestHTTP
 import AttestReplay
 import AttestTestSupport
 import Foundation
@@ -123,6 +125,10 @@ struct CommandLineTests {
     @Test func usageAndConfigurationErrorsExitTwoWithOneLine() throws {
         let cases: [([String], [String: String], String)] = [
             (["scan", "aws", "--format", "xml"], [:], "format"),
+            (["scan", "aws", "--format", "csv"], [:], "--format: use table or json, not csv"),
+            (["scan", "aws", "--log-level", "bogus"], [:], "log-level"),
+            (["scan", "aws", "--fail-on", "sometimes"], [:], "fail-on"),
+            (["scan"], [:], "nothing to scan"),
             (["scan", "aws", "--external-id", "x"], [:], "--external-id needs --role-arn"),
             (["scan", "aws", "--role-arn", "not-an-arn"], [:], "must be an ARN"),
             (["scan", "aws", "--bogus"], [:], "bogus"),
@@ -153,15 +159,43 @@ struct CommandLineTests {
         #expect(r.stderr.contains("providers/aws/kms.yaml:\(line): unknown key lsit"), "\(r.stderr)")
     }
 
+    @Test func theConfigsTargetsAreScannedIntoOneReport() async throws {
+        let env = try await SeededMoto.shared.value
+        let dir = try TestPaths.temporaryDirectory("targets")
+        try """
+            targets:
+              - provider: aws
+                regions: [us-east-1]
+                services: [kms]
+              - provider: aws
+                home_region: eu-west-1
+                regions: [eu-west-1]
+                services: [s3]
+            """.write(to: dir.appendingPathComponent("attest.yaml"), atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("scan.json")
+        let r = try runProcessCapturing(TestPaths.attestBinary.path, ["scan", "--no-controls", "--format", "json", "--output", out.path, "--quiet"],
+                                        environment: ["PATH": "/usr/bin:/bin", "HOME": dir.path, "AWS_EC2_METADATA_DISABLED": "true",
+                                                      "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                                                      "AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIATARGETS000000001",
+                                                      "AWS_SECRET_ACCESS_KEY": "targets-secret"], currentDirectory: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try Attest.json(out)
+        #expect(report["scan"]["targets"].asList.map { $0["origin"].stringValue ?? "" } == ["attest.yaml:2", "attest.yaml:5"])
+        #expect(report["scan"]["services"] == ["kms", "s3"])
+        #expect(report["scan"]["regions"] == ["eu-west-1", "us-east-1"])
+        let types = Set(report["resources"].asList.compactMap { $0["type"].stringValue })
+        #expect(types == ["aws.kms.key", "aws.s3.bucket"])
+        #expect(report["resources"].asList.filter { $0["type"] == "aws.s3.bucket" }.count == 3)
+    }
+
     @Test func helpAndVersionExitZero() throws {
-        #expect(try Attest.run(["--version"]).stdout.contains(attestVersionForTests))
+        #expect(try Attest.run(["--version"]).stdout.contains(attestVersion))
         let help = try Attest.run(["scan", "aws", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("--role-arn"))
     }
 }
 
-let attestVersionForTests = "0.1.0"
 
 @Suite("Assuming a role into the scanned account")
 struct AssumeRoleCommandTests {
@@ -175,5 +209,61 @@ struct AssumeRoleCommandTests {
         #expect(r.status == 0, "\(r.stderr)")
         let principal = try Attest.json(out)["scan"]["principal"].stringValue ?? ""
         #expect(principal.hasPrefix("arn:aws:sts::123456789012:assumed-role/app-role/attest-"))
+    }
+}
+
+/// A proxy that inspects TLS presents its own CA's certificates: attest trusts them through
+/// `AWS_CA_BUNDLE` (or a profile's `ca_bundle`, or `SSL_CERT_FILE`), and refuses them otherwise.
+@Suite("AWS behind a TLS-inspecting proxy")
+struct TLSProxyTests {
+    @Test func theProxysBundleIsTrustedThroughAWSCABundle() async throws {
+        let env = try await SeededMoto.shared.value
+        let ca = try TestCertificateAuthority.make()
+        let upstream = AsyncHTTPClientTransport()
+        let proxy = try await ca.server { request in
+            let url = env.moto.endpoint + request.path + (request.query.isEmpty ? "" : "?" + request.query)
+            let forwarded = HTTPRequest(method: request.method, url: url, headers: request.headers.filter { $0.name.lowercased() != "host" },
+                                        body: request.body)
+            guard let answer = try? await upstream.send(forwarded) else { return LoopbackResponse(status: 502) }
+            return LoopbackResponse(status: answer.status, headers: answer.headers.filter { $0.name.lowercased() != "content-length" },
+                                    body: answer.body)
+        }
+        do {
+            let args = ["scan", "aws", "--services", "kms", "--regions", "us-east-1", "--no-controls", "--format", "json", "--quiet"]
+            let base = ["AWS_ENDPOINT_URL": proxy.baseURL, "AWS_ACCESS_KEY_ID": "AKIAPROXY00000000001", "AWS_SECRET_ACCESS_KEY": "proxy-secret"]
+            let trusted = try Attest.run(args, environment: base.merging(["AWS_CA_BUNDLE": ca.bundle]) { _, n in n })
+            #expect(trusted.status == 0, "\(trusted.stderr)")
+            let report = try JSONValue.parse(Data(trusted.stdout.utf8))
+            #expect(report["resources"].asList.filter { $0["type"] == "aws.kms.key" }.count == 2)
+
+            // The same through a profile's ca_bundle, and through SSL_CERT_FILE.
+            let dir = try TestPaths.temporaryDirectory("ca-profile")
+            let config = dir.appendingPathComponent("config")
+            try "[profile proxied]\naws_access_key_id = AKIAPROXY00000000002\naws_secret_access_key = proxy-secret-2\nca_bundle = \(ca.bundle)\n"
+                .write(to: config, atomically: true, encoding: .utf8)
+            let viaProfile = try Attest.run(args + ["--profile", "proxied"],
+                                            environment: base.merging(["AWS_CONFIG_FILE": config.path]) { _, n in n })
+            #expect(viaProfile.status == 0, "\(viaProfile.stderr)")
+            let viaSSLCertFile = try Attest.run(args, environment: base.merging(["SSL_CERT_FILE": ca.bundle]) { _, n in n })
+            #expect(viaSSLCertFile.status == 0, "\(viaSSLCertFile.stderr)")
+
+            // Without the bundle: refused on one line, naming TLS and what to set.
+            let refused = try Attest.run(args, environment: base)
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("TLSError"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("SSL_CERT_FILE"))
+            #expect(refused.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(refused.stderr)")
+
+            // A bundle that is not there is a usage error naming it.
+            let missing = try Attest.run(args, environment: base.merging(["AWS_CA_BUNDLE": "/nonexistent/bundle.pem"]) { _, n in n })
+            #expect(missing.status == 2)
+            #expect(missing.stderr.contains("/nonexistent/bundle.pem"), "\(missing.stderr)")
+        } catch {
+            await proxy.stop()
+            await upstream.shutdown()
+            throw error
+        }
+        await proxy.stop()
+        await upstream.shutdown()
     }
 }

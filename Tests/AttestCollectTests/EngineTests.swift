@@ -1,7 +1,10 @@
+import AttestAWSProvider
 import AttestCollect
+import AttestControls
 import AttestCore
 import AttestInventory
 import Foundation
+import Synchronization
 import Testing
 
 /// A ServiceCaller that answers from a table, for behaviour no emulator shows (moto's credential
@@ -124,3 +127,124 @@ extension TestPaths {
 }
 
 import AttestTestSupport
+
+/// The defects a review of the first engine found, each pinned down.
+@Suite("Collection gaps land where the data is missing")
+struct CollectionGapTests {
+    static let a = "111122223333"
+
+    static func iam() throws -> ServiceSpec {
+        try SpecLoader.loadService(try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws")
+    }
+
+    static func controls(_ ids: [String]) throws -> [Control] {
+        let environment = try RuleEnvironment.make(providerFunctions: AWSRuleFunctions.all)
+        return try ControlLoader.load(directories: [TestPaths.repository.appendingPathComponent("controls")], environment: environment)
+            .filter { ids.contains($0.id) }
+    }
+
+    @Test func aFailedChildListBlamesTheChildTypeOfThatParentNotTheParent() async throws {
+        let caller = TableCaller { op, params in
+            switch op {
+            case "ListUsers":
+                return ["Users": ["member": [["UserName": "dave", "Arn": .string("arn:aws:iam::\(Self.a):user/dave")],
+                                             ["UserName": "erin", "Arn": .string("arn:aws:iam::\(Self.a):user/erin")]]]]
+            case "ListAccessKeys":
+                if params["UserName"] == "dave" { throw TableError(code: "AccessDenied") }
+                return ["AccessKeyMetadata": ["member": [["AccessKeyId": "AKIAERIN", "UserName": "erin", "Status": "Active",
+                                                          "CreateDate": "2026-11-01T00:00:00Z"]]]]
+            case "GenerateCredentialReport": return ["State": "COMPLETE"]
+            case "GetCredentialReport", "GetAccountPasswordPolicy", "GetLoginProfile", "GetAccountSummary": throw TableError(code: "NoSuchEntity")
+            default: return [:]
+            }
+        }
+        let spec = try Self.iam()
+        let result = await CollectionEngine(caller: caller).collect(services: [spec], target: EngineTests.target)
+        let failed = try #require(result.errors.first { $0.operation == "ListAccessKeys" })
+        #expect(failed.resourceType == "aws.iam.access-key")
+        #expect(failed.parentId == "arn:aws:iam::\(Self.a):user/dave")
+        #expect(failed.resourceId == nil)
+
+        let gaps = ControlEngine.CollectionGaps(errors: result.errors.filter { $0.operation == "ListAccessKeys" }, services: [spec],
+                                                regionalLevels: ["regional"])
+        let results = await ControlEngine(controls: try Self.controls(["aws-iam-access-key-rotated", "aws-iam-user-console-mfa"]))
+            .evaluate(graph: result.graph, now: Date(timeIntervalSince1970: 1_764_547_200), gaps: gaps)
+        // Dave's own controls are judged: his user was read.
+        let daves = results.filter { $0.resourceID == "arn:aws:iam::\(Self.a):user/dave" }
+        #expect(!daves.isEmpty && daves.allSatisfy { $0.status != .error })
+        // Erin's key was read and is judged; dave's keys are one error result that names him.
+        #expect(results.first { $0.resourceID == "arn:aws:iam::\(Self.a):access-key/AKIAERIN" }?.status == .pass)
+        let unknown = results.filter { $0.status == .error }
+        #expect(unknown.map(\.controlID) == ["aws-iam-access-key-rotated"])
+        #expect(unknown.first?.parentID == "arn:aws:iam::\(Self.a):user/dave")
+        #expect(unknown.first?.subject == "aws.iam.access-key of arn:aws:iam::\(Self.a):user/dave")
+        #expect(unknown.first?.reason?.contains("ListAccessKeys") == true)
+    }
+
+    @Test func discoveryRendersTemplatesWithTheOperationsDefaults() async throws {
+        let yaml = """
+        service: things
+        scope: global
+        operations:
+          Describe: {parameters: {Mode: full, Limit: 50}}
+        resources: []
+        """
+        let spec = ProviderSpec(provider: "test", services: [try SpecLoader.loadService(yaml, file: "things.yaml", provider: "test")],
+                                discovery: ["regions": DiscoveryCall(service: "things", operation: "Describe", items: nil,
+                                                                     parameters: ["Owner": .template(try Template("{account}")), "Limit": .json(5)])])
+        let seen = Box()
+        let caller = TableCaller { _, params in
+            seen.value.withLock { $0 = params }
+            return ["ok": true]
+        }
+        _ = try await CollectionEngine(caller: caller).discover(spec.discovery["regions"]!, in: spec,
+                                                               scope: CollectionScope(account: Self.a, region: "us-east-1"),
+                                                               context: ["account": .string(Self.a)])
+        // The call's own parameters win over the operation's defaults; templates are rendered.
+        #expect(seen.value.withLock { $0 } == ["Mode": "full", "Limit": 5, "Owner": .string(Self.a)])
+    }
+
+    @Test func aDiscoveryFailureBlamesNoResourceType() throws {
+        let errors = [
+            CollectionError(kind: .discovery, service: "ec2", account: Self.a, region: "us-east-1", operation: "DescribeRegions",
+                            code: "AccessDenied", message: "could not list enabled regions"),
+            CollectionError(kind: .scopeUnavailable, service: "ec2", account: Self.a, region: "xx-nowhere-1", operation: "DescribeRegions",
+                            code: "RegionNotEnabled", message: "not enabled"),
+        ]
+        let services = try [("ec2", "regional", "aws.ec2.vpc"), ("iam", "global", "aws.iam.user")].map { id, scope, type in
+            try SpecLoader.loadService("service: \(id)\nscope: \(scope)\nresources:\n  - {type: \(type), singleton: true, id: x}\n",
+                                       file: "\(id).yaml", provider: "aws")
+        }
+        let gaps = ControlEngine.CollectionGaps(errors: errors, services: services, regionalLevels: ["regional"])
+        // The home region's EC2 results stay judged.
+        #expect(gaps.reason(type: "aws.ec2.vpc", account: Self.a, region: "us-east-1") == nil)
+        // A region that was asked for but not scanned is unknown for every regional type, and only there.
+        #expect(gaps.reason(type: "aws.ec2.vpc", account: Self.a, region: "xx-nowhere-1")?.contains("RegionNotEnabled") == true)
+        #expect(gaps.reason(type: "aws.iam.user", account: Self.a, region: "global") == nil)
+    }
+
+    @Test func pollAttemptsAndIntervalsMustBeNumbers() throws {
+        func spec(_ poll: String) -> String {
+            """
+            service: s
+            operations:
+              Gen: {}
+              List: {items: "x[]"}
+            resources:
+              - type: t.s.r
+                list: {operation: List, before: [{operation: Gen, path: State, until: DONE, \(poll)}]}
+                id: "{item}"
+            """
+        }
+        #expect(throws: Never.self) { _ = try SpecLoader.loadService(spec("attempts: 5, interval: 0.5"), file: "s.yaml", provider: "t") }
+        for (poll, message) in [("attempts: five", "attempts must be"), ("attempts: 0", "attempts must be"),
+                                ("interval: soon", "interval must be"), ("interval: -1", "interval must be")] {
+            #expect { _ = try SpecLoader.loadService(spec(poll), file: "s.yaml", provider: "t") } throws: {
+                ($0 as? SpecError)?.message.contains(message) == true && ($0 as? SpecError)?.line == 7
+            }
+        }
+    }
+}
+
+final class Box: Sendable { let value = Mutex<[String: JSONValue]>([:]) }
+

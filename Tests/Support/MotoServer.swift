@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A real `moto_server` (the AWS emulator) on a free loopback port, started for a test and
 /// stopped with it. `.ci/run` installs it; a missing moto fails the tests that need it loudly.
@@ -20,7 +21,9 @@ public final class MotoServer: Sendable {
             let port = try freePort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+            // moto_server dies with the test process even when that one is killed (see `launcher`);
+            // a normal exit also stops every server (see `StartedServers`).
+            process.arguments = ["python3", "-c", Self.launcher, "moto_server", "-H", "127.0.0.1", "-p", String(port)]
             var env = ProcessInfo.processInfo.environment
             env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
             env["MOTO_ALLOW_NONEXISTENT_REGION"] = "false"
@@ -29,6 +32,7 @@ public final class MotoServer: Sendable {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
+            StartedServers.add(process)
             let server = MotoServer(port: port, process: process)
             do {
                 try await server.waitUntilReady()
@@ -40,6 +44,26 @@ public final class MotoServer: Sendable {
         }
         throw lastError ?? TestPeerError("moto_server did not start")
     }
+
+    /// Runs moto_server as a child and stops it when told to (SIGTERM) or when the test process
+    /// that started it is gone, however that process ended.
+    static let launcher = """
+        import os, signal, subprocess, sys, time
+        parent = os.getppid()
+        child = subprocess.Popen(sys.argv[1:])
+        def stop(*_):
+            child.kill()
+            child.wait()
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
+        while child.poll() is None:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                stop()
+            time.sleep(0.5)
+        sys.exit(child.returncode)
+        """
 
     func waitUntilReady() async throws {
         let deadline = Date().addingTimeInterval(60)
@@ -103,6 +127,26 @@ public final class MotoServer: Sendable {
     deinit { stop() }
 }
 
+/// Every emulator a test process started, stopped when the process exits: the shared ones live
+/// for the whole run (Swift Testing has no global teardown), and must not outlive it.
+enum StartedServers {
+    private static let processes = Mutex<[Process]>([])
+    private static let registered = Mutex(false)
+
+    static func add(_ process: Process) {
+        processes.withLock { $0.append(process) }
+        let first = registered.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { atexit { StartedServers.stopAll() } }
+    }
+
+    static func stopAll() {
+        for p in processes.withLock({ $0 }) where p.isRunning { kill(p.processIdentifier, SIGTERM) }  // the launcher kills moto_server
+    }
+}
+
 public struct TestPeerError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
@@ -123,11 +167,13 @@ public struct ProcessResult: Sendable {
     public var stderr: String
 }
 
-public func runProcessCapturing(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+public func runProcessCapturing(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                                currentDirectory: URL? = nil) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment { process.environment = environment }
+    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

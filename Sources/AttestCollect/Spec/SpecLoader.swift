@@ -326,9 +326,18 @@ public struct ProviderSpec: Sendable {
     }
 }
 
+/// A call a provider makes before collection (who am I, which regions), by service and operation.
 public struct DiscoveryCall: Sendable {
     public var service: String
     public var operation: String
+    /// Where the answer's items are, when the answer is a list.
     public var items: ValuePath?
     public var parameters: [String: ParameterValue]
+
+    public init(service: String, operation: String, items: ValuePath? = nil, parameters: [String: ParameterValue] = [:]) {
+        self.service = service
+        self.operation = operation
+        self.items = items
+        self.parameters = parameters
+    }
 }
