@@ -1,8 +1,8 @@
-public import AttestCore
+import AttestCore
 public import AttestHTTP
 import AttestSigV4
 import Crypto
-public import Foundation
+import Foundation
 public import Logging
 
 /// Sends signed AWS API calls: builds the request for the service's wire protocol, signs it
@@ -19,11 +19,13 @@ public final class AWSClient: Sendable {
     let userAgent: String
     let requestTimeout: Duration
 
-    public init(transport: any HTTPTransport, credentials: any AWSCredentialProvider,
-                endpoints: AWSEndpointResolver = AWSEndpointResolver(), retryPolicy: RetryPolicy = RetryPolicy(),
-                counters: CallCounters = CallCounters(), clock: ClockOffset = ClockOffset(),
-                logger: Logger = Logger(label: "attest.aws"), userAgent: String = "attest",
-                requestTimeout: Duration = .seconds(30)) {
+    public init(
+        transport: any HTTPTransport, credentials: any AWSCredentialProvider,
+        endpoints: AWSEndpointResolver = AWSEndpointResolver(), retryPolicy: RetryPolicy = RetryPolicy(),
+        counters: CallCounters = CallCounters(), clock: ClockOffset = ClockOffset(),
+        logger: Logger = Logger(label: "attest.aws"), userAgent: String = "attest",
+        requestTimeout: Duration = .seconds(30)
+    ) {
         self.transport = transport
         self.credentials = credentials
         self.endpoints = endpoints
@@ -37,8 +39,9 @@ public final class AWSClient: Sendable {
 
     /// A client like this one that signs with other credentials.
     public func with(credentials: any AWSCredentialProvider) -> AWSClient {
-        AWSClient(transport: transport, credentials: credentials, endpoints: endpoints, retryPolicy: retryPolicy,
-                  counters: counters, clock: clock, logger: logger, userAgent: userAgent, requestTimeout: requestTimeout)
+        AWSClient(
+            transport: transport, credentials: credentials, endpoints: endpoints, retryPolicy: retryPolicy,
+            counters: counters, clock: clock, logger: logger, userAgent: userAgent, requestTimeout: requestTimeout)
     }
 
     public func send(_ op: AWSOperation, service: AWSService) async throws -> AWSResponse {
@@ -46,9 +49,10 @@ public final class AWSClient: Sendable {
         let encoded = ProtocolCodec.encode(op, service: service)
         var (host, path) = address(op, endpoint: endpoint, encodedPath: encoded.path)
         path = endpoint.basePath + path
-        let hostHeader = endpoint.port.map { p in
-            (endpoint.scheme == "https" && p == 443) || (endpoint.scheme == "http" && p == 80) ? host : "\(host):\(p)"
-        } ?? host
+        let hostHeader =
+            endpoint.port.map { p in
+                (endpoint.scheme == "https" && p == 443) || (endpoint.scheme == "http" && p == 80) ? host : "\(host):\(p)"
+            } ?? host
 
         let loop = AttemptLoop(transport: transport, policy: retryPolicy, counters: counters, logger: logger)
         let clock = self.clock
@@ -61,8 +65,9 @@ public final class AWSClient: Sendable {
                 let signer = SigV4Signer(service: service.signingName, region: endpoint.signingRegion)
                 let signature = signer.sign(
                     SigningRequest(method: encoded.method, path: path, query: query, headers: headers, payload: .bytes(encoded.body)),
-                    credentials: SigningCredentials(accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey.value,
-                                                    sessionToken: creds.sessionToken?.value),
+                    credentials: SigningCredentials(
+                        accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey.value,
+                        sessionToken: creds.sessionToken?.value),
                     date: clock.current)
                 headers.append(contentsOf: signature.headersToAdd)
                 query.append(contentsOf: signature.queryToAdd)
@@ -80,7 +85,9 @@ public final class AWSClient: Sendable {
 
     /// AWS's part of the attempt loop: decode a 2xx answer; for an error, re-sign after a clock
     /// skew correction, retry throttling and transient faults, and give up on the rest.
-    static func interpret(_ response: HTTPResponse, op: AWSOperation, service: AWSService, clock: ClockOffset) -> AttemptOutcome<AWSResponse> {
+    static func interpret(_ response: HTTPResponse, op: AWSOperation, service: AWSService, clock: ClockOffset) -> AttemptOutcome<
+        AWSResponse
+    > {
         if (200..<300).contains(response.status) {
             do {
                 let value = try ProtocolCodec.decode(response, op: op, service: service)
@@ -91,11 +98,13 @@ public final class AWSClient: Sendable {
         }
         let error = AWSErrorDecoder.decode(response, protocol: service.wireProtocol)
         if AWSServiceError.clockSkewCodes.contains(error.code),
-           let serverDate = response.header("Date").flatMap(HTTPDate.parse), clock.adjust(serverDate: serverDate) {
+            let serverDate = response.header("Date").flatMap(HTTPDate.parse), clock.adjust(serverDate: serverDate)
+        {
             return .failure(error, .resend)
         }
         if error.isTransient {
-            return .failure(error, .retry(throttled: error.isThrottling, retryAfter: RetryPolicy.parseRetryAfter(response.header("Retry-After"))))
+            return .failure(
+                error, .retry(throttled: error.isThrottling, retryAfter: RetryPolicy.parseRetryAfter(response.header("Retry-After"))))
         }
         return .failure(error, .done)
     }

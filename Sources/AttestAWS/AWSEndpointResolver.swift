@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Where a request for a service in a region goes, and which region it is signed for.
 public struct AWSEndpoint: Sendable, Equatable {

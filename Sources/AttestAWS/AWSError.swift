@@ -1,5 +1,5 @@
-public import AttestCore
-public import AttestHTTP
+import AttestCore
+import AttestHTTP
 import Foundation
 
 /// An error answer from an AWS API, decoded from whichever shape its protocol uses.
@@ -45,8 +45,10 @@ public struct AWSServiceError: Error, CustomStringConvertible, Sendable, Equatab
         isThrottling || Self.transientCodes.contains(code) || [500, 502, 503, 504].contains(status)
     }
     public var isAccessDenied: Bool {
-        ["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
-         "UnrecognizedClientException", "InvalidClientTokenId", "Forbidden"].contains(code) || status == 403
+        [
+            "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
+            "UnrecognizedClientException", "InvalidClientTokenId", "Forbidden",
+        ].contains(code) || status == 403
     }
 }
 
@@ -108,19 +110,21 @@ enum AWSErrorDecoder {
         }
         if let c = code, let hash = c.lastIndex(of: "#") { code = String(c[c.index(after: hash)...]) }
         if let c = code, let colon = c.firstIndex(of: ":") { code = String(c[..<colon]) }
-        let fallback: String = switch response.status {
-        case 400: "BadRequest"
-        case 401: "Unauthorized"
-        case 403: "AccessDenied"
-        case 404: "NotFound"
-        case 429: "TooManyRequestsException"
-        case 500: "InternalError"
-        case 503: "ServiceUnavailable"
-        default: "HTTP\(response.status)"
-        }
+        let fallback: String =
+            switch response.status {
+            case 400: "BadRequest"
+            case 401: "Unauthorized"
+            case 403: "AccessDenied"
+            case 404: "NotFound"
+            case 429: "TooManyRequestsException"
+            case 500: "InternalError"
+            case 503: "ServiceUnavailable"
+            default: "HTTP\(response.status)"
+            }
         let finalCode = (code?.isEmpty == false) ? code! : fallback
         let finalMessage = message ?? (response.body.isEmpty ? "no error body" : "undecodable error body")
-        return AWSServiceError(code: finalCode, message: SecretScrubber.shared.scrub(String(finalMessage.prefix(1000))),
-                               status: response.status, requestId: requestId)
+        return AWSServiceError(
+            code: finalCode, message: SecretScrubber.shared.scrub(String(finalMessage.prefix(1000))),
+            status: response.status, requestId: requestId)
     }
 }

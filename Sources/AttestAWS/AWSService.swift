@@ -31,8 +31,10 @@ public struct AWSService: Sendable, Hashable {
     /// True for services with one endpoint per partition (IAM), signed in the partition's home region.
     public var isGlobal: Bool
 
-    public init(id: String, endpointPrefix: String? = nil, signingName: String? = nil, wireProtocol: AWSProtocol,
-                apiVersion: String? = nil, targetPrefix: String? = nil, jsonVersion: String? = nil, isGlobal: Bool = false) {
+    public init(
+        id: String, endpointPrefix: String? = nil, signingName: String? = nil, wireProtocol: AWSProtocol,
+        apiVersion: String? = nil, targetPrefix: String? = nil, jsonVersion: String? = nil, isGlobal: Bool = false
+    ) {
         self.id = id
         self.endpointPrefix = endpointPrefix ?? id
         self.signingName = signingName ?? id
@@ -69,10 +71,12 @@ public struct AWSOperation: Sendable {
     /// REST protocols: the request body as is (an S3 object's bytes).
     public var body: [UInt8]
 
-    public init(name: String, region: String, parameters: JSONValue = .object([:]), method: String = "POST",
-                path: String = "/", query: [(name: String, value: String)] = [], headers: [(name: String, value: String)] = [],
-                hostPrefix: String? = nil, bucket: String? = nil, rawPayload: Bool = false, unsigned: Bool = false,
-                body: [UInt8] = []) {
+    public init(
+        name: String, region: String, parameters: JSONValue = .object([:]), method: String = "POST",
+        path: String = "/", query: [(name: String, value: String)] = [], headers: [(name: String, value: String)] = [],
+        hostPrefix: String? = nil, bucket: String? = nil, rawPayload: Bool = false, unsigned: Bool = false,
+        body: [UInt8] = []
+    ) {
         self.name = name
         self.region = region
         self.parameters = parameters

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// The correction between this machine's clock and AWS's, learnt from a `Date` header after a

@@ -3,7 +3,7 @@ public import AttestCEL
 public import AttestCollect
 public import AttestCore
 public import AttestEvidence
-public import AttestHTTP
+import AttestHTTP
 public import AttestScan
 import Foundation
 import Logging
@@ -42,10 +42,12 @@ public struct AWSProvider: CloudProvider {
     public func permissions(spec: ProviderSpec, services: [String]?) -> JSONValue {
         [
             "Version": "2012-10-17",
-            "Statement": [[
-                "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
-                "Action": .array(Self.actions(spec: spec, services: services).map(JSONValue.string)),
-            ]],
+            "Statement": [
+                [
+                    "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
+                    "Action": .array(Self.actions(spec: spec, services: services).map(JSONValue.string)),
+                ]
+            ],
         ]
     }
 
@@ -53,7 +55,9 @@ public struct AWSProvider: CloudProvider {
     public static func actions(spec: ProviderSpec, services wanted: [String]? = nil) -> [String] {
         var actions: Set<String> = []
         for call in spec.discovery.values {
-            if let s = spec.service(call.service), let op = s.operations[call.operation] { actions.insert(AWSServiceCaller.action(service: s, operation: op)) }
+            if let s = spec.service(call.service), let op = s.operations[call.operation] {
+                actions.insert(AWSServiceCaller.action(service: s, operation: op))
+            }
         }
         for s in spec.services where wanted?.contains(s.id) ?? true {
             for r in s.resources {
@@ -69,16 +73,20 @@ public struct AWSProvider: CloudProvider {
         return actions.sorted()
     }
 
-    public func openEvidenceStore(_ url: String, options: EvidenceStoreOptions, context: ConnectionContext) async throws -> (any EvidenceStore)? {
+    public func openEvidenceStore(_ url: String, options: EvidenceStoreOptions, context: ConnectionContext) async throws -> (
+        any EvidenceStore
+    )? {
         guard url.hasPrefix("s3://") else { return nil }
         guard let (bucket, prefix) = S3EvidenceStore.parse(url) else {
             throw ScanSetupError("evidence destination \(url): expected s3://bucket/prefix")
         }
-        let target = ScanTarget(provider: id, profile: options.profile, options: options.region.map { ["home_region": $0] } ?? [:],
-                                origin: "evidence \(url)")
+        let target = ScanTarget(
+            provider: id, profile: options.profile, options: options.region.map { ["home_region": $0] } ?? [:],
+            origin: "evidence \(url)")
         let session = try await AWSSession.make(target: target, context: context)
-        return S3EvidenceStore(client: session.client, bucket: bucket, prefix: prefix, region: options.region ?? session.homeRegion,
-                               retentionDays: options.retentionDays ?? 365)
+        return S3EvidenceStore(
+            client: session.client, bucket: bucket, prefix: prefix, region: options.region ?? session.homeRegion,
+            retentionDays: options.retentionDays ?? 365)
     }
 }
 
@@ -104,8 +112,12 @@ public struct AWSConnection: ProviderConnection {
         let home = CollectionScope(account: "", region: homeRegion)
         let identity: JSONValue
         do {
-            identity = try await engine.discover(identityCall, in: spec, scope: home, context: ["region": .string(homeRegion),
-                                                                                                   "home_region": .string(homeRegion)])
+            identity = try await engine.discover(
+                identityCall, in: spec, scope: home,
+                context: [
+                    "region": .string(homeRegion),
+                    "home_region": .string(homeRegion),
+                ])
         } catch {
             let (code, message) = caller.describe(error)
             throw ScanSetupError("cannot establish the caller identity: \(code): \(message)")
@@ -120,14 +132,17 @@ public struct AWSConnection: ProviderConnection {
         var errors: [CollectionError] = []
         var regions: [String]
         do {
-            let answer = try await engine.discover(regionsCall, in: spec, scope: CollectionScope(account: account, region: homeRegion),
-                                                   context: context)
+            let answer = try await engine.discover(
+                regionsCall, in: spec, scope: CollectionScope(account: account, region: homeRegion),
+                context: context)
             let enabled = answer.asList.compactMap(\.stringValue).sorted()
             if let wanted = target.regions {
                 for r in Set(wanted).sorted() where !enabled.contains(r) {
-                    errors.append(CollectionError(kind: .scopeUnavailable, service: regionsCall.service, account: account, region: r,
-                                                  operation: regionsCall.operation, code: "RegionNotEnabled",
-                                                  message: "region \(r) is not enabled for this account; not scanned"))
+                    errors.append(
+                        CollectionError(
+                            kind: .scopeUnavailable, service: regionsCall.service, account: account, region: r,
+                            operation: regionsCall.operation, code: "RegionNotEnabled",
+                            message: "region \(r) is not enabled for this account; not scanned"))
                 }
                 regions = Array(Set(wanted.filter { enabled.contains($0) })).sorted()
             } else {
@@ -135,14 +150,18 @@ public struct AWSConnection: ProviderConnection {
             }
         } catch {
             let (code, message) = caller.describe(error)
-            errors.append(CollectionError(kind: .discovery, service: regionsCall.service, account: account, region: homeRegion,
-                                          operation: regionsCall.operation, code: code, message: "could not list enabled regions: \(message)"))
+            errors.append(
+                CollectionError(
+                    kind: .discovery, service: regionsCall.service, account: account, region: homeRegion,
+                    operation: regionsCall.operation, code: code, message: "could not list enabled regions: \(message)"))
             regions = Array(Set(target.regions ?? [homeRegion])).sorted()
         }
         let collection = CollectionTarget(
             accounts: [accountTarget],
-            scopes: ["global": [CollectionScope(account: account, region: CollectionScope.global)],
-                     "regional": regions.map { CollectionScope(account: account, region: $0) }])
+            scopes: [
+                "global": [CollectionScope(account: account, region: CollectionScope.global)],
+                "regional": regions.map { CollectionScope(account: account, region: $0) },
+            ])
         return Discovery(target: collection, principal: identity["Arn"].stringValue, regions: regions, errors: errors)
     }
 }
@@ -180,7 +199,8 @@ public struct AWSSession: Sendable {
         }
         let profileName = AWSCredentialChain.profileName(environment: environment, explicitProfile: target.profile)
         let profile = files.profiles[profileName] ?? [:]
-        let homeRegion = target.options["home_region"] ?? AWSCredentialChain.region(environment: environment, files: files, profile: profileName)
+        let homeRegion =
+            target.options["home_region"] ?? AWSCredentialChain.region(environment: environment, files: files, profile: profileName)
         let bundle = target.options["ca_bundle"] ?? nonEmpty(profile["ca_bundle"]) ?? nonEmpty(environment["AWS_CA_BUNDLE"])
         let transport: any HTTPTransport
         do {
@@ -191,11 +211,13 @@ public struct AWSSession: Sendable {
         let endpoints = AWSEndpointResolver(environment: environment, profileEndpointURL: profile["endpoint_url"])
         let clock = ClockOffset()
         let makeClient: @Sendable (any AWSCredentialProvider) -> AWSClient = { creds in
-            AWSClient(transport: transport, credentials: creds, endpoints: endpoints, retryPolicy: context.retryPolicy,
-                      counters: context.counters, clock: clock, logger: context.logger, userAgent: context.userAgent)
+            AWSClient(
+                transport: transport, credentials: creds, endpoints: endpoints, retryPolicy: context.retryPolicy,
+                counters: context.counters, clock: clock, logger: context.logger, userAgent: context.userAgent)
         }
-        let chain = AWSCredentialChain(environment: environment, explicitProfile: target.profile, files: files, region: homeRegion,
-                                       transport: transport, makeClient: makeClient)
+        let chain = AWSCredentialChain(
+            environment: environment, explicitProfile: target.profile, files: files, region: homeRegion,
+            transport: transport, makeClient: makeClient)
         var provider: any AWSCredentialProvider
         do {
             provider = try await chain.resolve()
@@ -203,8 +225,9 @@ public struct AWSSession: Sendable {
             throw ScanSetupError(error.description)
         }
         if let roleArn = target.options["role_arn"] {
-            provider = RefreshingCredentialProvider(AssumeRoleCredentialProvider(
-                roleArn: roleArn, externalId: target.options["external_id"], region: homeRegion, client: makeClient(provider)))
+            provider = RefreshingCredentialProvider(
+                AssumeRoleCredentialProvider(
+                    roleArn: roleArn, externalId: target.options["external_id"], region: homeRegion, client: makeClient(provider)))
         } else if target.options["external_id"] != nil {
             throw ScanSetupError("\(target.origin): external_id needs role_arn")
         }

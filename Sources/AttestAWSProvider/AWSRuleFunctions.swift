@@ -14,7 +14,8 @@ public enum AWSRuleFunctions {
         },
         CELFunction("iam.allows", arity: 3...3) { args, _ in
             guard let doc = try document(args[0]) else { return .bool(false) }
-            let action = try RuleArguments.string(args[1], "iam.allows"), resource = try RuleArguments.string(args[2], "iam.allows")
+            let action = try RuleArguments.string(args[1], "iam.allows")
+            let resource = try RuleArguments.string(args[2], "iam.allows")
             return .bool(try policy { try IAMPolicyAnalysis.allows(doc, action: action, resource: resource) })
         },
         CELFunction("iam.isPublic", arity: 1...1) { args, _ in

@@ -17,24 +17,31 @@ public struct AWSServiceCaller: ServiceCaller {
     /// The wire description of a service from its spec's `settings`.
     public static func service(_ spec: ServiceSpec) -> AWSService {
         let s = spec.settings
-        return AWSService(id: spec.id, endpointPrefix: s["endpoint_prefix"], signingName: s["signing_name"],
-                          wireProtocol: AWSProtocol(rawValue: s["protocol"] ?? "query") ?? .query,
-                          apiVersion: s["api_version"], targetPrefix: s["target_prefix"], jsonVersion: s["json_version"],
-                          isGlobal: s["global_endpoint"] == "true")
+        return AWSService(
+            id: spec.id, endpointPrefix: s["endpoint_prefix"], signingName: s["signing_name"],
+            wireProtocol: AWSProtocol(rawValue: s["protocol"] ?? "query") ?? .query,
+            apiVersion: s["api_version"], targetPrefix: s["target_prefix"], jsonVersion: s["json_version"],
+            isGlobal: s["global_endpoint"] == "true")
     }
 
-    static let knownSettings: Set<String> = ["protocol", "api_version", "signing_name", "endpoint_prefix", "target_prefix",
-                                             "json_version", "global_endpoint", "action_prefix"]
+    static let knownSettings: Set<String> = [
+        "protocol", "api_version", "signing_name", "endpoint_prefix", "target_prefix",
+        "json_version", "global_endpoint", "action_prefix",
+    ]
 
     /// Refuses settings the AWS caller does not understand, so a typo is an error and not a silent default.
     public static func validate(_ provider: ProviderSpec) throws {
         for spec in provider.services {
             for key in spec.settings.keys.sorted() where !knownSettings.contains(key) {
-                throw SpecError(file: spec.file, line: spec.settingLines[key] ?? 1, message: "unknown setting \(key) (expected one of: \(knownSettings.sorted().joined(separator: ", ")))")
+                throw SpecError(
+                    file: spec.file, line: spec.settingLines[key] ?? 1,
+                    message: "unknown setting \(key) (expected one of: \(knownSettings.sorted().joined(separator: ", ")))")
             }
             let proto = spec.settings["protocol"] ?? "query"
             guard AWSProtocol(rawValue: proto) != nil else {
-                throw SpecError(file: spec.file, line: spec.settingLines["protocol"] ?? 1, message: "unknown protocol \(proto) (expected one of: \(AWSProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw SpecError(
+                    file: spec.file, line: spec.settingLines["protocol"] ?? 1,
+                    message: "unknown protocol \(proto) (expected one of: \(AWSProtocol.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             if proto == "json", spec.settings["target_prefix"] == nil {
                 throw SpecError(file: spec.file, line: 1, message: "protocol json needs target_prefix")
@@ -42,8 +49,10 @@ public struct AWSServiceCaller: ServiceCaller {
         }
     }
 
-    public func call(service spec: ServiceSpec, operation: OperationSpec, scope: CollectionScope,
-                     parameters: [String: JSONValue], context: JSONValue) async throws -> JSONValue {
+    public func call(
+        service spec: ServiceSpec, operation: OperationSpec, scope: CollectionScope,
+        parameters: [String: JSONValue], context: JSONValue
+    ) async throws -> JSONValue {
         let service = Self.service(spec)
         let region = scope.isGlobal ? homeRegion : scope.region
         var op = AWSOperation(name: operation.name, region: region, rawPayload: operation.rawPayload)

@@ -25,12 +25,15 @@ public enum AWSTransforms {
             // vpc-…, subnet-…, eni-… → the ARN of that resource type.
             guard let s = value.stringValue else { return .null }
             // Longest prefix first: tgw-attach- before tgw-.
-            let kinds = [("tgw-attach-", "transit-gateway-attachment"), ("subnet-", "subnet"), ("vpc-", "vpc"),
-                         ("eni-", "network-interface"), ("sg-", "security-group"), ("vol-", "volume"),
-                         ("igw-", "internet-gateway"), ("tgw-", "transit-gateway"), ("i-", "instance")]
+            let kinds = [
+                ("tgw-attach-", "transit-gateway-attachment"), ("subnet-", "subnet"), ("vpc-", "vpc"),
+                ("eni-", "network-interface"), ("sg-", "security-group"), ("vol-", "volume"),
+                ("igw-", "internet-gateway"), ("tgw-", "transit-gateway"), ("i-", "instance"),
+            ]
             guard let kind = kinds.first(where: { s.hasPrefix($0.0) })?.1 else { return .null }
             let partition = context["partition"].stringValue ?? "aws"
-            return .string("arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
+            return .string(
+                "arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
         },
     ]
 }

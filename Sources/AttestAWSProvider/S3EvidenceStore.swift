@@ -54,8 +54,9 @@ public struct S3EvidenceStore: EvidenceStore {
             headers.append(("x-amz-object-lock-mode", "COMPLIANCE"))
             headers.append(("x-amz-object-lock-retain-until-date", EvidenceTime.string(now().addingTimeInterval(Double(days) * 86_400))))
         }
-        let op = AWSOperation(name: "PutObject", region: region, method: "PUT", path: "/" + prefix + key, headers: headers,
-                              bucket: bucket, rawPayload: true, body: Array(data))
+        let op = AWSOperation(
+            name: "PutObject", region: region, method: "PUT", path: "/" + prefix + key, headers: headers,
+            bucket: bucket, rawPayload: true, body: Array(data))
         do {
             _ = try await client.send(op, service: Self.service)
             return true
@@ -99,7 +100,8 @@ public struct S3EvidenceStore: EvidenceStore {
     }
 
     public func remove(_ key: String) async throws {
-        let op = AWSOperation(name: "DeleteObject", region: region, method: "DELETE", path: "/" + prefix + key, bucket: bucket, rawPayload: true)
+        let op = AWSOperation(
+            name: "DeleteObject", region: region, method: "DELETE", path: "/" + prefix + key, bucket: bucket, rawPayload: true)
         do { _ = try await client.send(op, service: Self.service) } catch {
             throw describe(error, "remove", key)
         }

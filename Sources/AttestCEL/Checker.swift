@@ -1,3 +1,5 @@
+import Foundation
+
 /// A type term during checking: concrete types, `dyn`, and type variables solved by unification.
 indirect enum CheckType: Equatable, Sendable {
     case prim(String)
@@ -16,7 +18,10 @@ indirect enum CheckType: Equatable, Sendable {
         duration = CheckType.prim("google.protobuf.Duration")
 
     init(_ t: CELType) {
-        if t.isTypeParameter { self = .param(t.name); return }
+        if t.isTypeParameter {
+            self = .param(t.name)
+            return
+        }
         let p = t.parameters.map(CheckType.init)
         switch (t.name, p.count) {
         case ("dyn", _): self = .dyn
@@ -28,7 +33,7 @@ indirect enum CheckType: Equatable, Sendable {
         case ("type", 1): self = .typeOf(p[0])
         case ("type", 0): self = .typeOf(.dyn)
         case ("bool", 0), ("int", 0), ("uint", 0), ("double", 0), ("string", 0), ("bytes", 0), ("null_type", 0),
-             ("google.protobuf.Timestamp", 0), ("google.protobuf.Duration", 0):
+            ("google.protobuf.Timestamp", 0), ("google.protobuf.Duration", 0):
             self = .prim(t.name)
         default: self = .abstract(t.name, p)
         }
@@ -50,75 +55,75 @@ indirect enum CheckType: Equatable, Sendable {
 /// Type names: int uint double bool string bytes null timestamp duration dyn; A..Z are type parameters;
 /// list(X) map(K,V) optional(X) type(X).
 let standardSignatureSource = """
-_+_: int,int->int | uint,uint->uint | double,double->double | string,string->string | bytes,bytes->bytes | list(A),list(A)->list(A) | timestamp,duration->timestamp | duration,timestamp->timestamp | duration,duration->duration
-_-_: int,int->int | uint,uint->uint | double,double->double | timestamp,timestamp->duration | timestamp,duration->timestamp | duration,duration->duration
-_*_: int,int->int | uint,uint->uint | double,double->double
-_/_: int,int->int | uint,uint->uint | double,double->double
-_%_: int,int->int | uint,uint->uint
--_: int->int | double->double | duration->duration
-!_: bool->bool
-_&&_: bool,bool->bool
-_||_: bool,bool->bool
-_==_: dyn,dyn->bool
-_!=_: dyn,dyn->bool
-_<_: bool,bool->bool | int,int->bool | uint,uint->bool | double,double->bool | string,string->bool | bytes,bytes->bool | timestamp,timestamp->bool | duration,duration->bool | int,uint->bool | int,double->bool | uint,int->bool | uint,double->bool | double,int->bool | double,uint->bool
-@in: dyn,list(A)->bool | dyn,map(K,V)->bool
-_[_]: list(A),int->A | list(A),uint->A | map(K,V),K->V | optional(list(A)),int->optional(A) | optional(map(K,V)),K->optional(V)
-_[?_]: list(A),int->optional(A) | map(K,V),K->optional(V) | optional(list(A)),int->optional(A) | optional(map(K,V)),K->optional(V)
-size: string->int | bytes->int | list(A)->int | map(K,V)->int
-contains: string,string->bool
-startsWith: string,string->bool
-endsWith: string,string->bool
-matches: string,string->bool
-int: int->int | uint->int | double->int | string->int | timestamp->int | bool->int
-uint: int->uint | uint->uint | double->uint | string->uint | bool->uint
-double: int->double | uint->double | double->double | string->double
-string: dyn->string
-bytes: string->bytes | bytes->bytes
-bool: bool->bool | string->bool
-timestamp: string->timestamp | int->timestamp | timestamp->timestamp
-duration: string->duration | int->duration | duration->duration
-dyn: A->dyn
-type: A->type(A)
-getFullYear: timestamp->int | timestamp,string->int
-getMonth: timestamp->int | timestamp,string->int
-getDayOfYear: timestamp->int | timestamp,string->int
-getDayOfMonth: timestamp->int | timestamp,string->int
-getDate: timestamp->int | timestamp,string->int
-getDayOfWeek: timestamp->int | timestamp,string->int
-getHours: timestamp->int | timestamp,string->int | duration->int
-getMinutes: timestamp->int | timestamp,string->int | duration->int
-getSeconds: timestamp->int | timestamp,string->int | duration->int
-getMilliseconds: timestamp->int | timestamp,string->int | duration->int
-optional.of: A->optional(A)
-optional.ofNonZeroValue: A->optional(A)
-optional.none: ->optional(A)
-hasValue: optional(A)->bool
-value: optional(A)->A
-orValue: optional(A),A->A
-or: optional(A),optional(A)->optional(A)
-charAt: string,int->string
-indexOf: string,string->int | string,string,int->int
-lastIndexOf: string,string->int | string,string,int->int
-lowerAscii: string->string
-upperAscii: string->string
-replace: string,string,string->string | string,string,string,int->string
-split: string,string->list(string) | string,string,int->list(string)
-substring: string,int->string | string,int,int->string
-trim: string->string
-join: list(string)->string | list(string),string->string
-strings.quote: string->string
-format: string,list(dyn)->string
-base64.encode: bytes->string
-base64.decode: string->bytes
-math.ceil: double->double
-math.floor: double->double
-math.round: double->double
-math.trunc: double->double
-math.isNaN: double->bool
-math.isInf: double->bool
-math.isFinite: double->bool
-"""
+    _+_: int,int->int | uint,uint->uint | double,double->double | string,string->string | bytes,bytes->bytes | list(A),list(A)->list(A) | timestamp,duration->timestamp | duration,timestamp->timestamp | duration,duration->duration
+    _-_: int,int->int | uint,uint->uint | double,double->double | timestamp,timestamp->duration | timestamp,duration->timestamp | duration,duration->duration
+    _*_: int,int->int | uint,uint->uint | double,double->double
+    _/_: int,int->int | uint,uint->uint | double,double->double
+    _%_: int,int->int | uint,uint->uint
+    -_: int->int | double->double | duration->duration
+    !_: bool->bool
+    _&&_: bool,bool->bool
+    _||_: bool,bool->bool
+    _==_: dyn,dyn->bool
+    _!=_: dyn,dyn->bool
+    _<_: bool,bool->bool | int,int->bool | uint,uint->bool | double,double->bool | string,string->bool | bytes,bytes->bool | timestamp,timestamp->bool | duration,duration->bool | int,uint->bool | int,double->bool | uint,int->bool | uint,double->bool | double,int->bool | double,uint->bool
+    @in: dyn,list(A)->bool | dyn,map(K,V)->bool
+    _[_]: list(A),int->A | list(A),uint->A | map(K,V),K->V | optional(list(A)),int->optional(A) | optional(map(K,V)),K->optional(V)
+    _[?_]: list(A),int->optional(A) | map(K,V),K->optional(V) | optional(list(A)),int->optional(A) | optional(map(K,V)),K->optional(V)
+    size: string->int | bytes->int | list(A)->int | map(K,V)->int
+    contains: string,string->bool
+    startsWith: string,string->bool
+    endsWith: string,string->bool
+    matches: string,string->bool
+    int: int->int | uint->int | double->int | string->int | timestamp->int | bool->int
+    uint: int->uint | uint->uint | double->uint | string->uint | bool->uint
+    double: int->double | uint->double | double->double | string->double
+    string: dyn->string
+    bytes: string->bytes | bytes->bytes
+    bool: bool->bool | string->bool
+    timestamp: string->timestamp | int->timestamp | timestamp->timestamp
+    duration: string->duration | int->duration | duration->duration
+    dyn: A->dyn
+    type: A->type(A)
+    getFullYear: timestamp->int | timestamp,string->int
+    getMonth: timestamp->int | timestamp,string->int
+    getDayOfYear: timestamp->int | timestamp,string->int
+    getDayOfMonth: timestamp->int | timestamp,string->int
+    getDate: timestamp->int | timestamp,string->int
+    getDayOfWeek: timestamp->int | timestamp,string->int
+    getHours: timestamp->int | timestamp,string->int | duration->int
+    getMinutes: timestamp->int | timestamp,string->int | duration->int
+    getSeconds: timestamp->int | timestamp,string->int | duration->int
+    getMilliseconds: timestamp->int | timestamp,string->int | duration->int
+    optional.of: A->optional(A)
+    optional.ofNonZeroValue: A->optional(A)
+    optional.none: ->optional(A)
+    hasValue: optional(A)->bool
+    value: optional(A)->A
+    orValue: optional(A),A->A
+    or: optional(A),optional(A)->optional(A)
+    charAt: string,int->string
+    indexOf: string,string->int | string,string,int->int
+    lastIndexOf: string,string->int | string,string,int->int
+    lowerAscii: string->string
+    upperAscii: string->string
+    replace: string,string,string->string | string,string,string,int->string
+    split: string,string->list(string) | string,string,int->list(string)
+    substring: string,int->string | string,int,int->string
+    trim: string->string
+    join: list(string)->string | list(string),string->string
+    strings.quote: string->string
+    format: string,list(dyn)->string
+    base64.encode: bytes->string
+    base64.decode: string->bytes
+    math.ceil: double->double
+    math.floor: double->double
+    math.round: double->double
+    math.trunc: double->double
+    math.isNaN: double->bool
+    math.isInf: double->bool
+    math.isFinite: double->bool
+    """
 
 struct Signature: Sendable {
     var params: [CheckType]
@@ -250,7 +255,8 @@ struct Checker {
 
     /// Whether a value of type `from` may be passed where `to` is expected; binds type variables.
     mutating func assignable(_ to: CheckType, _ from: CheckType) -> Bool {
-        let a = resolve(to), b = resolve(from)
+        let a = resolve(to)
+        let b = resolve(from)
         if a == b { return true }
         if case .variable(let v) = a {
             if occurs(v, b) { return false }
@@ -280,10 +286,17 @@ struct Checker {
 
     /// The most specific type covering both (list/map literal elements, ternary branches); `dyn` when unrelated.
     mutating func join(_ x: CheckType, _ y: CheckType) -> CheckType {
-        let a = resolve(x), b = resolve(y)
+        let a = resolve(x)
+        let b = resolve(y)
         if a == b { return a }
-        if case .variable(let v) = a, !occurs(v, b) { substitution[v] = b; return b }
-        if case .variable(let v) = b, !occurs(v, a) { substitution[v] = a; return a }
+        if case .variable(let v) = a, !occurs(v, b) {
+            substitution[v] = b
+            return b
+        }
+        if case .variable(let v) = b, !occurs(v, a) {
+            substitution[v] = a
+            return a
+        }
         if a == .dyn || b == .dyn { return .dyn }
         if a == .null && isNullable(b) { return b }
         if b == .null && isNullable(a) { return a }
@@ -353,7 +366,10 @@ struct Checker {
             let params = sig.params.map { instantiate($0, &map, &next) }
             nextVariable = next
             var ok = true
-            for i in args.indices where !assignable(params[i], args[i]) { ok = false; break }
+            for i in args.indices where !assignable(params[i], args[i]) {
+                ok = false
+                break
+            }
             if ok { matches.append((instantiate(sig.result, &map, &next), substitution, nextVariable)) }
         }
         substitution = saved
@@ -375,12 +391,12 @@ struct Checker {
             return .dyn
         }
         if sigs.contains(where: { $0.params.count == args.count }), !args.contains(where: containsUnknown) {
-            throw CELSourceError(message: "found no matching overload for '\(name)' applied to '(\(args.map(describe).joined(separator: ", ")))'",
-                                 line: e.position.line, column: e.position.column)
+            throw CELSourceError(
+                message: "found no matching overload for '\(name)' applied to '(\(args.map(describe).joined(separator: ", ")))'",
+                line: e.position.line, column: e.position.column)
         }
         return .dyn
     }
-
 
     func localType(_ name: String) -> CheckType? {
         for s in scopes.reversed() where s.name == name { return s.type }
@@ -435,7 +451,10 @@ struct Checker {
         case .ident:
             return nameType(e.qualifiedParts!)
         case .select(let operand, let field, let testOnly, let optional):
-            if testOnly { _ = try typeOf(operand); return .bool }
+            if testOnly {
+                _ = try typeOf(operand)
+                return .bool
+            }
             if !optional, let parts = e.qualifiedParts { return nameType(parts) }
             _ = field
             return fieldType(try typeOf(operand), optional: optional)
@@ -448,7 +467,8 @@ struct Checker {
             }
             return .list(elem ?? fresh())
         case .map(let entries):
-            var k: CheckType?, v: CheckType?
+            var k: CheckType?
+            var v: CheckType?
             for entry in entries {
                 let kt = try typeOf(entry.key)
                 var vt = try typeOf(entry.value)
@@ -460,26 +480,55 @@ struct Checker {
         case .comprehension(let c):
             let range = resolve(try typeOf(c.range))
             var varType: CheckType
+            var secondType: CheckType = .dyn
             switch c.kind {
             case .optMap, .optFlatMap:
                 if case .optional(let inner) = range { varType = inner } else { varType = .dyn }
             default:
                 switch range {
-                case .list(let x): varType = x
-                case .map(let k, _): varType = k
-                default: varType = .dyn
+                case .list(let x):
+                    varType = c.secondVariable == nil ? x : .int
+                    secondType = x
+                case .map(let k, let v):
+                    varType = k
+                    secondType = v
+                case .dyn, .variable, .param: varType = .dyn
+                default:
+                    throw CELSourceError(
+                        message: "expression of type '\(describe(range))' cannot be the range of a comprehension (must be a list or a map)",
+                        line: c.range.position.line, column: c.range.position.column)
                 }
             }
             scopes.append((c.variable, varType))
-            defer { scopes.removeLast() }
-            if let p = c.predicate { _ = try typeOf(p) }
+            if let second = c.secondVariable { scopes.append((second, secondType)) }
+            defer { scopes.removeLast(c.secondVariable == nil ? 1 : 2) }
+            if let p = c.predicate {
+                let t = resolve(try typeOf(p))
+                if !containsUnknown(t), t != .bool {
+                    throw CELSourceError(
+                        message: "the condition of a comprehension must be a bool, not '\(describe(t))'",
+                        line: p.position.line, column: p.position.column)
+                }
+            }
             let transform = try c.transform.map { t throws(CELSourceError) in try typeOf(t) }
             switch c.kind {
             case .all, .exists, .existsOne: return .bool
-            case .map, .mapFilter: return .list(transform ?? .dyn)
+            case .map, .mapFilter, .transformList: return .list(transform ?? .dyn)
             case .filter: return .list(varType)
             case .optMap: return .optional(transform ?? .dyn)
             case .optFlatMap: return transform ?? .dyn
+            case .transformMap: return .map(varType, transform ?? .dyn)
+            case .transformMapEntry:
+                let entry = resolve(transform ?? .dyn)
+                switch entry {
+                case .map: return entry
+                case .dyn, .variable, .param: return .map(.dyn, .dyn)
+                default:
+                    let position = c.transform?.position ?? e.position
+                    throw CELSourceError(
+                        message: "transformMapEntry() needs a map for each entry, not '\(describe(entry))'",
+                        line: position.line, column: position.column)
+                }
             }
         case .bind(let name, let value, let body):
             let vt = try typeOf(value)
@@ -498,16 +547,20 @@ struct Checker {
         case .call(let function, let target, let args):
             if target == nil && function == "_?_:_" && args.count == 3 {
                 let c = try typeOf(args[0])
-                let a = try typeOf(args[1]), b = try typeOf(args[2])
+                let a = try typeOf(args[1])
+                let b = try typeOf(args[2])
                 if !assignable(.bool, c) {
-                    throw CELSourceError(message: "found no matching overload for '_?_:_' applied to '(\(describe(c)), ...)'", line: e.position.line, column: e.position.column)
+                    throw CELSourceError(
+                        message: "found no matching overload for '_?_:_' applied to '(\(describe(c)), ...)'", line: e.position.line,
+                        column: e.position.column)
                 }
                 return join(a, b)
             }
             // Namespaced function `ns.f(...)`.
             if let target, let parts = target.qualifiedParts, localType(parts[0]) == nil {
                 let qualified = parts.joined(separator: ".") + "." + function
-                for name in environment.candidateNames(qualified) where environment.functions.find(name, argumentCount: args.count, receiverStyle: false) != nil {
+                for name in environment.candidateNames(qualified)
+                where environment.functions.find(name, argumentCount: args.count, receiverStyle: false) != nil {
                     var types: [CheckType] = []
                     for a in args { types.append(try typeOf(a)) }
                     return try resolveCall(name, types, e)
@@ -517,7 +570,8 @@ struct Checker {
             if let target { types.append(try typeOf(target)) }
             for a in args { types.append(try typeOf(a)) }
             if target == nil {
-                for name in environment.candidateNames(function) where environment.functions.find(name, argumentCount: args.count, receiverStyle: false) != nil {
+                for name in environment.candidateNames(function)
+                where environment.functions.find(name, argumentCount: args.count, receiverStyle: false) != nil {
                     return try resolveCall(name, types, e)
                 }
             }

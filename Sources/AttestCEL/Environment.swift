@@ -23,8 +23,10 @@ public struct CELFunction: Sendable {
     let body: @Sendable ([CELValue], CELCallContext) throws -> CELValue
 
     /// A custom function.
-    public init(_ name: String, arity: ClosedRange<Int>, receiverStyle: Bool = false, globalStyle: Bool = true,
-                _ body: @escaping @Sendable ([CELValue], CELCallContext) throws -> CELValue) {
+    public init(
+        _ name: String, arity: ClosedRange<Int>, receiverStyle: Bool = false, globalStyle: Bool = true,
+        _ body: @escaping @Sendable ([CELValue], CELCallContext) throws -> CELValue
+    ) {
         self.name = name
         self.arity = arity
         self.receiverStyle = receiverStyle
@@ -34,8 +36,10 @@ public struct CELFunction: Sendable {
     }
 
     /// A custom function with declared overload signatures, so the checker can deduce result types.
-    public init(_ name: String, signatures: [(parameters: [CELType], result: CELType)], receiverStyle: Bool = false, globalStyle: Bool = true,
-                _ body: @escaping @Sendable ([CELValue], CELCallContext) throws -> CELValue) {
+    public init(
+        _ name: String, signatures: [(parameters: [CELType], result: CELType)], receiverStyle: Bool = false, globalStyle: Bool = true,
+        _ body: @escaping @Sendable ([CELValue], CELCallContext) throws -> CELValue
+    ) {
         let counts = signatures.map(\.parameters.count)
         self.init(name, arity: (counts.min() ?? 0)...(counts.max() ?? 0), receiverStyle: receiverStyle, globalStyle: globalStyle, body)
         self.signatures = signatures
@@ -43,15 +47,17 @@ public struct CELFunction: Sendable {
 
     var overload: FunctionOverload {
         let body = self.body
-        return FunctionOverload(name: name, arity: arity, receiver: receiverStyle, global: globalStyle, impl: .contextual { args, context throws(CELError) in
-            do {
-                return try body(args, context)
-            } catch let e as CELError {
-                throw e
-            } catch {
-                throw CELError(String(describing: error))
-            }
-        })
+        return FunctionOverload(
+            name: name, arity: arity, receiver: receiverStyle, global: globalStyle,
+            impl: .contextual { args, context throws(CELError) in
+                do {
+                    return try body(args, context)
+                } catch let e as CELError {
+                    throw e
+                } catch {
+                    throw CELError(String(describing: error))
+                }
+            })
     }
 }
 
@@ -79,8 +85,10 @@ public struct CELEnvironment: Sendable {
     }
 
     /// The full form: also declared variable types (their names count as declared) and whether to type-check.
-    public init(variables: [String]? = nil, variableTypes: [String: CELType], functions: [CELFunction] = [],
-                container: String? = nil, macros: Bool = true, checking: Bool = true) {
+    public init(
+        variables: [String]? = nil, variableTypes: [String: CELType], functions: [CELFunction] = [],
+        container: String? = nil, macros: Bool = true, checking: Bool = true
+    ) {
         var names = variables
         if !variableTypes.isEmpty { names = (names ?? []) + variableTypes.keys }
         self.variables = names
@@ -106,7 +114,8 @@ public struct CELEnvironment: Sendable {
         }
         var planner = Planner(environment: self)
         let root = try planner.plan(ast)
-        return CELProgram(source: source, root: root, localCount: planner.localCount, blockCount: planner.blockCount, resultType: checkedType)
+        return CELProgram(
+            source: source, root: root, localCount: planner.localCount, blockCount: planner.blockCount, resultType: checkedType)
     }
 
     /// Candidate full names for `name` in this container, most specific first.
@@ -144,12 +153,31 @@ public struct CELProgram: Sendable {
     }
 
     /// Evaluates with the given variable values. Pure and thread-safe: called concurrently from many tasks.
-    public func evaluate(_ variables: [String: CELValue], host: (any Sendable)? = nil) -> Result<CELValue, CELError> {
-        let activation = Activation(variables: variables, localCount: localCount, blockCount: blockCount, context: CELCallContext(host: host))
+    ///
+    /// `options` bound the work: past ``CELEvaluationOptions/costLimit`` cost units (by default
+    /// ``CELEvaluationOptions/defaultCostLimit``) the result is a ``CELError`` whose message says the cost limit
+    /// was exceeded and whose ``CELError/isCostLimitExceeded`` is true.
+    public func evaluate(
+        _ variables: [String: CELValue], host: (any Sendable)? = nil,
+        options: CELEvaluationOptions = .default
+    ) -> Result<CELValue, CELError> {
+        evaluateMeasuringCost(variables, host: host, options: options).result
+    }
+
+    /// Evaluates as ``evaluate(_:host:options:)`` and also returns the cost units spent (when the limit stopped the
+    /// evaluation, a little more than the limit: the charge that passed it).
+    public func evaluateMeasuringCost(
+        _ variables: [String: CELValue], host: (any Sendable)? = nil,
+        options: CELEvaluationOptions = .default
+    ) -> (result: Result<CELValue, CELError>, cost: UInt64) {
+        let activation = Activation(
+            variables: variables, localCount: localCount, blockCount: blockCount,
+            context: CELCallContext(host: host), costLimit: options.costLimit)
         do {
-            return .success(try root.eval(activation))
+            let value = try root.eval(activation)
+            return (.success(value), activation.spent)
         } catch {
-            return .failure(error)
+            return (.failure(error), activation.spent)
         }
     }
 }
@@ -173,7 +201,6 @@ struct Planner {
         return nil
     }
 
-
     mutating func plan(_ e: Expr) throws(CELSourceError) -> Node {
         switch e.kind {
         case .literal(let v):
@@ -193,7 +220,8 @@ struct Planner {
             }
             return ListNode(nodes, optional: optional)
         case .map(let entries):
-            var keys: [Node] = [], values: [Node] = []
+            var keys: [Node] = []
+            var values: [Node] = []
             for entry in entries {
                 keys.append(try plan(entry.key))
                 values.append(try plan(entry.value))
@@ -204,7 +232,13 @@ struct Planner {
             let slot = localCount
             localCount += 1
             scopes.append((c.variable, slot))
-            defer { scopes.removeLast() }
+            var secondSlot: Int?
+            if let second = c.secondVariable {
+                secondSlot = localCount
+                localCount += 1
+                scopes.append((second, localCount - 1))
+            }
+            defer { scopes.removeLast(secondSlot == nil ? 1 : 2) }
             let predicate = try c.predicate.map { p throws(CELSourceError) in try plan(p) }
             let transform = try c.transform.map { t throws(CELSourceError) in try plan(t) }
             let name: String
@@ -216,6 +250,14 @@ struct Planner {
             case .filter: name = "filter"
             case .optMap: name = "optMap"
             case .optFlatMap: name = "optFlatMap"
+            case .transformList: name = "transformList"
+            case .transformMap: name = "transformMap"
+            case .transformMapEntry: name = "transformMapEntry"
+            }
+            if let secondSlot {
+                return TwoVariableComprehensionNode(
+                    kind: c.kind, range: range, firstSlot: slot, secondSlot: secondSlot,
+                    predicate: predicate, transform: transform, name: name)
             }
             return ComprehensionNode(kind: c.kind, range: range, slot: slot, predicate: predicate, transform: transform, name: name)
         case .bind(let name, let value, let body):
@@ -286,7 +328,7 @@ struct Planner {
     }
 
     static let binaryFunctions: [String: Function2] = [
-        "_+_": celAdd, "_-_": celSubtract, "_*_": celMultiply, "_/_": celDivide, "_%_": celModulo,
+        "_-_": celSubtract, "_*_": celMultiply, "_/_": celDivide, "_%_": celModulo,
     ]
 
     mutating func planCall(_ function: String, target: Expr?, args: [Expr], _ e: Expr) throws(CELSourceError) -> Node {
@@ -308,6 +350,7 @@ struct Planner {
             case ("_[_]", 2): return IndexNode(try plan(args[0]), try plan(args[1]))
             case ("_[?_]", 2): return OptionalIndexNode(try plan(args[0]), try plan(args[1]))
             case ("-_", 1): return Call1Node(celNegate, try plan(args[0]))
+            case ("_+_", 2): return AddNode(try plan(args[0]), try plan(args[1]))
             default:
                 if args.count == 2, let f = Planner.binaryFunctions[function] {
                     return Call2Node(f, try plan(args[0]), try plan(args[1]))
@@ -334,8 +377,10 @@ struct Planner {
                 }
             }
         }
-        let exists = environment.functions.contains(function) || environment.candidateNames(function).contains { environment.functions.contains($0) }
-        let message = exists
+        let exists =
+            environment.functions.contains(function) || environment.candidateNames(function).contains { environment.functions.contains($0) }
+        let message =
+            exists
             ? "found no matching overload for '\(function)' with \(args.count + (target == nil ? 0 : 1)) argument(s)\(target == nil ? "" : " (receiver style)")"
             : "undeclared reference to '\(function)' (unbound function)"
         if environment.checking { throw sourceError(message, e) }
@@ -347,24 +392,30 @@ struct Planner {
         for a in argExprs { args.append(try plan(a)) }
         switch f.impl {
         case .one(let fn) where args.count == 1:
-            // Precompile constant regular expressions.
             return Call1Node(fn, args[0])
         case .two(let fn) where args.count == 2:
-            if f.name == "matches", let c = args[1] as? ConstNode, case .string(let pattern) = c.value {
-                do {
-                    let regex = try CompiledRegex(pattern)
-                    return Call1Node({ v throws(CELError) in
-                        guard case .string(let s) = v else { throw CELError.noOverload("matches", v) }
-                        return .bool(regex.matches(s))
-                    }, args[0])
-                } catch {
-                    if environment.checking { throw sourceError(error.message, e) }
-                    return ErrorNode(error)
+            if f.name == "matches" {
+                // A literal pattern is compiled once, here (an invalid one is a compile error when checking);
+                // other patterns are compiled on first use and cached for this call site.
+                if let c = args[1] as? ConstNode, case .string(let pattern) = c.value {
+                    do {
+                        return MatchesNode(args[0], regex: try CELRegex(pattern))
+                    } catch {
+                        if environment.checking { throw sourceError(error.message, e) }
+                        return ErrorNode(error)
+                    }
                 }
+                return MatchesNode(args[0], pattern: args[1])
             }
             return Call2Node(fn, args[0], args[1])
         case .many(let fn):
             return CallNNode(fn, args)
+        case .metered(let fn):
+            return CallMeteredNode(fn, args)
+        case .metered1(let fn) where args.count == 1:
+            return CallMetered1Node(fn, args[0])
+        case .metered2(let fn) where args.count == 2:
+            return CallMetered2Node(fn, args[0], args[1])
         case .contextual(let fn):
             return CallContextualNode(fn, args)
         default:
@@ -377,8 +428,12 @@ struct Planner {
 /// the same name wins, otherwise the type value.
 final class TypeOrVariableNode: Node, @unchecked Sendable {
     let type: CELType, name: String
-    init(type: CELType, name: String) { self.type = type; self.name = name }
+    init(type: CELType, name: String) {
+        self.type = type
+        self.name = name
+    }
     override func eval(_ a: Activation) throws(CELError) -> CELValue {
-        a.variables[name] ?? .type(type)
+        try a.step()
+        return a.variables[name] ?? .type(type)
     }
 }

@@ -56,121 +56,206 @@ func intArg(_ v: CELValue, _ fn: String, _ all: [CELValue]) throws(CELError) -> 
     return i
 }
 
+/// The Unicode scalars of a string, charging for reading it.
+func scalarsCharged(_ s: String, _ a: Activation) throws(CELError) -> [Unicode.Scalar] {
+    try a.charge(byteCost(s))
+    return Array(s.unicodeScalars)
+}
+
 func addStringExtensions(_ t: inout FunctionTable) {
-    t.member2("charAt") { s, i throws(CELError) in
-        guard case .string(let str) = s, case .int(let idx) = i else { throw CELError.noOverload("charAt", s, i) }
-        let scalars = Array(str.unicodeScalars)
+    t.metered2("charAt", receiver: true, global: false) { v, i, a throws(CELError) in
+        guard case .string(let str) = v, case .int(let idx) = i else { throw CELError.noOverload("charAt", v, i) }
+        let scalars = try scalarsCharged(str, a)
         guard idx >= 0 && idx <= scalars.count else { throw CELError("index out of range: \(idx)") }
         return .string(idx == scalars.count ? "" : String(Character(scalars[Int(idx)])))
     }
     func indexOf(_ name: String, last: Bool) -> FunctionImpl {
-        .many { args throws(CELError) in
-            let s = Array(try stringArg(args[0], name, args).unicodeScalars)
-            let sub = Array(try stringArg(args[1], name, args).unicodeScalars)
+        .metered { args, a throws(CELError) in
+            let s = try scalarsCharged(try stringArg(args[0], name, args), a)
+            let sub = try scalarsCharged(try stringArg(args[1], name, args), a)
             var offset: Int64 = last ? Int64(s.count) : 0
             if args.count > 2 { offset = try intArg(args[2], name, args) }
             guard offset >= 0 && offset <= s.count else { throw CELError("index out of range: \(offset)") }
             if sub.isEmpty { return .int(offset) }
-            func matchAt(_ i: Int) -> Bool { i + sub.count <= s.count && Array(s[i..<(i + sub.count)]) == sub }
             if last {
-                var i = min(Int(offset), s.count - sub.count)
-                while i >= 0 { if matchAt(i) { return .int(Int64(i)) }; i -= 1 }
-            } else {
-                var i = Int(offset)
-                while i + sub.count <= s.count { if matchAt(i) { return .int(Int64(i)) }; i += 1 }
+                // The last occurrence starting at or before `offset`: the first one in the reversed text.
+                guard s.count >= sub.count else { return .int(-1) }
+                let from = max(0, s.count - sub.count - Int(offset))
+                let searcher = SubstringSearcher(Array(sub.reversed()))
+                guard let j = searcher.firstIndex(in: Array(s.reversed()), from: from) else { return .int(-1) }
+                return .int(Int64(s.count - j - sub.count))
             }
-            return .int(-1)
+            return .int(SubstringSearcher(sub).firstIndex(in: s, from: Int(offset)).map(Int64.init) ?? -1)
         }
     }
     t.add("indexOf", arity: 2...3, receiver: true, global: false, indexOf("indexOf", last: false))
     t.add("lastIndexOf", arity: 2...3, receiver: true, global: false, indexOf("lastIndexOf", last: true))
-    t.member1("lowerAscii") { s throws(CELError) in
-        guard case .string(let str) = s else { throw CELError.noOverload("lowerAscii", s) }
-        return .string(String(String.UnicodeScalarView(str.unicodeScalars.map { ($0 >= "A" && $0 <= "Z") ? Unicode.Scalar($0.value + 32)! : $0 })))
+    t.metered1("lowerAscii", receiver: true, global: false) { v, a throws(CELError) in
+        guard case .string(let str) = v else { throw CELError.noOverload("lowerAscii", v) }
+        try a.charge(byteCost(str))
+        return .string(
+            String(String.UnicodeScalarView(str.unicodeScalars.map { ($0 >= "A" && $0 <= "Z") ? Unicode.Scalar($0.value + 32)! : $0 })))
     }
-    t.member1("upperAscii") { s throws(CELError) in
-        guard case .string(let str) = s else { throw CELError.noOverload("upperAscii", s) }
-        return .string(String(String.UnicodeScalarView(str.unicodeScalars.map { ($0 >= "a" && $0 <= "z") ? Unicode.Scalar($0.value - 32)! : $0 })))
+    t.metered1("upperAscii", receiver: true, global: false) { v, a throws(CELError) in
+        guard case .string(let str) = v else { throw CELError.noOverload("upperAscii", v) }
+        try a.charge(byteCost(str))
+        return .string(
+            String(String.UnicodeScalarView(str.unicodeScalars.map { ($0 >= "a" && $0 <= "z") ? Unicode.Scalar($0.value - 32)! : $0 })))
     }
-    t.add("replace", arity: 3...4, receiver: true, global: false, .many { args throws(CELError) in
-        let s = try stringArg(args[0], "replace", args)
-        let old = try stringArg(args[1], "replace", args)
-        let new = try stringArg(args[2], "replace", args)
-        var n: Int64 = -1
-        if args.count > 3 { n = try intArg(args[3], "replace", args) }
-        if n == 0 { return .string(s) }
-        if n < 0 { return .string(s.replacingOccurrences(of: old, with: new, options: .literal)) }
-        var out = ""
-        var rest = Substring(s)
-        var count: Int64 = 0
-        while count < n, let r = rest.range(of: old, options: .literal) {
-            out += rest[rest.startIndex..<r.lowerBound] + new
-            rest = rest[r.upperBound...]
-            count += 1
-            if old.isEmpty { break }
-        }
-        return .string(out + rest)
-    })
-    t.add("split", arity: 2...3, receiver: true, global: false, .many { args throws(CELError) in
-        let s = try stringArg(args[0], "split", args)
-        let sep = try stringArg(args[1], "split", args)
-        var n: Int64 = -1
-        if args.count > 2 { n = try intArg(args[2], "split", args) }
-        if n == 0 { return .list([]) }
-        var parts: [String]
-        if sep.isEmpty {
-            parts = s.unicodeScalars.map { String(Character($0)) }
-        } else {
-            parts = s.components(separatedBy: sep)
-        }
-        if n > 0 && parts.count > Int(n) {
-            let head = Array(parts[0..<Int(n - 1)])
-            let tail = parts[Int(n - 1)...].joined(separator: sep)
-            parts = head + [tail]
-        }
-        return .list(parts.map { .string($0) })
-    })
-    t.add("substring", arity: 2...3, receiver: true, global: false, .many { args throws(CELError) in
-        let s = Array(try stringArg(args[0], "substring", args).unicodeScalars)
-        let start = try intArg(args[1], "substring", args)
-        let end = args.count > 2 ? try intArg(args[2], "substring", args) : Int64(s.count)
-        guard start >= 0, start <= s.count else { throw CELError("index out of range: \(start)") }
-        guard end >= 0, end <= s.count else { throw CELError("index out of range: \(end)") }
-        guard start <= end else { throw CELError("invalid substring range. start: \(start), end: \(end)") }
-        return .string(String(String.UnicodeScalarView(s[Int(start)..<Int(end)])))
-    })
-    t.member1("trim") { s throws(CELError) in
-        guard case .string(let str) = s else { throw CELError.noOverload("trim", s) }
+    t.add(
+        "replace", arity: 3...4, receiver: true, global: false,
+        .metered { args, a throws(CELError) in
+            let s = try stringArg(args[0], "replace", args)
+            let old = try stringArg(args[1], "replace", args)
+            let new = try stringArg(args[2], "replace", args)
+            var n: Int64 = -1
+            if args.count > 3 { n = try intArg(args[3], "replace", args) }
+            return .string(try replaceOccurrences(s, old, new, limit: n, a))
+        })
+    t.add(
+        "split", arity: 2...3, receiver: true, global: false,
+        .metered { args, a throws(CELError) in
+            let s = try stringArg(args[0], "split", args)
+            let sep = try stringArg(args[1], "split", args)
+            var n: Int64 = -1
+            if args.count > 2 { n = try intArg(args[2], "split", args) }
+            return .list(try splitString(s, sep, limit: n, a).map { .string($0) })
+        })
+    t.add(
+        "substring", arity: 2...3, receiver: true, global: false,
+        .metered { args, a throws(CELError) in
+            let s = try scalarsCharged(try stringArg(args[0], "substring", args), a)
+            let start = try intArg(args[1], "substring", args)
+            let end = args.count > 2 ? try intArg(args[2], "substring", args) : Int64(s.count)
+            guard start >= 0, start <= s.count else { throw CELError("index out of range: \(start)") }
+            guard end >= 0, end <= s.count else { throw CELError("index out of range: \(end)") }
+            guard start <= end else { throw CELError("invalid substring range. start: \(start), end: \(end)") }
+            return .string(String(String.UnicodeScalarView(s[Int(start)..<Int(end)])))
+        })
+    t.metered1("trim", receiver: true, global: false) { v, a throws(CELError) in
+        guard case .string(let str) = v else { throw CELError.noOverload("trim", v) }
+        try a.charge(byteCost(str))
         var scalars = Substring(str).unicodeScalars[...]
         while let f = scalars.first, f.properties.isWhitespace { scalars = scalars.dropFirst() }
         while let l = scalars.last, l.properties.isWhitespace { scalars = scalars.dropLast() }
         return .string(String(String.UnicodeScalarView(scalars)))
     }
-    t.add("join", arity: 1...2, receiver: true, global: false, .many { args throws(CELError) in
-        guard case .list(let l) = args[0] else { throw CELError.noOverload("join", args) }
-        let sep = args.count > 1 ? try stringArg(args[1], "join", args) : ""
-        var parts: [String] = []
-        for v in l {
-            guard case .string(let s) = v else { throw CELError.noOverload("join", args) }
-            parts.append(s)
-        }
-        return .string(parts.joined(separator: sep))
-    })
-    t.member1("reverse") { v throws(CELError) in
+    t.add(
+        "join", arity: 1...2, receiver: true, global: false,
+        .metered { args, a throws(CELError) in
+            guard case .list(let l) = args[0] else { throw CELError.noOverload("join", args) }
+            let sep = args.count > 1 ? try stringArg(args[1], "join", args) : ""
+            var parts: [String] = []
+            parts.reserveCapacity(l.count)
+            var bytes = sep.utf8.count * max(0, l.count - 1)
+            for v in l {
+                guard case .string(let s) = v else { throw CELError.noOverload("join", args) }
+                bytes += s.utf8.count
+                parts.append(s)
+            }
+            try a.charge(elementCost(l.count) &+ byteCost(bytes))
+            return .string(parts.joined(separator: sep))
+        })
+    t.metered1("reverse", receiver: true, global: false) { v, a throws(CELError) in
+        try a.charge(sizeCost(v))
         switch v {
         case .string(let s): return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed())))
         case .list(let l): return .list(l.reversed())
         default: throw CELError.noOverload("reverse", v)
         }
     }
-    t.global1("strings.quote") { v throws(CELError) in
+    t.metered1("strings.quote") { v, a throws(CELError) in
         guard case .string(let s) = v else { throw CELError.noOverload("strings.quote", v) }
+        try a.charge(byteCost(s) &* 2)
         return .string(quoteCELString(s))
     }
-    t.member2("format") { f, a throws(CELError) in
-        guard case .string(let fmt) = f, case .list(let args) = a else { throw CELError.noOverload("format", f, a) }
-        return .string(try formatString(fmt, args))
+    t.metered2("format", receiver: true, global: false) { f, l, a throws(CELError) in
+        guard case .string(let fmt) = f, case .list(let values) = l else { throw CELError.noOverload("format", f, l) }
+        try a.charge(byteCost(fmt) &+ elementCost(values.count))
+        let out = try formatString(fmt, values)
+        // The output's size is proportional to the arguments, which already exist; charge it as produced.
+        try a.charge(byteCost(out))
+        return .string(out)
     }
+}
+
+/// Go's `strings.Replace` (what cel-go's `replace` is): the first `limit` non-overlapping occurrences of `old`
+/// (all when `limit` < 0) replaced by `new`. An empty `old` matches at the start and after every character, so
+/// `'abc'.replace('', 'x')` is `"xaxbxcx"`. The result's size is charged before it is built.
+func replaceOccurrences(_ s: String, _ old: String, _ new: String, limit: Int64, _ a: Activation) throws(CELError) -> String {
+    if limit == 0 { return s }
+    try a.charge(byteCost(s) &+ byteCost(old))
+    let newBytes = Array(new.utf8)
+    if old.isEmpty {
+        let scalars = s.unicodeScalars
+        let slots = scalars.count + 1
+        let count = limit < 0 ? slots : Int(min(limit, Int64(slots)))
+        try a.charge(byteCost(s.utf8.count + count * newBytes.count))
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + count * newBytes.count)
+        var inserted = 0
+        for scalar in scalars {
+            if inserted < count {
+                out += newBytes
+                inserted += 1
+            }
+            out += String(scalar).utf8
+        }
+        if inserted < count { out += newBytes }
+        return String(decoding: out, as: UTF8.self)
+    }
+    let text = Array(s.utf8)
+    let oldBytes = Array(old.utf8)
+    let matches = SubstringSearcher(oldBytes).allIndexes(in: text, limit: limit < 0 ? nil : Int(min(limit, Int64(text.count))))
+    if matches.isEmpty { return s }
+    let size = text.count + matches.count * (newBytes.count - oldBytes.count)
+    try a.charge(byteCost(size))
+    var out: [UInt8] = []
+    out.reserveCapacity(size)
+    var from = 0
+    for m in matches {
+        out += text[from..<m]
+        out += newBytes
+        from = m + oldBytes.count
+    }
+    out += text[from...]
+    // Matches of valid UTF-8 in valid UTF-8 start and end on character boundaries, so this never repairs anything.
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Go's `strings.SplitN` (what cel-go's `split` is): `limit` < 0 splits at every `sep`; `limit` > 0 gives at most
+/// `limit` parts, the last holding the rest; 0 gives none. An empty `sep` splits into characters.
+func splitString(_ s: String, _ sep: String, limit: Int64, _ a: Activation) throws(CELError) -> [String] {
+    if limit == 0 { return [] }
+    try a.charge(byteCost(s) &+ byteCost(sep))
+    if sep.isEmpty {
+        let scalars = Array(s.unicodeScalars)
+        let count = limit < 0 ? scalars.count : Int(min(limit, Int64(scalars.count)))
+        try a.charge(elementCost(count))
+        var parts: [String] = []
+        parts.reserveCapacity(count)
+        for i in 0..<count {
+            if i == count - 1 && count < scalars.count {
+                parts.append(String(String.UnicodeScalarView(scalars[i...])))
+            } else {
+                parts.append(String(Character(scalars[i])))
+            }
+        }
+        return parts
+    }
+    let text = Array(s.utf8)
+    let sepBytes = Array(sep.utf8)
+    let cuts = SubstringSearcher(sepBytes).allIndexes(in: text, limit: limit < 0 ? nil : Int(min(limit - 1, Int64(text.count))))
+    try a.charge(elementCost(cuts.count + 1))
+    var parts: [String] = []
+    parts.reserveCapacity(cuts.count + 1)
+    var from = 0
+    for c in cuts {
+        parts.append(String(decoding: text[from..<c], as: UTF8.self))
+        from = c + sepBytes.count
+    }
+    parts.append(String(decoding: text[from...], as: UTF8.self))
+    return parts
 }
 
 /// The strings extension's `format`: %s %d %f %e %x %X %o %b %% with optional precision.
@@ -186,15 +271,26 @@ func formatString(_ fmt: String, _ args: [CELValue]) throws(CELError) -> String 
     }
     while i < chars.count {
         let c = chars[i]
-        if c != "%" { out.append(c); i += 1; continue }
+        if c != "%" {
+            out.append(c)
+            i += 1
+            continue
+        }
         i += 1
         guard i < chars.count else { throw CELError("unexpected end of format string") }
-        if chars[i] == "%" { out.append("%"); i += 1; continue }
+        if chars[i] == "%" {
+            out.append("%")
+            i += 1
+            continue
+        }
         var precision: Int?
         if chars[i] == "." {
             i += 1
             var p = 0
-            while i < chars.count, let d = chars[i].wholeNumberValue { p = min(p * 10 + d, 1000); i += 1 }
+            while i < chars.count, let d = chars[i].wholeNumberValue {
+                p = min(p * 10 + d, 1000)
+                i += 1
+            }
             precision = min(p, 100)
         }
         guard i < chars.count else { throw CELError("unexpected end of format string") }
@@ -218,7 +314,11 @@ func formatString(_ fmt: String, _ args: [CELValue]) throws(CELError) -> String 
             case .uint(let x): d = Double(x)
             default: throw CELError("error during formatting: fixed-point clause can only be used on doubles, was given \(v.celType)")
             }
-            if d.isNaN { out += "NaN" } else if d.isInfinite { out += d < 0 ? "-Infinity" : "Infinity" } else {
+            if d.isNaN {
+                out += "NaN"
+            } else if d.isInfinite {
+                out += d < 0 ? "-Infinity" : "Infinity"
+            } else {
                 out += String(format: "%.\(precision ?? 6)\(verb)", d)
             }
         case "x", "X":
@@ -228,7 +328,9 @@ func formatString(_ fmt: String, _ args: [CELValue]) throws(CELError) -> String 
             case .uint(let x): s = String(x, radix: 16)
             case .string(let str): s = str.utf8.map { String(format: "%02x", $0) }.joined()
             case .bytes(let b): s = b.map { String(format: "%02x", $0) }.joined()
-            default: throw CELError("error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given \(v.celType)")
+            default:
+                throw CELError(
+                    "error during formatting: only integers, byte buffers, and strings can be formatted as hex, was given \(v.celType)")
             }
             if verb == "X" { s = s.uppercased() }
             out += s
@@ -288,18 +390,25 @@ func numericArgs(_ args: [CELValue], _ fn: String) throws(CELError) -> [CELValue
 }
 
 func addMathExtensions(_ t: inout FunctionTable) {
-    t.add("math.greatest", arity: 1...Int.max, .many { args throws(CELError) in
-        let vals = try numericArgs(args, "math.greatest")
-        var best = vals[0]
-        for v in vals.dropFirst() where (celCompareNumbers(v, best) ?? 0) > 0 { best = v }
-        return best
-    })
-    t.add("math.least", arity: 1...Int.max, .many { args throws(CELError) in
-        let vals = try numericArgs(args, "math.least")
-        var best = vals[0]
-        for v in vals.dropFirst() where (celCompareNumbers(v, best) ?? 0) < 0 { best = v }
-        return best
-    })
+    // A NaN compares with nothing, so it never replaces the running best (and a leading NaN stays).
+    t.add(
+        "math.greatest", arity: 1...Int.max,
+        .metered { args, a throws(CELError) in
+            let vals = try numericArgs(args, "math.greatest")
+            try a.charge(elementCost(vals.count))
+            var best = vals[0]
+            for v in vals.dropFirst() { if let c = celCompareNumbers(v, best), c > 0 { best = v } }
+            return best
+        })
+    t.add(
+        "math.least", arity: 1...Int.max,
+        .metered { args, a throws(CELError) in
+            let vals = try numericArgs(args, "math.least")
+            try a.charge(elementCost(vals.count))
+            var best = vals[0]
+            for v in vals.dropFirst() { if let c = celCompareNumbers(v, best), c < 0 { best = v } }
+            return best
+        })
     func doubleFn(_ name: String, _ f: @escaping @Sendable (Double) -> Double) {
         t.global1(name) { v throws(CELError) in
             guard case .double(let d) = v else { throw CELError.noOverload(name, v) }
@@ -386,6 +495,15 @@ func addMathExtensions(_ t: inout FunctionTable) {
 
 // MARK: - Lists extension
 
+/// How many elements `flatten` to `depth` produces (to charge before building them).
+func flattenedCount(_ l: [CELValue], _ depth: Int64) -> Int {
+    var n = 0
+    for x in l {
+        if depth > 0, case .list(let inner) = x { n += flattenedCount(inner, depth - 1) } else { n += 1 }
+    }
+    return n
+}
+
 func flattenList(_ l: [CELValue], _ depth: Int64) -> [CELValue] {
     var out: [CELValue] = []
     for x in l {
@@ -394,37 +512,84 @@ func flattenList(_ l: [CELValue], _ depth: Int64) -> [CELValue] {
     return out
 }
 
+/// The elements of `l` without repeats (CEL equality), first occurrences in order. Numbers, strings and bools are
+/// deduplicated through a hash set; other values by comparison with the earlier ones of their kind (charged).
+func distinctElements(_ l: [CELValue], _ a: Activation) throws(CELError) -> [CELValue] {
+    try a.charge(elementCost(l.count))
+    var out: [CELValue] = []
+    var seenKeys = Set<CELMapKey>()
+    var seenFractions = Set<UInt64>()  // bit patterns of non-integral doubles
+    var others: [CELValue] = []
+    for x in l {
+        switch x {
+        case .bool, .int, .uint, .string:
+            if seenKeys.insert(CELMapKey(x)).inserted { out.append(x) }
+        case .double(let d):
+            if d.isNaN {
+                out.append(x)  // NaN equals nothing, not even itself
+            } else if let key = CELMapKey(lookup: x) {
+                if seenKeys.insert(key).inserted { out.append(x) }
+            } else if seenFractions.insert(d.bitPattern).inserted {
+                out.append(x)
+            }
+        default:
+            try a.charge(elementCost(others.count))
+            if !others.contains(where: { celEquals($0, x) }) {
+                others.append(x)
+                out.append(x)
+            }
+        }
+    }
+    return out
+}
+
+/// ⌈log2(n)⌉ for sort costs.
+func log2Ceiling(_ n: Int) -> UInt64 { n <= 1 ? 1 : UInt64(Int.bitWidth - (n - 1).leadingZeroBitCount) }
+
 func addListExtensions(_ t: inout FunctionTable) {
-    t.global1("lists.range") { v throws(CELError) in
+    t.metered1("lists.range") { v, a throws(CELError) in
         guard case .int(let n) = v else { throw CELError.noOverload("lists.range", v) }
         guard n <= 10_000_000 else { throw CELError("lists.range(\(n)) is too large") }
-        return .list(n <= 0 ? [] : (0..<n).map { .int($0) })
+        if n <= 0 { return .list([]) }
+        try a.charge(elementCost(Int(n)))
+        return .list((0..<n).map { .int($0) })
     }
-    t.member1("distinct") { v throws(CELError) in
+    t.metered1("distinct", receiver: true, global: false) { v, a throws(CELError) in
         guard case .list(let l) = v else { throw CELError.noOverload("distinct", v) }
-        var out: [CELValue] = []
-        for x in l where !out.contains(where: { celEquals($0, x) }) { out.append(x) }
-        return .list(out)
+        return .list(try distinctElements(l, a))
     }
-    t.add("flatten", arity: 1...2, receiver: true, global: false, .many { args throws(CELError) in
-        guard case .list(let l) = args[0] else { throw CELError.noOverload("flatten", args) }
-        var depth: Int64 = 1
-        if args.count > 1 {
-            depth = try intArg(args[1], "flatten", args)
-            guard depth >= 0 else { throw CELError("level must be non-negative") }
-        }
-        return .list(flattenList(l, depth))
-    })
-    t.add("slice", arity: 3...3, receiver: true, global: false, .many { args throws(CELError) in
-        guard case .list(let l) = args[0], case .int(let a) = args[1], case .int(let b) = args[2] else { throw CELError.noOverload("slice", args) }
-        guard a >= 0, b >= a, b <= l.count else { throw CELError("cannot slice(\(a), \(b)), list is length \(l.count)") }
-        return .list(Array(l[Int(a)..<Int(b)]))
-    })
-    t.member1("sort") { v throws(CELError) in
+    t.add(
+        "flatten", arity: 1...2, receiver: true, global: false,
+        .metered { args, a throws(CELError) in
+            guard case .list(let l) = args[0] else { throw CELError.noOverload("flatten", args) }
+            var depth: Int64 = 1
+            if args.count > 1 {
+                depth = try intArg(args[1], "flatten", args)
+                guard depth >= 0 else { throw CELError("level must be non-negative") }
+            }
+            try a.charge(elementCost(l.count))
+            try a.charge(elementCost(flattenedCount(l, depth)))
+            return .list(flattenList(l, depth))
+        })
+    t.add(
+        "slice", arity: 3...3, receiver: true, global: false,
+        .metered { args, a throws(CELError) in
+            guard case .list(let l) = args[0], case .int(let from) = args[1], case .int(let to) = args[2] else {
+                throw CELError.noOverload("slice", args)
+            }
+            guard from >= 0, to >= from, to <= l.count else { throw CELError("cannot slice(\(from), \(to)), list is length \(l.count)") }
+            try a.charge(elementCost(Int(to - from)))
+            return .list(Array(l[Int(from)..<Int(to)]))
+        })
+    t.metered1("sort", receiver: true, global: false) { v, a throws(CELError) in
         guard case .list(let l) = v else { throw CELError.noOverload("sort", v) }
+        try a.charge(elementCost(l.count) &* log2Ceiling(l.count))
         var failed = false
         let sorted = l.sorted { x, y in
-            guard let o = celCompare(x, y) else { failed = true; return false }
+            guard let o = celCompare(x, y) else {
+                failed = true
+                return false
+            }
             return o == .less
         }
         if failed { throw CELError("list elements must be comparable") }
@@ -443,14 +608,16 @@ func addListExtensions(_ t: inout FunctionTable) {
 // MARK: - Encoders extension
 
 func addEncoderExtensions(_ t: inout FunctionTable) {
-    t.global1("base64.encode") { v throws(CELError) in
+    t.metered1("base64.encode") { v, a throws(CELError) in
         guard case .bytes(let b) = v else { throw CELError.noOverload("base64.encode", v) }
+        try a.charge(byteCost(b.count) &* 2)
         return .string(Data(b).base64EncodedString())
     }
-    t.global1("base64.decode") { v throws(CELError) in
+    t.metered1("base64.decode") { v, a throws(CELError) in
         guard case .string(var s) = v else { throw CELError.noOverload("base64.decode", v) }
+        try a.charge(byteCost(s) &* 2)
         if let d = Data(base64Encoded: s) { return .bytes([UInt8](d)) }
-        while s.count % 4 != 0 { s += "=" }
+        while s.utf8.count % 4 != 0 { s += "=" }
         guard let d = Data(base64Encoded: s) else { throw CELError("base64.decode: illegal base64 data") }
         return .bytes([UInt8](d))
     }

@@ -6,14 +6,14 @@ struct SourcePosition: Sendable, Hashable {
 }
 
 enum TokenKind: Equatable, Sendable {
-    case int(String)        // decimal or 0x hex digits, without sign or suffix
+    case int(String)  // decimal or 0x hex digits, without sign or suffix
     case uint(String)
     case double(String)
     case string(String)
     case bytes([UInt8])
     case ident(String)
     case quotedIdent(String)  // `content-type`
-    case punct(String)        // operators and punctuation
+    case punct(String)  // operators and punctuation
     case eof
 }
 
@@ -94,14 +94,19 @@ struct Lexer {
             if Lexer.isIdentStart(c) {
                 // Prefixes: r, b, br, rb (any case), directly followed by a quote.
                 var prefixLen = 0
-                var raw = false, isBytes = false
+                var raw = false
+                var isBytes = false
                 func lower(_ k: Int) -> String { peek(k).map { String(Character($0)).lowercased() } ?? "" }
                 func isQuote(_ k: Int) -> Bool { peek(k) == "\"" || peek(k) == "'" }
                 let two = lower(0) + lower(1)
                 if (two == "br" || two == "rb") && isQuote(2) {
-                    prefixLen = 2; raw = true; isBytes = true
+                    prefixLen = 2
+                    raw = true
+                    isBytes = true
                 } else if (lower(0) == "r" || lower(0) == "b") && isQuote(1) {
-                    prefixLen = 1; raw = lower(0) == "r"; isBytes = lower(0) == "b"
+                    prefixLen = 1
+                    raw = lower(0) == "r"
+                    isBytes = lower(0) == "b"
                 }
                 if prefixLen > 0 {
                     for _ in 0..<prefixLen { advance() }
@@ -121,7 +126,8 @@ struct Lexer {
                 let text = String(String.UnicodeScalarView(scalars[s..<index]))
                 advance()
                 guard !text.isEmpty else { throw error("empty quoted identifier", at: pos) }
-                for ch in text.unicodeScalars where !(Lexer.isIdentPart(ch) || ch == "." || ch == "-" || ch == "/" || ch == "~" || ch == " " || ch == "%") {
+                for ch in text.unicodeScalars
+                where !(Lexer.isIdentPart(ch) || ch == "." || ch == "-" || ch == "/" || ch == "~" || ch == " " || ch == "%") {
                     throw error("invalid character in quoted identifier", at: pos)
                 }
                 tokens.append(Token(kind: .quotedIdent(text), position: pos))
@@ -137,7 +143,8 @@ struct Lexer {
                 return String(Character(c)) + String(Character(d))
             }()
             if ["==", "!=", "<=", ">=", "&&", "||", ".?"].contains(two) {
-                advance(); advance()
+                advance()
+                advance()
                 tokens.append(Token(kind: .punct(two), position: pos))
                 continue
             }
@@ -156,7 +163,8 @@ struct Lexer {
     mutating func lexNumber(pos: SourcePosition) throws(CELSourceError) -> TokenKind {
         let start = index
         if peek() == "0", let x = peek(1), x == "x" || x == "X" {
-            advance(); advance()
+            advance()
+            advance()
             let s = index
             while let d = peek(), Lexer.isHex(d) { advance() }
             guard index > s else { throw error("malformed hexadecimal literal", at: pos) }
@@ -206,7 +214,9 @@ struct Lexer {
         var triple = false
         if peek(1) == quote && peek(2) == quote {
             triple = true
-            advance(); advance(); advance()
+            advance()
+            advance()
+            advance()
         } else {
             advance()
         }
@@ -219,11 +229,16 @@ struct Lexer {
             guard let c = peek() else { throw error("unterminated string literal", at: pos) }
             if triple {
                 if c == quote && peek(1) == quote && peek(2) == quote {
-                    advance(); advance(); advance()
+                    advance()
+                    advance()
+                    advance()
                     break
                 }
             } else {
-                if c == quote { advance(); break }
+                if c == quote {
+                    advance()
+                    break
+                }
                 if c == "\n" || c == "\r" { throw error("newline in string literal", at: pos) }
             }
             if c == "\\" && !raw {

@@ -79,12 +79,17 @@ public struct CELIPAddress: Sendable, Hashable, CustomStringConvertible {
         if family == 4 { return v4Bytes.map(String.init).joined(separator: ".") }
         var groups: [UInt16] = []
         for i in stride(from: 0, to: 16, by: 2) { groups.append(UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1])) }
-        var bestStart = -1, bestLen = 0, i = 0
+        var bestStart = -1
+        var bestLen = 0
+        var i = 0
         while i < 8 {
             if groups[i] == 0 {
                 var j = i
                 while j < 8 && groups[j] == 0 { j += 1 }
-                if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
+                if j - i > bestLen && j - i >= 2 {
+                    bestStart = i
+                    bestLen = j - i
+                }
                 i = j
             } else {
                 i += 1
@@ -154,7 +159,9 @@ public struct CELCIDR: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The range with host bits cleared.
-    var masked: CELCIDR { CELCIDR(address: CELIPAddress(bytes: mask(address.bytes, bits: bits16), family: address.family), prefixLength: prefixLength) }
+    var masked: CELCIDR {
+        CELCIDR(address: CELIPAddress(bytes: mask(address.bytes, bits: bits16), family: address.family), prefixLength: prefixLength)
+    }
 
     func contains(_ ip: CELIPAddress) -> Bool {
         ip.family == address.family && mask(ip.bytes, bits: bits16) == mask(address.bytes, bits: bits16)

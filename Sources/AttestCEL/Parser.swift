@@ -14,13 +14,28 @@ struct MapEntryExpr: Sendable {
     var optional: Bool
 }
 
-enum MacroKind: Sendable { case all, exists, existsOne, map, mapFilter, filter, optMap, optFlatMap }
+/// The comprehension macros. `all`, `exists` and `existsOne` have one- and two-variable forms; the `transform*`
+/// macros (cel-spec "Two-Variable Comprehensions") have only the two-variable form.
+enum MacroKind: Sendable {
+    case all, exists, existsOne, map, mapFilter, filter, optMap, optFlatMap
+    /// `range.transformList(i, v, [filter,] expr)`: a list of `expr` per entry.
+    case transformList
+    /// `range.transformMap(k, v, [filter,] expr)`: a map from each key (list index) to `expr`.
+    case transformMap
+    /// `range.transformMapEntry(k, v, [filter,] mapExpr)`: the union of the maps `mapExpr` gives; a repeated key is an error.
+    case transformMapEntry
+}
 
-/// A comprehension macro: `range.all(v, predicate)`, `range.map(v, predicate, transform)`...
+/// A comprehension macro: `range.all(v, predicate)`, `range.map(v, predicate, transform)`,
+/// `range.all(i, v, predicate)`, `range.transformMap(k, v, filter, transform)`...
 struct ComprehensionExpr: Sendable {
     var kind: MacroKind
     var range: Expr
+    /// The element (one-variable form), or the index / map key (two-variable form).
     var variable: String
+    /// The element / map value in the two-variable form; nil in the one-variable form.
+    var secondVariable: String? = nil
+    /// The predicate of all/exists/existsOne/filter, or the filter of map and the transforms.
     var predicate: Expr?
     var transform: Expr?
 }
@@ -73,7 +88,8 @@ struct Parser {
         let tokens = try lexer.tokenize()
         var parser = Parser(tokens: tokens, macros: macros)
         let e = try parser.parseExpr()
-        if case .eof = parser.current.kind {} else {
+        if case .eof = parser.current.kind {
+        } else {
             throw parser.error("unexpected \(parser.describe(parser.current))", at: parser.current)
         }
         if let pos = parser.tooDeep {
@@ -131,7 +147,10 @@ struct Parser {
     }
 
     mutating func accept(_ p: String) -> Bool {
-        if isPunct(p) { index += 1; return true }
+        if isPunct(p) {
+            index += 1
+            return true
+        }
         return false
     }
 
@@ -282,7 +301,9 @@ struct Parser {
         case .int(let text):
             let v: Int64?
             if text.hasPrefix("0x") {
-                v = UInt64(text.dropFirst(2), radix: 16).flatMap { $0 == UInt64(Int64.max) + 1 ? Int64.min : Int64(exactly: $0).map { -$0 } }
+                v = UInt64(text.dropFirst(2), radix: 16).flatMap {
+                    $0 == UInt64(Int64.max) + 1 ? Int64.min : Int64(exactly: $0).map { -$0 }
+                }
             } else {
                 v = Int64("-" + text)
             }
@@ -290,12 +311,20 @@ struct Parser {
             index += 1
             return .int(value)
         case .double(let text):
-            guard let d = Double(text) else { throw error("malformed double literal", at: t) }
+            let d = try doubleLiteral(text, t)
             index += 1
             return .double(-d)
         default:
             return nil
         }
+    }
+
+    /// A double literal's value; one too large for a double is an error (as cel-go: strconv.ParseFloat's range
+    /// error), not infinity.
+    func doubleLiteral(_ text: String, _ t: Token) throws(CELSourceError) -> Double {
+        guard let d = Double(text) else { throw error("malformed double literal", at: t) }
+        guard d.isFinite else { throw error("double literal out of range: \(text)", at: t) }
+        return d
     }
 
     mutating func parseMember() throws(CELSourceError) -> Expr {
@@ -379,7 +408,7 @@ struct Parser {
             return make(.literal(.uint(value)), t.position)
         case .double(let text):
             index += 1
-            guard let d = Double(text) else { throw error("malformed double literal", at: t) }
+            let d = try doubleLiteral(text, t)
             return make(.literal(.double(d)), t.position)
         case .string(let s):
             index += 1
@@ -461,6 +490,25 @@ struct Parser {
         return make(.ident(absolute ? "." + name : name), token.position)
     }
 
+    /// Names cel-go reserves for a comprehension's accumulator; an iteration variable may not take them.
+    static let accumulatorNames: Set<String> = ["__result__", "@result"]
+
+    /// The name a comprehension macro binds: a simple identifier.
+    func iterationVariable(_ e: Expr, _ macro: String) throws(CELSourceError) -> String {
+        guard case .ident(let v) = e.kind, !v.hasPrefix(".") else {
+            throw error("the variable arguments of \(macro)() must be simple names", at: e.position)
+        }
+        if Parser.accumulatorNames.contains(v) { throw error("iteration variable overwrites accumulator variable", at: e.position) }
+        return v
+    }
+
+    /// The second variable of a two-variable comprehension: a simple name different from the first.
+    func secondIterationVariable(_ e: Expr, first: String, _ macro: String) throws(CELSourceError) -> String {
+        let v = try iterationVariable(e, macro)
+        if v == first { throw error("duplicate variable name: \(v)", at: e.position) }
+        return v
+    }
+
     /// The dotted name of `a.b.c` (as written), or nil.
     func qualifiedName(_ e: Expr) -> String? {
         switch e.kind {
@@ -486,7 +534,9 @@ struct Parser {
                 guard case .list(let slots, _) = args[0].kind else { throw error("cel.block requires a list literal", at: pos) }
                 return make(.block(slots: slots, result: args[1]), pos)
             case ("bind", 3) where macros:
-                guard case .ident(let v) = args[0].kind, !v.hasPrefix(".") else { throw error("cel.bind requires a simple variable name", at: args[0].position) }
+                guard case .ident(let v) = args[0].kind, !v.hasPrefix(".") else {
+                    throw error("cel.bind requires a simple variable name", at: args[0].position)
+                }
                 return make(.bind(name: v, value: args[1], body: args[2]), pos)
             default: break
             }
@@ -502,25 +552,37 @@ struct Parser {
             if let target {
                 var kind: MacroKind?
                 switch (name, args.count) {
-                case ("all", 2): kind = .all
-                case ("exists", 2): kind = .exists
-                case ("exists_one", 2), ("existsOne", 2): kind = .existsOne
+                case ("all", 2), ("all", 3): kind = .all
+                case ("exists", 2), ("exists", 3): kind = .exists
+                case ("exists_one", 2), ("existsOne", 2), ("exists_one", 3), ("existsOne", 3): kind = .existsOne
                 case ("map", 2): kind = .map
                 case ("map", 3): kind = .mapFilter
                 case ("filter", 2): kind = .filter
                 case ("optMap", 2): kind = .optMap
                 case ("optFlatMap", 2): kind = .optFlatMap
+                case ("transformList", 3), ("transformList", 4): kind = .transformList
+                case ("transformMap", 3), ("transformMap", 4): kind = .transformMap
+                case ("transformMapEntry", 3), ("transformMapEntry", 4): kind = .transformMapEntry
                 default: break
                 }
                 if let kind {
-                    guard case .ident(let v) = args[0].kind, !v.hasPrefix(".") else {
-                        throw error("the first argument of \(name)() must be a simple variable name", at: args[0].position)
-                    }
+                    let v = try iterationVariable(args[0], name)
                     var c = ComprehensionExpr(kind: kind, range: target, variable: v, predicate: nil, transform: nil)
                     switch kind {
-                    case .all, .exists, .existsOne, .filter: c.predicate = args[1]
+                    case .all, .exists, .existsOne:
+                        if args.count == 3 {
+                            c.secondVariable = try secondIterationVariable(args[1], first: v, name)
+                        }
+                        c.predicate = args[args.count - 1]
+                    case .filter: c.predicate = args[1]
                     case .map, .optMap, .optFlatMap: c.transform = args[1]
-                    case .mapFilter: c.predicate = args[1]; c.transform = args[2]
+                    case .mapFilter:
+                        c.predicate = args[1]
+                        c.transform = args[2]
+                    case .transformList, .transformMap, .transformMapEntry:
+                        c.secondVariable = try secondIterationVariable(args[1], first: v, name)
+                        if args.count == 4 { c.predicate = args[2] }
+                        c.transform = args[args.count - 1]
                     }
                     return make(.comprehension(c), pos)
                 }

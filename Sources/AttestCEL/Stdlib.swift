@@ -6,6 +6,12 @@ enum FunctionImpl: Sendable {
     case two(Function2)
     case many(FunctionN)
     case contextual(FunctionContextual)
+    /// Charges its own size-based cost through the activation (see ``CELEvaluationOptions``).
+    case metered(FunctionMetered)
+    /// A one-argument ``metered(_:)`` (no argument array on the hot path).
+    case metered1(FunctionMetered1)
+    /// A two-argument ``metered(_:)``.
+    case metered2(FunctionMetered2)
 }
 
 /// One callable form of a function: its name, arity (including a receiver) and call styles.
@@ -30,6 +36,20 @@ struct FunctionTable: Sendable {
     mutating func member2(_ name: String, _ f: @escaping Function2) { add(name, arity: 2...2, receiver: true, global: false, .two(f)) }
     mutating func both1(_ name: String, _ f: @escaping Function1) { add(name, arity: 1...1, receiver: true, global: true, .one(f)) }
     mutating func both2(_ name: String, _ f: @escaping Function2) { add(name, arity: 2...2, receiver: true, global: true, .two(f)) }
+
+    /// A function of `arity` arguments (including a receiver) that charges its own size-based cost.
+    mutating func metered(
+        _ name: String, arity: ClosedRange<Int>, receiver: Bool = false, global: Bool = true, _ f: @escaping FunctionMetered
+    ) {
+        add(name, arity: arity, receiver: receiver, global: global, .metered(f))
+    }
+
+    mutating func metered1(_ name: String, receiver: Bool = false, global: Bool = true, _ f: @escaping FunctionMetered1) {
+        add(name, arity: 1...1, receiver: receiver, global: global, .metered1(f))
+    }
+    mutating func metered2(_ name: String, receiver: Bool = false, global: Bool = true, _ f: @escaping FunctionMetered2) {
+        add(name, arity: 2...2, receiver: receiver, global: global, .metered2(f))
+    }
 
     func contains(_ name: String) -> Bool { byName[name] != nil }
 
@@ -62,25 +82,48 @@ func celAdd(_ l: CELValue, _ r: CELValue) throws(CELError) -> CELValue {
     }
 }
 
-func addTimestamp(_ t: CELTimestamp, _ d: CELDuration) throws(CELError) -> CELTimestamp {
-    let (s, o) = t.seconds.addingReportingOverflow(d.seconds)
-    if o { throw CELError("timestamp overflow") }
-    let nanos = Int64(t.nanos) + Int64(d.nanos)
-    let r = CELTimestamp(seconds: s + nanos / 1_000_000_000, nanos: Int32(nanos % 1_000_000_000))
-    guard r.isInRange else { throw CELError("timestamp overflow: result out of range") }
+/// The range error for a timestamp result outside 0001-01-01T00:00:00Z ... 9999-12-31T23:59:59.999999999Z.
+let timestampRangeError = CELError("range error: timestamp out of range (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z)")
+/// The range error for a duration result beyond Int64 nanoseconds (about ±292 years).
+let durationRangeError = CELError("range error: duration out of range (at most ±9223372036.854775807s)")
+
+func durationNanos(_ d: CELDuration) throws(CELError) -> Int64 {
+    guard let n = d.totalNanos else { throw durationRangeError }
+    return n
+}
+
+/// `t + d` (or `t - d` with `subtract`), exactly, erroring outside CEL's timestamp range.
+func addTimestamp(_ t: CELTimestamp, _ d: CELDuration, subtract: Bool = false) throws(CELError) -> CELTimestamp {
+    let n = try durationNanos(d)
+    let ds = n / 1_000_000_000
+    let dn = n % 1_000_000_000
+    let (s, o) = subtract ? t.seconds.subtractingReportingOverflow(ds) : t.seconds.addingReportingOverflow(ds)
+    guard !o, let r = CELTimestamp.checked(seconds: s, nanos: Int64(t.nanos) + (subtract ? -dn : dn)) else { throw timestampRangeError }
     return r
 }
 
-func addDurations(_ x: CELDuration, _ y: CELDuration) throws(CELError) -> CELDuration {
-    let (s, o) = x.seconds.addingReportingOverflow(y.seconds)
-    if o { throw CELError("duration overflow") }
-    let nanos = Int64(x.nanos) + Int64(y.nanos)
-    let r = CELDuration(seconds: s + nanos / 1_000_000_000, nanos: Int32(nanos % 1_000_000_000))
-    guard r.isInRange else { throw CELError("duration overflow: result out of range") }
-    return r
+func addDurations(_ x: CELDuration, _ y: CELDuration, subtract: Bool = false) throws(CELError) -> CELDuration {
+    let a = try durationNanos(x)
+    let b = try durationNanos(y)
+    let (r, o) = subtract ? a.subtractingReportingOverflow(b) : a.addingReportingOverflow(b)
+    if o { throw durationRangeError }
+    return CELDuration(totalNanos: r)
 }
 
-func negateDuration(_ d: CELDuration) -> CELDuration { CELDuration(seconds: -d.seconds, nanos: -d.nanos) }
+/// `x - y` for timestamps: the duration between them, an error when it does not fit Int64 nanoseconds.
+func subtractTimestamps(_ x: CELTimestamp, _ y: CELTimestamp) throws(CELError) -> CELDuration {
+    let (s, o1) = x.seconds.subtractingReportingOverflow(y.seconds)
+    let (m, o2) = s.multipliedReportingOverflow(by: 1_000_000_000)
+    let (r, o3) = m.addingReportingOverflow(Int64(x.nanos) - Int64(y.nanos))
+    if o1 || o2 || o3 { throw durationRangeError }
+    return CELDuration(totalNanos: r)
+}
+
+func negateDuration(_ d: CELDuration) throws(CELError) -> CELDuration {
+    let n = try durationNanos(d)
+    guard n != Int64.min else { throw durationRangeError }
+    return CELDuration(totalNanos: -n)
+}
 
 func celSubtract(_ l: CELValue, _ r: CELValue) throws(CELError) -> CELValue {
     switch (l, r) {
@@ -93,15 +136,9 @@ func celSubtract(_ l: CELValue, _ r: CELValue) throws(CELError) -> CELValue {
         if o { throw overflow("uint subtraction") }
         return .uint(v)
     case (.double(let x), .double(let y)): return .double(x - y)
-    case (.timestamp(let t), .duration(let d)): return .timestamp(try addTimestamp(t, negateDuration(d)))
-    case (.timestamp(let x), .timestamp(let y)):
-        let (s, o) = x.seconds.subtractingReportingOverflow(y.seconds)
-        if o { throw CELError("duration overflow") }
-        let nanos = Int64(x.nanos) - Int64(y.nanos)
-        let d = CELDuration(seconds: s + nanos / 1_000_000_000, nanos: Int32(nanos % 1_000_000_000))
-        guard d.isInRange else { throw CELError("duration overflow: result out of range") }
-        return .duration(d)
-    case (.duration(let x), .duration(let y)): return .duration(try addDurations(x, negateDuration(y)))
+    case (.timestamp(let t), .duration(let d)): return .timestamp(try addTimestamp(t, d, subtract: true))
+    case (.timestamp(let x), .timestamp(let y)): return .duration(try subtractTimestamps(x, y))
+    case (.duration(let x), .duration(let y)): return .duration(try addDurations(x, y, subtract: true))
     default: throw CELError.noOverload("_-_", l, r)
     }
 }
@@ -156,7 +193,7 @@ func celNegate(_ v: CELValue) throws(CELError) -> CELValue {
         if x == Int64.min { throw overflow("int negation") }
         return .int(-x)
     case .double(let d): return .double(-d)
-    case .duration(let d): return .duration(negateDuration(d))
+    case .duration(let d): return .duration(try negateDuration(d))
     default: throw CELError.noOverload("-_", v)
     }
 }
@@ -175,7 +212,13 @@ func toInt(_ v: CELValue) throws(CELError) -> CELValue {
         }
         return .int(Int64(d.rounded(.towardZero)))
     case .string(let s):
-        guard let i = Int64(s) else { throw CELError("type conversion error: cannot convert '\(s)' to int") }
+        guard let i = Int64(s) else {
+            let digits = s.utf8.drop { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
+            let isNumber =
+                !digits.isEmpty && s.utf8.count - digits.count <= 1
+                && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            throw CELError(isNumber ? "range error: '\(s)' does not fit in int" : "type conversion error: cannot convert '\(s)' to int")
+        }
         return .int(i)
     case .timestamp(let t): return .int(t.seconds)
     case .bool(let b): return .int(b ? 1 : 0)
@@ -190,16 +233,40 @@ func toUInt(_ v: CELValue) throws(CELError) -> CELValue {
         guard i >= 0 else { throw CELError("range error: int \(i) does not fit in uint") }
         return .uint(UInt64(i))
     case .double(let d):
-        guard d.isFinite, d > -1, d < 1.8446744073709551616e19 else {
+        // Any negative double is out of range, even one that truncates to 0 (cel-go: doubleToUint64Checked).
+        guard d.isFinite, d >= 0, d < 1.8446744073709551616e19 else {
             throw CELError("range error: double \(formatDoubleForString(d)) does not fit in uint")
         }
         return .uint(UInt64(d.rounded(.towardZero)))
     case .string(let s):
-        guard let u = UInt64(s) else { throw CELError("type conversion error: cannot convert '\(s)' to uint") }
+        // Digits only, as Go's strconv.ParseUint: no sign (Swift's UInt64("+1") would accept one).
+        guard !s.isEmpty, s.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            throw CELError("type conversion error: cannot convert '\(s)' to uint")
+        }
+        guard let u = UInt64(s) else { throw CELError("range error: '\(s)' does not fit in uint") }
         return .uint(u)
     case .bool(let b): return .uint(b ? 1 : 0)
     default: throw CELError.noOverload("uint", v)
     }
+}
+
+/// A double in Go's `strconv.ParseFloat` syntax (what cel-go accepts): decimal or hexadecimal, `inf`, `infinity`,
+/// `nan` in any case, with an optional sign; no spaces or other characters.
+func parseDouble(_ s: String) -> Double? {
+    let allowed = s.utf8.allSatisfy { c in
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z"))
+            || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) || c == UInt8(ascii: ".") || c == UInt8(ascii: "+")
+            || c == UInt8(ascii: "-")
+    }
+    guard allowed, !s.isEmpty else { return nil }
+    return Double(s)
+}
+
+/// Whether the text spells infinity itself (`inf`, `-Infinity`...) rather than a number too large for a double.
+func isInfinitySpelling(_ s: String) -> Bool {
+    var t = Substring(s.lowercased())
+    if t.hasPrefix("-") || t.hasPrefix("+") { t = t.dropFirst() }
+    return t == "inf" || t == "infinity"
 }
 
 func toDouble(_ v: CELValue) throws(CELError) -> CELValue {
@@ -208,7 +275,9 @@ func toDouble(_ v: CELValue) throws(CELError) -> CELValue {
     case .int(let i): return .double(Double(i))
     case .uint(let u): return .double(Double(u))
     case .string(let s):
-        guard let d = Double(s) else { throw CELError("type conversion error: cannot convert '\(s)' to double") }
+        guard let d = parseDouble(s) else { throw CELError("type conversion error: cannot convert '\(s)' to double") }
+        // A finite number too large for a double is a range error (Go's ParseFloat: ErrRange), not infinity.
+        guard !d.isInfinite || isInfinitySpelling(s) else { throw CELError("range error: '\(s)' does not fit in double") }
         return .double(d)
     default: throw CELError.noOverload("double", v)
     }
@@ -259,11 +328,11 @@ func toTimestamp(_ v: CELValue) throws(CELError) -> CELValue {
     case .timestamp: return v
     case .string(let s):
         guard let t = CELTimestamp(rfc3339: s) else { throw CELError("timestamp conversion error: '\(s)' is not RFC 3339") }
-        guard t.isInRange else { throw CELError("timestamp out of range: '\(s)'") }
+        guard t.isInRange else { throw CELError("range error: timestamp '\(s)' is out of range (years 0001 to 9999)") }
         return .timestamp(t)
     case .int(let i):
         let t = CELTimestamp(seconds: i)
-        guard t.isInRange else { throw CELError("timestamp out of range: \(i)") }
+        guard t.isInRange else { throw CELError("range error: timestamp(\(i)) is out of range (years 0001 to 9999)") }
         return .timestamp(t)
     default: throw CELError.noOverload("timestamp", v)
     }
@@ -273,9 +342,11 @@ func toDuration(_ v: CELValue) throws(CELError) -> CELValue {
     switch v {
     case .duration: return v
     case .string(let s):
-        guard let d = parseDuration(s) else { throw CELError("duration conversion error: '\(s)' is not a duration") }
-        guard d.isInRange else { throw CELError("duration out of range: '\(s)'") }
-        return .duration(d)
+        switch parseDuration(s) {
+        case .success(let d): return .duration(d)
+        case .failure(.malformed): throw CELError("duration conversion error: '\(s)' is not a duration (e.g. '1h30m', '-1.5s', '100ms')")
+        case .failure(.outOfRange): throw CELError("range error: duration '\(s)' is out of range (at most ±9223372036.854775807s)")
+        }
     case .int(let i): return .duration(CELDuration(totalNanos: i))
     default: throw CELError.noOverload("duration", v)
     }
@@ -283,49 +354,18 @@ func toDuration(_ v: CELValue) throws(CELError) -> CELValue {
 
 // MARK: - Strings and regular expressions
 
-/// A compiled regular expression (NSRegularExpression is immutable and safe to share).
-final class CompiledRegex: @unchecked Sendable {
-    let regex: NSRegularExpression
-    init(_ pattern: String) throws(CELError) {
-        do {
-            regex = try NSRegularExpression(pattern: pattern.isEmpty ? "(?:)" : translateRE2(pattern), options: [])
-        } catch {
-            throw CELError("invalid regular expression '\(pattern)': \(error)")
-        }
-    }
-    func matches(_ s: String) -> Bool {
-        let ns = s as NSString
-        return regex.firstMatch(in: s, options: [], range: NSRange(location: 0, length: ns.length)) != nil
-    }
-}
-
-/// RE2 syntax differs from ICU in a few spellings; translate the common ones.
-func translateRE2(_ p: String) -> String {
-    // (?P<name>...) is RE2's named group; ICU wants (?<name>...).
-    p.replacingOccurrences(of: "(?P<", with: "(?<")
-}
-
-/// A small cache of compiled patterns for non-constant regexes.
-final class RegexCache: @unchecked Sendable {
-    private var cache: [String: CompiledRegex] = [:]
-    private let lock = NSLock()
-    static let shared = RegexCache()
-    func regex(_ pattern: String) throws(CELError) -> CompiledRegex {
-        lock.lock()
-        if let r = cache[pattern] { lock.unlock(); return r }
-        lock.unlock()
-        let r = try CompiledRegex(pattern)
-        lock.lock()
-        if cache.count > 500 { cache.removeAll() }
-        cache[pattern] = r
-        lock.unlock()
-        return r
-    }
-}
-
+/// `matches` when called other than through a compiled call site (which caches per program; see ``MatchesNode``).
 func celMatches(_ s: CELValue, _ p: CELValue) throws(CELError) -> CELValue {
     guard case .string(let str) = s, case .string(let pattern) = p else { throw CELError.noOverload("matches", s, p) }
     return .bool(try RegexCache.shared.regex(pattern).matches(str))
+}
+
+/// The cost of matching `text` with `regex` (see ``CELEvaluationOptions``): the NFA simulation's worst case,
+/// ⌈(1 + bytes) / 10⌉ × ⌈instructions / 4⌉.
+func matchCost(_ text: String, _ regex: CELRegex) -> UInt64 {
+    let textUnits = (UInt64(text.utf8.count) + 1 + 9) / 10
+    let programUnits = (UInt64(regex.size) + 3) / 4
+    return textUnits &* programUnits
 }
 
 /// Size in Unicode code points, bytes, elements or entries.
@@ -353,47 +393,65 @@ func timeParts(_ t: CELTimestamp, _ tz: CELValue?) throws(CELError) -> CivilTime
     return civil(fromSeconds: local)
 }
 
-func timeAccessor(_ name: String, _ table: inout FunctionTable,
-                  timestamp: @escaping @Sendable (CELTimestamp, CivilTime) -> Int64,
-                  duration: (@Sendable (CELDuration) -> Int64)?) {
-    table.add(name, arity: 1...2, receiver: true, global: false, .many { args throws(CELError) in
-        switch args[0] {
-        case .timestamp(let t):
-            return .int(timestamp(t, try timeParts(t, args.count > 1 ? args[1] : nil)))
-        case .duration(let d) where duration != nil && args.count == 1:
-            return .int(duration!(d))
-        default:
-            throw CELError.noOverload(name, args)
-        }
-    })
+func timeAccessor(
+    _ name: String, _ table: inout FunctionTable,
+    timestamp: @escaping @Sendable (CELTimestamp, CivilTime) -> Int64,
+    duration: (@Sendable (CELDuration) -> Int64)?
+) {
+    table.add(
+        name, arity: 1...2, receiver: true, global: false,
+        .many { args throws(CELError) in
+            switch args[0] {
+            case .timestamp(let t):
+                return .int(timestamp(t, try timeParts(t, args.count > 1 ? args[1] : nil)))
+            case .duration(let d) where duration != nil && args.count == 1:
+                return .int(duration!(d))
+            default:
+                throw CELError.noOverload(name, args)
+            }
+        })
 }
 
 // MARK: - The standard library
 
 func standardLibrary() -> FunctionTable {
     var t = FunctionTable()
-    t.both1("size", celSize)
-    t.member2("contains") { s, x throws(CELError) in
-        guard case .string(let a) = s, case .string(let b) = x else { throw CELError.noOverload("contains", s, x) }
-        return .bool(b.isEmpty || a.utf8.count >= b.utf8.count && containsUTF8(a, b))
+    t.metered1("size", receiver: true, global: true) { v, a throws(CELError) in
+        if case .string(let s) = v { try a.charge(byteCost(s)) }  // counting code points reads the string
+        return try celSize(v)
     }
-    t.member2("startsWith") { s, x throws(CELError) in
-        guard case .string(let a) = s, case .string(let b) = x else { throw CELError.noOverload("startsWith", s, x) }
-        return .bool(a.utf8.starts(with: b.utf8))
+    t.metered2("contains", receiver: true, global: false) { v, x, a throws(CELError) in
+        guard case .string(let s) = v, case .string(let sub) = x else { throw CELError.noOverload("contains", v, x) }
+        try a.charge(byteCost(s) &+ byteCost(sub))
+        return .bool(containsUTF8(s, sub))
     }
-    t.member2("endsWith") { s, x throws(CELError) in
-        guard case .string(let a) = s, case .string(let b) = x else { throw CELError.noOverload("endsWith", s, x) }
-        return .bool(a.utf8.reversed().starts(with: b.utf8.reversed()))
+    t.metered2("startsWith", receiver: true, global: false) { v, x, a throws(CELError) in
+        guard case .string(let s) = v, case .string(let prefix) = x else { throw CELError.noOverload("startsWith", v, x) }
+        try a.charge(byteCost(prefix))
+        return .bool(s.utf8.starts(with: prefix.utf8))
+    }
+    t.metered2("endsWith", receiver: true, global: false) { v, x, a throws(CELError) in
+        guard case .string(let s) = v, case .string(let suffix) = x else { throw CELError.noOverload("endsWith", v, x) }
+        try a.charge(byteCost(suffix))
+        let count = suffix.utf8.count
+        return .bool(s.utf8.count >= count && s.utf8.dropFirst(s.utf8.count - count).elementsEqual(suffix.utf8))
     }
     t.both2("matches", celMatches)
-    t.global1("int", toInt)
-    t.global1("uint", toUInt)
-    t.global1("double", toDouble)
-    t.global1("string", toStringValue)
-    t.global1("bytes", toBytes)
-    t.global1("bool", toBool)
-    t.global1("timestamp", toTimestamp)
-    t.global1("duration", toDuration)
+    // Conversions read their argument: strings and bytes cost their size.
+    func conversion(_ name: String, _ f: @escaping Function1) {
+        t.metered1(name) { v, a throws(CELError) in
+            try a.charge(sizeCost(v))
+            return try f(v)
+        }
+    }
+    conversion("int", toInt)
+    conversion("uint", toUInt)
+    conversion("double", toDouble)
+    conversion("string", toStringValue)
+    conversion("bytes", toBytes)
+    conversion("bool", toBool)
+    conversion("timestamp", toTimestamp)
+    conversion("duration", toDuration)
     t.global1("dyn") { $0 }
     t.global1("type") { .type($0.celType) }
 
@@ -409,7 +467,10 @@ func standardLibrary() -> FunctionTable {
     timeAccessor("getMilliseconds", &t, timestamp: { ts, _ in Int64(ts.nanos / 1_000_000) }, duration: { Int64($0.nanos / 1_000_000) })
 
     // Operators as functions (used when called by name, e.g. from cel.block rewrites).
-    t.global2("_+_", celAdd)
+    t.metered2("_+_") { l, r, a throws(CELError) in
+        try a.charge(concatenationCost(l, r))
+        return try celAdd(l, r)
+    }
     t.global2("_-_", celSubtract)
     t.global2("_*_", celMultiply)
     t.global2("_/_", celDivide)
@@ -428,22 +489,33 @@ func standardLibrary() -> FunctionTable {
     return t
 }
 
+/// Whether `b` occurs in `a`, comparing UTF-8 bytes (no normalization), in linear time and without copying `a`.
 func containsUTF8(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    if y.isEmpty { return true }
-    if y.count > x.count { return false }
-    let first = y[0]
+    if b.isEmpty { return true }
+    if b.utf8.count > a.utf8.count { return false }
+    var haystack = a
+    var needle = b
+    return haystack.withUTF8 { h in needle.withUTF8 { n in firstOccurrence(of: n, in: h) != nil } }
+}
+
+/// The first index of `needle` (not empty) in `haystack`. Short needles use a direct scan, at most 16 comparisons
+/// per position; longer ones Knuth–Morris–Pratt, so the time is linear either way.
+func firstOccurrence(of needle: UnsafeBufferPointer<UInt8>, in haystack: UnsafeBufferPointer<UInt8>) -> Int? {
+    let m = needle.count
+    let n = haystack.count
+    guard m <= n else { return nil }
+    if m > 16 { return SubstringSearcher(Array(needle)).firstIndex(in: Array(haystack)) }
+    let first = needle[0]
     var i = 0
-    let last = x.count - y.count
-    while i <= last {
-        if x[i] == first {
+    while i <= n - m {
+        if haystack[i] == first {
             var j = 1
-            while j < y.count && x[i + j] == y[j] { j += 1 }
-            if j == y.count { return true }
+            while j < m && haystack[i + j] == needle[j] { j += 1 }
+            if j == m { return i }
         }
         i += 1
     }
-    return false
+    return nil
 }
 
 let standardFunctions = standardLibrary()

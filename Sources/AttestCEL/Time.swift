@@ -18,9 +18,14 @@ func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
     return era * 146_097 + doe - 719_468
 }
 
+/// The civil UTC date and time of a count of seconds since the epoch (any Int64, without overflow).
 func civil(fromSeconds seconds: Int64) -> CivilTime {
-    let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-    let secondOfDay = seconds - days * 86_400
+    var days = seconds / 86_400
+    var secondOfDay = seconds % 86_400
+    if secondOfDay < 0 {
+        secondOfDay += 86_400
+        days -= 1
+    }
     let z = days + 719_468
     let era = (z >= 0 ? z : z - 146_096) / 146_097
     let doe = z - era * 146_097
@@ -32,8 +37,9 @@ func civil(fromSeconds seconds: Int64) -> CivilTime {
     let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
     let dow = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday (4)
     let dayOfYear = days - daysFromCivil(year, 1, 1)
-    return CivilTime(year: year, month: month, day: day, hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60,
-                     second: secondOfDay % 60, dayOfWeek: dow, dayOfYear: dayOfYear)
+    return CivilTime(
+        year: year, month: month, day: day, hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60,
+        second: secondOfDay % 60, dayOfWeek: dow, dayOfYear: dayOfYear)
 }
 
 /// Parses RFC 3339 with a `Z` or `±HH:MM` offset and optional fraction up to nanoseconds.
@@ -79,14 +85,15 @@ func parseRFC3339(_ text: String) -> CELTimestamp? {
     } else if b[i] == 43 || b[i] == 45 {
         let negative = b[i] == 45
         i += 1
-        guard let oh = digits(2), expect(58), let om = digits(2) else { return nil }
+        guard let oh = digits(2), expect(58), let om = digits(2), oh < 24, om < 60 else { return nil }
         offset = (oh * 3600 + om * 60) * (negative ? -1 : 1)
     } else {
         return nil
     }
     guard i == b.count else { return nil }
-    guard (1...12).contains(month), day >= 1, day <= daysInMonth(year, month), hour < 24, minute < 60, second < 61 else { return nil }
-    let secs = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+    // No leap seconds (second 60): Go's time.Parse, which cel-go uses, rejects them too.
+    guard (1...12).contains(month), day >= 1, day <= daysInMonth(year, month), hour < 24, minute < 60, second < 60 else { return nil }
+    let secs = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset
     return CELTimestamp(seconds: secs, nanos: Int32(nanos))
 }
 
@@ -98,68 +105,85 @@ func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
     }
 }
 
-/// Parses a Go-style duration: `1h2m3.5s`, `-1.5s`, `100ms`, `2us`, `3ns`.
-func parseDuration(_ text: String) -> CELDuration? {
-    var s = Substring(text)
-    var negative = false
-    if s.hasPrefix("-") { negative = true; s = s.dropFirst() } else if s.hasPrefix("+") { s = s.dropFirst() }
-    if s == "0" { return CELDuration(seconds: 0) }
-    guard !s.isEmpty else { return nil }
-    var totalNanos: Double = 0
-    var exactNanos: Int64 = 0
-    var exact = true
-    let chars = Array(s.unicodeScalars)
+/// Why a duration string was rejected.
+enum DurationParseError: Error, Equatable {
+    /// Not of the form `[-+]?([0-9]*(\.[0-9]*)?unit)+` (or `0`).
+    case malformed
+    /// Well formed, but beyond what Int64 nanoseconds hold.
+    case outOfRange
+}
+
+/// Parses a duration as Go's `time.ParseDuration` does (`1h2m3.5s`, `-1.5s`, `100ms`, `2us`, `3ns`, `0`), exactly:
+/// fractions are computed in integer arithmetic to the nanosecond (truncated), never rounded through a double.
+/// The result must fit Int64 nanoseconds (so `-9223372036854775808ns` is the most negative duration).
+func parseDuration(_ text: String) -> Result<CELDuration, DurationParseError> {
+    let b = Array(text.utf8)
     var i = 0
-    while i < chars.count {
-        let start = i
-        while i < chars.count, (chars[i].value >= 48 && chars[i].value <= 57) || chars[i] == "." { i += 1 }
-        guard i > start else { return nil }
-        let numberText = String(String.UnicodeScalarView(chars[start..<i]))
-        guard let number = Double(numberText) else { return nil }
-        let unitStart = i
-        while i < chars.count, !(chars[i].value >= 48 && chars[i].value <= 57), chars[i] != "." { i += 1 }
-        let unit = String(String.UnicodeScalarView(chars[unitStart..<i]))
-        let scale: Int64
-        switch unit {
-        case "h": scale = 3_600_000_000_000
-        case "m": scale = 60_000_000_000
-        case "s": scale = 1_000_000_000
-        case "ms": scale = 1_000_000
-        case "us", "µs", "μs": scale = 1_000
-        case "ns": scale = 1
-        default: return nil
+    var negative = false
+    if i < b.count, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") {
+        negative = b[i] == UInt8(ascii: "-")
+        i += 1
+    }
+    if b.count - i == 1, b[i] == UInt8(ascii: "0") { return .success(CELDuration(totalNanos: 0)) }
+    guard i < b.count else { return .failure(.malformed) }
+    func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+    let limit: UInt64 = 1 << 63  // the magnitude of Int64.min
+    var magnitude: UInt64 = 0
+    var overflowed = false
+    while i < b.count {
+        guard isDigit(b[i]) || b[i] == UInt8(ascii: ".") else { return .failure(.malformed) }
+        // Integer part.
+        var whole: UInt64 = 0
+        var wholeDigits = 0
+        while i < b.count, isDigit(b[i]) {
+            let (m, o1) = whole.multipliedReportingOverflow(by: 10)
+            let (v, o2) = m.addingReportingOverflow(UInt64(b[i] - UInt8(ascii: "0")))
+            if o1 || o2 { overflowed = true } else { whole = v }
+            wholeDigits += 1
+            i += 1
         }
-        totalNanos += number * Double(scale)
-        if exact {
-            if let whole = Int64(numberText) {
-                let (m, o) = whole.multipliedReportingOverflow(by: scale)
-                let (t, o2) = exactNanos.addingReportingOverflow(m)
-                if o || o2 { exact = false } else { exactNanos = t }
-            } else {
-                // Fractional: split into integer and fraction digits for exactness.
-                let parts = numberText.split(separator: ".", omittingEmptySubsequences: false)
-                let intPart = Int64(parts[0].isEmpty ? "0" : String(parts[0])) ?? 0
-                var frac = parts.count > 1 ? String(parts[1]) : ""
-                if frac.count > 18 { frac = String(frac.prefix(18)) }
-                let fracValue = Int64(frac.isEmpty ? "0" : frac) ?? 0
-                var denom: Int64 = 1
-                for _ in 0..<frac.count { denom *= 10 }
-                let (m, o) = intPart.multipliedReportingOverflow(by: scale)
-                let fracNanos = Int64((Double(fracValue) / Double(denom) * Double(scale)).rounded(.towardZero))
-                let (t, o2) = exactNanos.addingReportingOverflow(m)
-                let (t2, o3) = t.addingReportingOverflow(fracNanos)
-                if o || o2 || o3 { exact = false } else { exactNanos = t2 }
+        // Fraction: the first 19 digits as an integer over 10^digits (more digits change the value by < 1e-6 ns).
+        var fraction: UInt64 = 0
+        var scale: UInt64 = 1
+        var fractionDigits = 0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < b.count, isDigit(b[i]) {
+                if fractionDigits < 19 {
+                    fraction = fraction * 10 + UInt64(b[i] - UInt8(ascii: "0"))
+                    scale *= 10
+                }
+                fractionDigits += 1
+                i += 1
             }
         }
+        guard wholeDigits + fractionDigits > 0 else { return .failure(.malformed) }
+        // Unit: the run of characters up to the next digit or '.'.
+        let unitStart = i
+        while i < b.count, !isDigit(b[i]), b[i] != UInt8(ascii: ".") { i += 1 }
+        let unit: UInt64
+        switch String(decoding: b[unitStart..<i], as: UTF8.self) {
+        case "ns": unit = 1
+        case "us", "\u{00B5}s", "\u{03BC}s": unit = 1_000
+        case "ms": unit = 1_000_000
+        case "s": unit = 1_000_000_000
+        case "m": unit = 60_000_000_000
+        case "h": unit = 3_600_000_000_000
+        default: return .failure(.malformed)
+        }
+        if overflowed { continue }  // keep validating the syntax; the value is already out of range
+        let (scaled, o1) = whole.multipliedReportingOverflow(by: unit)
+        // fraction × unit / scale, exactly (fraction < scale, so the quotient is < unit).
+        let product = unit.multipliedFullWidth(by: fraction)
+        let part = scale.dividingFullWidth((high: product.high, low: product.low)).quotient
+        let (sum, o2) = scaled.addingReportingOverflow(part)
+        let (total, o3) = magnitude.addingReportingOverflow(sum)
+        if o1 || o2 || o3 || total > limit { overflowed = true } else { magnitude = total }
     }
-    if !exact {
-        // Beyond int64 nanoseconds: compute seconds directly.
-        let secs = totalNanos / 1e9
-        guard secs.magnitude < 1e15 else { return nil }
-        let d = CELDuration(seconds: Int64(secs) * (negative ? -1 : 1))
-        return d
-    }
-    return CELDuration(totalNanos: negative ? -exactNanos : exactNanos)
+    if overflowed || (!negative && magnitude == limit) { return .failure(.outOfRange) }
+    if magnitude == limit { return .success(CELDuration(totalNanos: Int64.min)) }
+    let value = Int64(magnitude)
+    return .success(CELDuration(totalNanos: negative ? -value : value))
 }
 
 /// Resolves a timezone argument: an IANA name (`America/New_York`, `UTC`) or a fixed offset (`+05:30`, `-08:00`).
@@ -170,7 +194,12 @@ func timezoneOffset(_ name: String, at seconds: Int64) -> Int64? {
         // ±HH:MM or HH:MM
         var s = Substring(name)
         var sign: Int64 = 1
-        if s.hasPrefix("-") { sign = -1; s = s.dropFirst() } else if s.hasPrefix("+") { s = s.dropFirst() }
+        if s.hasPrefix("-") {
+            sign = -1
+            s = s.dropFirst()
+        } else if s.hasPrefix("+") {
+            s = s.dropFirst()
+        }
         let parts = s.split(separator: ":")
         guard parts.count == 2, let h = Int64(parts[0]), let m = Int64(parts[1]), h < 24, m < 60 else { return nil }
         return sign * (h * 3600 + m * 60)

@@ -245,20 +245,26 @@ public struct CELMap: Sendable, Hashable {
 }
 
 /// A point in time: seconds and nanoseconds since the Unix epoch, UTC.
+///
+/// CEL limits timestamps to 0001-01-01T00:00:00Z ... 9999-12-31T23:59:59.999999999Z (what RFC 3339 can spell);
+/// every operation that produces a timestamp outside that range is an error.
 public struct CELTimestamp: Sendable, Hashable, Comparable {
     /// Whole seconds since 1970-01-01T00:00:00Z.
     public var seconds: Int64
     /// Nanoseconds within the second, 0..<1_000_000_000.
     public var nanos: Int32
 
-    /// A timestamp; `nanos` is normalized into 0..<1e9.
+    /// A timestamp; `nanos` is normalized into 0..<1e9 (carrying into `seconds`, saturating at the ends of Int64).
     public init(seconds: Int64, nanos: Int32 = 0) {
-        var s = seconds
-        var n = nanos
-        while n < 0 { n += 1_000_000_000; s -= 1 }
-        while n >= 1_000_000_000 { n -= 1_000_000_000; s += 1 }
-        self.seconds = s
-        self.nanos = n
+        var carry = Int64(nanos) / 1_000_000_000
+        var n = Int64(nanos) % 1_000_000_000
+        if n < 0 {
+            n += 1_000_000_000
+            carry -= 1
+        }
+        let (s, overflow) = seconds.addingReportingOverflow(carry)
+        self.seconds = overflow ? (carry < 0 ? Int64.min : Int64.max) : s
+        self.nanos = Int32(n)
     }
 
     /// Parses RFC 3339 (`2023-01-02T03:04:05.678Z`, `...+01:00`). Nil when malformed.
@@ -277,7 +283,22 @@ public struct CELTimestamp: Sendable, Hashable, Comparable {
     /// The latest timestamp CEL allows: 9999-12-31T23:59:59.999999999Z.
     public static let maxSeconds: Int64 = 253_402_300_799
 
-    var isInRange: Bool { seconds >= CELTimestamp.minSeconds && seconds <= CELTimestamp.maxSeconds }
+    /// Whether CEL allows this timestamp (see ``minSeconds`` and ``maxSeconds``).
+    public var isInRange: Bool { seconds >= CELTimestamp.minSeconds && seconds <= CELTimestamp.maxSeconds }
+
+    /// A timestamp from seconds and a nanosecond adjustment of any sign, or nil when it leaves CEL's range.
+    static func checked(seconds: Int64, nanos: Int64) -> CELTimestamp? {
+        var carry = nanos / 1_000_000_000
+        var n = nanos % 1_000_000_000
+        if n < 0 {
+            n += 1_000_000_000
+            carry -= 1
+        }
+        let (s, overflow) = seconds.addingReportingOverflow(carry)
+        guard !overflow else { return nil }
+        let t = CELTimestamp(seconds: s, nanos: Int32(n))
+        return t.isInRange ? t : nil
+    }
 
     /// RFC 3339 text in UTC, as CEL's `string(timestamp)` prints it.
     public var rfc3339String: String {
@@ -293,27 +314,36 @@ public struct CELTimestamp: Sendable, Hashable, Comparable {
 }
 
 /// A signed span of time: seconds and nanoseconds with the same sign.
+///
+/// CEL limits durations to what a signed 64-bit count of nanoseconds holds (about ±292 years; langdef
+/// "Overflow"), so ``totalNanos`` is the exact value; every operation that leaves that range is an error.
 public struct CELDuration: Sendable, Hashable, Comparable {
     /// Whole seconds.
     public var seconds: Int64
     /// Nanoseconds beyond `seconds`, with the same sign, |nanos| < 1_000_000_000.
     public var nanos: Int32
 
-    /// A duration; `nanos` is normalized to |nanos| < 1e9 with the sign of `seconds`.
+    /// A duration; `nanos` is normalized to |nanos| < 1e9 with the sign of `seconds` (saturating at the ends of Int64).
     public init(seconds: Int64, nanos: Int32 = 0) {
-        var s = seconds
-        var n = nanos
-        s += Int64(n / 1_000_000_000)
-        n %= 1_000_000_000
-        if s > 0 && n < 0 { s -= 1; n += 1_000_000_000 }
-        if s < 0 && n > 0 { s += 1; n -= 1_000_000_000 }
+        let (s0, overflow) = seconds.addingReportingOverflow(Int64(nanos / 1_000_000_000))
+        var s = overflow ? (nanos < 0 ? Int64.min : Int64.max) : s0
+        var n = nanos % 1_000_000_000
+        if s > 0 && n < 0 {
+            s -= 1
+            n += 1_000_000_000
+        }
+        if s < 0 && n > 0 {
+            s += 1
+            n -= 1_000_000_000
+        }
         self.seconds = s
         self.nanos = n
     }
 
-    /// A duration of this many nanoseconds.
-    init(totalNanos: Int64) {
-        self.init(seconds: totalNanos / 1_000_000_000, nanos: Int32(totalNanos % 1_000_000_000))
+    /// A duration of this many nanoseconds (every Int64 is a valid duration).
+    public init(totalNanos: Int64) {
+        seconds = totalNanos / 1_000_000_000
+        nanos = Int32(totalNanos % 1_000_000_000)
     }
 
     /// Shorter (more negative) durations order first.
@@ -321,13 +351,18 @@ public struct CELDuration: Sendable, Hashable, Comparable {
         (lhs.seconds, lhs.nanos) < (rhs.seconds, rhs.nanos)
     }
 
-    /// The largest duration CEL allows (about 10000 years), in seconds.
-    public static let maxSeconds: Int64 = 315_576_000_000
+    /// The longest duration CEL allows: Int64.max nanoseconds (292 years and a bit).
+    public static let max = CELDuration(totalNanos: Int64.max)
+    /// The most negative duration CEL allows: Int64.min nanoseconds.
+    public static let min = CELDuration(totalNanos: Int64.min)
+    /// Whole seconds of the longest duration CEL allows (``max`` is this many seconds and 854775807 ns).
+    public static let maxSeconds: Int64 = 9_223_372_036
 
-    var isInRange: Bool { seconds >= -CELDuration.maxSeconds && seconds <= CELDuration.maxSeconds }
+    /// Whether CEL allows this duration (its nanoseconds fit in Int64).
+    public var isInRange: Bool { totalNanos != nil }
 
-    /// Total nanoseconds, nil on overflow.
-    var totalNanos: Int64? {
+    /// Total nanoseconds, nil when they do not fit in Int64 (the duration is out of CEL's range).
+    public var totalNanos: Int64? {
         let (m, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if o1 { return nil }
         let (t, o2) = m.addingReportingOverflow(Int64(nanos))
@@ -337,9 +372,9 @@ public struct CELDuration: Sendable, Hashable, Comparable {
     /// `1.5s`, `-3s`: the form CEL's `string(duration)` prints.
     public var secondsString: String {
         if nanos == 0 { return "\(seconds)s" }
-        var fraction = String(format: "%09d", abs(Int(nanos)))
+        var fraction = String(format: "%09d", nanos.magnitude)
         while fraction.hasSuffix("0") { fraction.removeLast() }
-        return (seconds < 0 || nanos < 0 ? "-" : "") + "\(abs(seconds)).\(fraction)s"
+        return (seconds < 0 || nanos < 0 ? "-" : "") + "\(seconds.magnitude).\(fraction)s"
     }
 }
 
@@ -347,13 +382,24 @@ public struct CELDuration: Sendable, Hashable, Comparable {
 public struct CELError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong.
     public var message: String
+    /// Whether evaluation stopped because it spent its cost budget (see ``CELEvaluationOptions``).
+    /// Such an error is never absorbed by `&&`, `||`, `all` or `exists`: the whole evaluation fails.
+    public internal(set) var isCostLimitExceeded: Bool = false
     /// An error with this message.
     public init(_ message: String) { self.message = message }
     /// The message.
     public var description: String { message }
 
+    /// The error for an evaluation that spent more than `limit` cost units.
+    static func costLimitExceeded(_ limit: UInt64) -> CELError {
+        var e = CELError("cost limit exceeded: the evaluation costs more than its limit of \(limit) units")
+        e.isCostLimitExceeded = true
+        return e
+    }
+
     static func noOverload(_ function: String, _ args: [CELValue]) -> CELError {
-        CELError("found no matching overload for '\(function)' applied to '(\(args.map { $0.celType.description }.joined(separator: ", ")))'")
+        CELError(
+            "found no matching overload for '\(function)' applied to '(\(args.map { $0.celType.description }.joined(separator: ", ")))'")
     }
     static func noOverload(_ function: String, _ args: CELValue...) -> CELError { noOverload(function, args) }
 }
@@ -420,7 +466,8 @@ public func celEquals(_ a: CELValue, _ b: CELValue) -> Bool {
 
 /// Byte-wise string equality (no Unicode normalization, as CEL requires).
 @inline(__always) func celStringsEqual(_ a: String, _ b: String) -> Bool {
-    let u = a.utf8, v = b.utf8
+    let u = a.utf8
+    let v = b.utf8
     return u.count == v.count && u.elementsEqual(v)
 }
 
@@ -466,7 +513,8 @@ func celCompare(_ a: CELValue, _ b: CELValue) -> CELOrdering? {
     func ord<T: Comparable>(_ x: T, _ y: T) -> CELOrdering { x < y ? .less : (x > y ? .greater : .equal) }
     switch (a, b) {
     case (.int(let x), .int(let y)): return ord(x, y)
-    case (.int, .uint), (.int, .double), (.uint, .int), (.uint, .uint), (.uint, .double), (.double, .int), (.double, .uint), (.double, .double):
+    case (.int, .uint), (.int, .double), (.uint, .int), (.uint, .uint), (.uint, .double), (.double, .int), (.double, .uint),
+        (.double, .double):
         guard let c = celCompareNumbers(a, b) else { return .unordered }
         return c < 0 ? .less : (c > 0 ? .greater : .equal)
     case (.string(let x), .string(let y)):
@@ -515,10 +563,12 @@ extension CELValue: CustomStringConvertible, CustomDebugStringConvertible {
         case .uint(let u): return "\(u)u"
         case .double(let d): return formatDoubleLiteral(d)
         case .string(let s): return quoteCELString(s)
-        case .bytes(let b): return "b\"" + b.map { byte -> String in
-                if byte >= 0x20 && byte < 0x7f && byte != 0x22 && byte != 0x5c { return String(UnicodeScalar(byte)) }
-                return String(format: "\\x%02x", byte)
-            }.joined() + "\""
+        case .bytes(let b):
+            return "b\""
+                + b.map { byte -> String in
+                    if byte >= 0x20 && byte < 0x7f && byte != 0x22 && byte != 0x5c { return String(UnicodeScalar(byte)) }
+                    return String(format: "\\x%02x", byte)
+                }.joined() + "\""
         case .list(let l): return "[" + l.map(\.description).joined(separator: ", ") + "]"
         case .map(let m): return "{" + m.entries.map { "\($0.key.description): \($0.value.description)" }.joined(separator: ", ") + "}"
         case .timestamp(let t): return "timestamp(\"\(t.rfc3339String)\")"
@@ -555,13 +605,18 @@ func formatDoubleForString(_ d: Double) -> String {
     var exponent = 0
     if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
         mantissa = text[..<e]
-        exponent = Int(text[text.index(after: e)...]) ?? 0
+        guard let parsed = Int(text[text.index(after: e)...]) else { return text }  // Swift always prints a valid exponent
+        exponent = parsed
     }
     let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
-    let intPart = String(parts[0]), fracPart = parts.count > 1 ? String(parts[1]) : ""
+    let intPart = String(parts[0])
+    let fracPart = parts.count > 1 ? String(parts[1]) : ""
     var digits = Array(intPart + fracPart)
     var point = intPart.count + exponent  // value = 0.digits × 10^point
-    while digits.first == "0" { digits.removeFirst(); point -= 1 }
+    while digits.first == "0" {
+        digits.removeFirst()
+        point -= 1
+    }
     while digits.last == "0" { digits.removeLast() }
     if digits.isEmpty { return negative ? "-0" : "0" }
     let exp = point - 1

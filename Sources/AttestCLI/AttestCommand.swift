@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import AttestCollect
 import AttestCore
 import AttestHTTP
@@ -13,7 +13,9 @@ public struct AttestCommand: AsyncParsableCommand {
         commandName: "attest",
         abstract: "Cloud configuration scanner: inventory graph, controls and evidence.",
         version: attestVersion,
-        subcommands: [ScanCommand.self, ControlsCommand.self, FrameworksCommand.self, EvidenceCommand.self, PermissionsCommand.self, DemoCommand.self])
+        subcommands: [
+            ScanCommand.self, ControlsCommand.self, FrameworksCommand.self, EvidenceCommand.self, PermissionsCommand.self, DemoCommand.self,
+        ])
 
     public init() {}
 }

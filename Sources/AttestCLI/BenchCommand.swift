@@ -3,6 +3,7 @@ import AttestControls
 import AttestCore
 import AttestEvidence
 import AttestInventory
+import AttestScan
 import Foundation
 
 /// `attest controls bench`: evaluates every control over a synthetic inventory made by copying
@@ -26,7 +27,9 @@ struct ControlsBenchCommand: AsyncParsableCommand {
             throw ConfigurationError("--inventory \(inventory): cannot read a scan report")
         }
         let template = try report["resources"].asList.map(ControlsCommand.Eval.resource(from:))
-        let templateEdges = report["edges"].asList.map { Edge(from: $0["from"].stringValue ?? "", to: $0["to"].stringValue ?? "", kind: $0["kind"].stringValue ?? "") }
+        let templateEdges = report["edges"].asList.map {
+            Edge(from: $0["from"].stringValue ?? "", to: $0["to"].stringValue ?? "", kind: $0["kind"].stringValue ?? "")
+        }
         guard !template.isEmpty else { throw ConfigurationError("--inventory has no resources") }
 
         let buildStart = Date()
@@ -48,37 +51,43 @@ struct ControlsBenchCommand: AsyncParsableCommand {
         }
         let buildSeconds = Date().timeIntervalSince(buildStart)
 
-        let engine = ControlEngine(controls: suite.controls, parameterOverrides: suite.config.controls.parameters,
-                                   concurrency: concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
+        let engine = ControlEngine(
+            controls: suite.controls, parameterOverrides: suite.config.controls.parameters,
+            concurrency: concurrency ?? ProcessInfo.processInfo.activeProcessorCount)
         let start = ContinuousClock.now
         let results = await engine.evaluate(graph: graph, now: Date())
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var counts: [ResultStatus: Int] = [:]
         for r in results { counts[r.status, default: 0] += 1 }
-        print("""
-        resources:        \(graph.count) (\(copy) copies of \(template.count), \(graph.edges.count) edges; built in \(String(format: "%.1f", buildSeconds)) s)
-        controls:         \(suite.controls.count)
-        evaluations:      \(results.count) (pass \(counts[.pass] ?? 0), fail \(counts[.fail] ?? 0), error \(counts[.error] ?? 0), not applicable \(counts[.notApplicable] ?? 0))
-        evaluation time:  \(String(format: "%.2f", seconds)) s
-        evaluations/s:    \(Int(Double(results.count) / seconds))
-        concurrency:      \(engine.concurrency)
-        """)
+        print(
+            """
+            resources:        \(graph.count) (\(copy) copies of \(template.count), \(graph.edges.count) edges; built in \(String(format: "%.1f", buildSeconds)) s)
+            controls:         \(suite.controls.count)
+            evaluations:      \(results.count) (pass \(counts[.pass] ?? 0), fail \(counts[.fail] ?? 0), error \(counts[.error] ?? 0), not applicable \(counts[.notApplicable] ?? 0))
+            evaluation time:  \(String(format: "%.2f", seconds)) s
+            evaluations/s:    \(Int(Double(results.count) / seconds))
+            concurrency:      \(engine.concurrency)
+            """)
         if let evidence { try await benchEvidence(results: results, graph: graph, suite: suite, directory: evidence) }
     }
 
     func benchEvidence(results all: ControlResults, graph: InventoryGraph, suite: ControlSuite, directory: String) async throws {
-        if FileManager.default.fileExists(atPath: directory) { throw ConfigurationError("--evidence \(directory) exists; give a new directory") }
+        if FileManager.default.fileExists(atPath: directory) {
+            throw ConfigurationError("--evidence \(directory) exists; give a new directory")
+        }
         let results = evidenceResults.map { ControlResults(Array(all.prefix($0))) } ?? all
         let store = LocalEvidenceStore(root: URL(fileURLWithPath: directory))
         let writer = EvidenceWriter(store: store, key: EvidenceSigningKey())
         let now = Date()
-        let scan = EvidenceScan(scanID: EvidenceLayout.newScanID(startedAt: now), startedAt: now, finishedAt: now, provider: "aws",
-                                accounts: ["bench"], toolVersion: attestVersion, controlCatalogueDigest: "", configDigest: "",
-                                clouds: Providers.registry.evidenceClouds)
+        let scan = EvidenceScan(
+            scanID: EvidenceLayout.newScanID(startedAt: now), startedAt: now, finishedAt: now, provider: "aws",
+            accounts: ["bench"], toolVersion: attestVersion, controlCatalogueDigest: "", configDigest: "",
+            clouds: Providers.registry.evidenceClouds)
         let writeStart = ContinuousClock.now
-        let written = try await writer.write(scan: scan, results: results, controls: Dictionary(uniqueKeysWithValues: suite.controls.map { ($0.id, $0) }),
-                                             frameworks: suite.frameworks, graph: graph)
+        let written = try await writer.write(
+            scan: scan, results: results, controls: Dictionary(uniqueKeysWithValues: suite.controls.map { ($0.id, $0) }),
+            frameworks: suite.frameworks, graph: graph)
         let writeSeconds = Self.seconds(ContinuousClock.now - writeStart)
         let verifyStart = ContinuousClock.now
         let report = try await EvidenceVerifier(store: store).verify()
@@ -87,12 +96,13 @@ struct ControlsBenchCommand: AsyncParsableCommand {
         for key in try await store.list(prefix: "") {
             bytes += Int64((try? FileManager.default.attributesOfItem(atPath: directory + "/" + key)[.size] as? Int) ?? 0)
         }
-        print("""
-        evidence results: \(results.count)
-        evidence records: \(written.manifest.recordCount) in \(written.manifest.files.count) files, \(String(format: "%.2f", Double(bytes) / 1e9)) GB on disk
-        evidence write:   \(String(format: "%.1f", writeSeconds)) s (\(Int(Double(written.manifest.recordCount) / writeSeconds)) records/s)
-        evidence verify:  \(String(format: "%.1f", verifySeconds)) s (\(report.isIntact ? "intact" : "\(report.findings.count) findings"))
-        """)
+        print(
+            """
+            evidence results: \(results.count)
+            evidence records: \(written.manifest.recordCount) in \(written.manifest.files.count) files, \(String(format: "%.2f", Double(bytes) / 1e9)) GB on disk
+            evidence write:   \(String(format: "%.1f", writeSeconds)) s (\(Int(Double(written.manifest.recordCount) / writeSeconds)) records/s)
+            evidence verify:  \(String(format: "%.1f", verifySeconds)) s (\(report.isIntact ? "intact" : "\(report.findings.count) findings"))
+            """)
     }
 
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -9,7 +9,9 @@ import Foundation
 
 /// Options shared by every command that loads controls.
 struct ControlSourceOptions: ParsableArguments {
-    @Option(name: .customLong("controls"), help: ArgumentHelp("A directory of your own controls, in addition to the built-in ones (repeatable).", valueName: "dir"))
+    @Option(
+        name: .customLong("controls"),
+        help: ArgumentHelp("A directory of your own controls, in addition to the built-in ones (repeatable).", valueName: "dir"))
     var controlDirectories: [String] = []
 
     @Option(help: "Config file (default: attest.yaml in the current directory, if present).")
@@ -34,7 +36,10 @@ struct ControlRunOptions: ParsableArguments {
     @Option(help: "Comma-separated severities to run: critical, high, medium, low, info (default: all).")
     var severity: String?
 
-    @Option(help: "Exit 1 when a control at or above this severity fails: critical, high, medium, low, info, or never (default: info for scans, never for the demo).")
+    @Option(
+        help:
+            "Exit 1 when a control at or above this severity fails: critical, high, medium, low, info, or never (default: info for scans, never for the demo)."
+    )
     var failOn: FailOn?
 
     @Flag(help: "Collect the inventory only; run no controls.")
@@ -89,7 +94,8 @@ struct ControlSuite {
             let directories = (options.noBuiltinControls ? [] : [builtin]) + userDirectories
             let frameworks = try FrameworkSet(directory: builtin.appendingPathComponent("frameworks"), controls: all)
                 .keeping(controls: Set(controls.map(\.id)))
-            return ControlSuite(controls: controls, frameworks: frameworks, config: config, directories: directories, environment: environment)
+            return ControlSuite(
+                controls: controls, frameworks: frameworks, config: config, directories: directories, environment: environment)
         } catch let error as SpecError {
             throw ConfigurationError("invalid control or config: \(error.description)")
         }
@@ -112,7 +118,8 @@ struct ControlSuite {
         var frameworkSet = frameworks
         if let ids = run.frameworkIDs() {
             for id in ids.sorted() where frameworks.framework(id) == nil {
-                throw ConfigurationError("--frameworks: unknown framework \(id) (known: \(frameworks.frameworks.map(\.id).joined(separator: ", ")))")
+                throw ConfigurationError(
+                    "--frameworks: unknown framework \(id) (known: \(frameworks.frameworks.map(\.id).joined(separator: ", ")))")
             }
             frameworkSet = frameworks.limited(to: ids)
             chosen = chosen.filter { !frameworkSet.requirements(of: $0.id, frameworks: ids).isEmpty }
@@ -124,7 +131,8 @@ struct ControlSuite {
     func plan(_ run: ControlRunOptions, defaultFailOn: FailOn) throws -> ControlPlan? {
         if run.noControls { return nil }
         let (controls, frameworks) = try selected(run)
-        return ControlPlan(controls: controls, frameworks: frameworks, parameterOverrides: config.controls.parameters,
-                           failThreshold: (run.failOn ?? defaultFailOn).threshold)
+        return ControlPlan(
+            controls: controls, frameworks: frameworks, parameterOverrides: config.controls.parameters,
+            failThreshold: (run.failOn ?? defaultFailOn).threshold)
     }
 }

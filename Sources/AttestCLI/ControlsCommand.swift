@@ -3,8 +3,9 @@ import AttestCEL
 import AttestCollect
 import AttestControls
 import AttestCore
-import AttestReport
 import AttestInventory
+import AttestReport
+import AttestScan
 import Foundation
 
 /// `attest controls list|show|test|eval`: browse controls, run their inline tests, try a rule.
@@ -31,8 +32,10 @@ struct ControlsCommand: AsyncParsableCommand {
             switch format {
             case .json:
                 let items: [JSONValue] = controls.map { c in
-                    ["id": .string(c.id), "title": .string(c.title), "severity": .string(c.severity.rawValue),
-                     "resource_types": .array(c.resourceTypes.map(JSONValue.string)), "file": .string(c.file)]
+                    [
+                        "id": .string(c.id), "title": .string(c.title), "severity": .string(c.severity.rawValue),
+                        "resource_types": .array(c.resourceTypes.map(JSONValue.string)), "file": .string(c.file),
+                    ]
                 }
                 print(JSONValue.array(items).serialized(pretty: true))
             case .table, .csv:  // csv is refused by validate()
@@ -44,7 +47,8 @@ struct ControlsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one control: its rule, remediation, equivalents and framework requirements.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show one control: its rule, remediation, equivalents and framework requirements.")
         @Argument(help: "The control id.") var id: String
         @OptionGroup var source: ControlSourceOptions
         @Option(help: "Directory holding the provider specs.") var providers: String?
@@ -63,8 +67,12 @@ struct ControlsCommand: AsyncParsableCommand {
             if !c.observed.isEmpty { out += "Observed: \(c.observed.map(\.description).joined(separator: ", "))\n" }
             out += "\nRemediation: \(c.remediation.text.trimmed)\n"
             if let cli = c.remediation.cli { out += "  CLI: \(cli.trimmed)\n" }
-            if let tf = c.remediation.terraform { out += "  Terraform:\n" + tf.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n" }
-            for (k, v) in c.equivalents.sorted(by: { $0.key < $1.key }) where !v.isEmpty { out += "Equivalent \(k): \(v.joined(separator: ", "))\n" }
+            if let tf = c.remediation.terraform {
+                out += "  Terraform:\n" + tf.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n"
+            }
+            for (k, v) in c.equivalents.sorted(by: { $0.key < $1.key }) where !v.isEmpty {
+                out += "Equivalent \(k): \(v.joined(separator: ", "))\n"
+            }
             let reqs = suite.frameworks.requirements(of: c.id)
             if !reqs.isEmpty {
                 out += "Evidences: " + reqs.map { "\($0.framework) \($0.requirement)" }.joined(separator: ", ") + "\n"
@@ -90,8 +98,9 @@ struct ControlsCommand: AsyncParsableCommand {
                 controls = try ControlSuite.load(source, providers: providers).controls
             } else {
                 do {
-                    controls = try ControlLoader.load(directories: directories.map { URL(fileURLWithPath: $0) },
-                                                      environment: try Providers.registry.ruleEnvironment())
+                    controls = try ControlLoader.load(
+                        directories: directories.map { URL(fileURLWithPath: $0) },
+                        environment: try Providers.registry.ruleEnvironment())
                 } catch let error as SpecError {
                     throw ConfigurationError("invalid control: \(error.description)")
                 }
@@ -101,8 +110,9 @@ struct ControlsCommand: AsyncParsableCommand {
             for o in outcomes {
                 if !o.passed {
                     failed += 1
-                    print("FAIL \(o.file):\(o.line): \(o.controlID): \(o.testName): expected \(o.expected.rawValue), got \(o.actual.rawValue)"
-                          + (o.reason.map { " (\($0))" } ?? ""))
+                    print(
+                        "FAIL \(o.file):\(o.line): \(o.controlID): \(o.testName): expected \(o.expected.rawValue), got \(o.actual.rawValue)"
+                            + (o.reason.map { " (\($0))" } ?? ""))
                 } else if verbose {
                     print("ok   \(o.controlID): \(o.testName)")
                 }
@@ -117,9 +127,12 @@ struct ControlsCommand: AsyncParsableCommand {
     struct Eval: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Evaluate a CEL expression, as a rule would, and print the value as JSON.",
-            discussion: "Variables: resource (from --input), params (from --params), now. Example: attest controls eval --expr \"resource.attributes.versioning == 'Enabled'\" --input bucket.json")
+            discussion:
+                "Variables: resource (from --input), params (from --params), now. Example: attest controls eval --expr \"resource.attributes.versioning == 'Enabled'\" --input bucket.json"
+        )
         @Option(help: "The CEL expression.") var expr: String
-        @Option(help: "A resource as JSON (an object with type and attributes, or an attest scan report's resource); - reads standard input.")
+        @Option(
+            help: "A resource as JSON (an object with type and attributes, or an attest scan report's resource); - reads standard input.")
         var input: String?
         @Option(help: "Parameters as a JSON object.") var params: String?
         @Option(help: "The time `now` stands for (RFC 3339; default: the current time).") var now: String?
@@ -128,8 +141,12 @@ struct ControlsCommand: AsyncParsableCommand {
             var resource: Resource?
             if let input {
                 let data: Data
-                if input == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
-                    guard let d = FileManager.default.contents(atPath: input) else { throw ConfigurationError("--input \(input): cannot read the file") }
+                if input == "-" {
+                    data = FileHandle.standardInput.readDataToEndOfFile()
+                } else {
+                    guard let d = FileManager.default.contents(atPath: input) else {
+                        throw ConfigurationError("--input \(input): cannot read the file")
+                    }
                     data = d
                 }
                 let json: JSONValue
@@ -138,7 +155,9 @@ struct ControlsCommand: AsyncParsableCommand {
             }
             var parameters: [String: JSONValue] = [:]
             if let params {
-                guard case .object(let o)? = try? JSONValue.parse(params) else { throw ConfigurationError("--params must be a JSON object") }
+                guard case .object(let o)? = try? JSONValue.parse(params) else {
+                    throw ConfigurationError("--params must be a JSON object")
+                }
                 parameters = o
             }
             var when = Date()
@@ -149,8 +168,9 @@ struct ControlsCommand: AsyncParsableCommand {
             let result: Result<CELValue, CELError>
             let environment = try Providers.registry.ruleEnvironment()
             do throws(CELSourceError) {
-                result = try ControlTestRunner.evaluate(expression: expr, resource: resource, params: parameters, now: when,
-                                                        environment: environment)
+                result = try ControlTestRunner.evaluate(
+                    expression: expr, resource: resource, params: parameters, now: when,
+                    environment: environment)
             } catch {
                 throw ConfigurationError("--expr:\(error.line):\(error.column): \(error.message)")
             }
@@ -166,10 +186,11 @@ struct ControlsCommand: AsyncParsableCommand {
             guard case .object(let o) = json else { throw ConfigurationError("--input must be a JSON object") }
             var tags: [String: String] = [:]
             for (k, v) in o["tags"]?.objectValue ?? [:] { tags[k] = v.stringValue ?? "" }
-            return Resource(id: o["id"]?.stringValue ?? "input", type: o["type"]?.stringValue ?? "",
-                            account: o["account"]?.stringValue ?? "", region: o["region"]?.stringValue ?? "",
-                            name: o["name"]?.stringValue ?? "", tags: tags,
-                            attributes: o["attributes"]?.objectValue ?? [:])
+            return Resource(
+                id: o["id"]?.stringValue ?? "input", type: o["type"]?.stringValue ?? "",
+                account: o["account"]?.stringValue ?? "", region: o["region"]?.stringValue ?? "",
+                name: o["name"]?.stringValue ?? "", tags: tags,
+                attributes: o["attributes"]?.objectValue ?? [:])
         }
     }
 }

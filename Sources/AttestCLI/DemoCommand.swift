@@ -29,7 +29,8 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap(level: outputOptions.logLevel)
         let config = try AttestCLIConfig.load(controlSource.config)
-        let directory = try fixtures.map { URL(fileURLWithPath: $0) }
+        let directory =
+            try fixtures.map { URL(fileURLWithPath: $0) }
             ?? ProviderLocator.root(override: providers).appendingPathComponent("fixtures/aws/sample-account")
         let recorded: [String: Fixture]
         do {
@@ -41,8 +42,9 @@ struct DemoCommand: AsyncParsableCommand {
         // The regions that were recorded (DescribeRegions lists more than a recording covers).
         let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
         let status = try await ReplayServer.withServer(fixtures: recorded, verifying: [Self.accessKeyId: Self.secretAccessKey]) { server in
-            var execution = ScanExecution(output: outputOptions, controlSource: controlSource, controlRun: controlRun,
-                                          evidence: evidenceOptions, providers: providers, record: nil)
+            var execution = ScanExecution(
+                output: outputOptions, controlSource: controlSource, controlRun: controlRun,
+                evidence: evidenceOptions, providers: providers, record: nil)
             execution.strict = false
             execution.defaultFailOn = .never
             execution.evidenceByDefault = false
@@ -53,8 +55,9 @@ struct DemoCommand: AsyncParsableCommand {
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
             ]) { _, new in new }
             execution.environment = environment
-            let target = ScanTarget(provider: "aws", regions: regions.isEmpty ? nil : regions, options: ["home_region": "us-east-1"],
-                                    origin: "the recorded sample account")
+            let target = ScanTarget(
+                provider: "aws", regions: regions.isEmpty ? nil : regions, options: ["home_region": "us-east-1"],
+                origin: "the recorded sample account")
             return try await execution.run([target], config: config)
         }
         throw ExitCode(status)

@@ -1,21 +1,25 @@
 import ArgumentParser
 import AttestControls
 import AttestCore
-import AttestReport
 import AttestEvidence
+import AttestReport
 import AttestScan
 import Foundation
 
 struct EvidenceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evidence", abstract: "Signed, hash-chained evidence: keys, verification, queries, audit packages.",
-        subcommands: [EvidenceKeygenCommand.self, EvidenceVerifyCommand.self, EvidenceQueryCommand.self,
-                      EvidenceSummaryCommand.self, EvidenceExportCommand.self])
+        subcommands: [
+            EvidenceKeygenCommand.self, EvidenceVerifyCommand.self, EvidenceQueryCommand.self,
+            EvidenceSummaryCommand.self, EvidenceExportCommand.self,
+        ])
 }
 
 /// Where to read evidence from.
 struct EvidenceSourceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The evidence: a directory or s3://bucket/prefix (default: evidence.path in the config, else ./evidence).", valueName: "dest"))
+    @Option(
+        help: ArgumentHelp(
+            "The evidence: a directory or s3://bucket/prefix (default: evidence.path in the config, else ./evidence).", valueName: "dest"))
     var evidence: String?
 
     @Option(help: "Config file (default: attest.yaml in the current directory, if present).")
@@ -35,7 +39,8 @@ struct EvidenceSourceOptions: ParsableArguments {
                 throw ConfigurationError("no evidence at \(destination) (use --evidence DIR or s3://bucket/prefix)")
             }
         }
-        return try await ScanSession.withSession(environment: ProcessInfo.processInfo.environment, userAgent: "attest/\(attestVersion)") { session in
+        return try await ScanSession.withSession(environment: ProcessInfo.processInfo.environment, userAgent: "attest/\(attestVersion)") {
+            session in
             let store = try await EvidenceSetup.openStore(destination, config: config.evidence, session: session, profile: profile)
             do {
                 return try await body(store)
@@ -57,7 +62,8 @@ struct PeriodOptions: ParsableArguments {
     var to: String?
 
     func range() throws -> (from: Date?, to: Date?) {
-        var start: Date?, end: Date?
+        var start: Date?
+        var end: Date?
         if let from {
             guard let d = EvidenceTime.parse(from) else { throw ValidationError("--from: expected a date like 2026-01-01, not \(from)") }
             start = d
@@ -96,7 +102,9 @@ struct EvidenceKeygenCommand: AsyncParsableCommand {
                 try key.write(to: path)
                 FileHandle.standardError.write(Data("attest: wrote the private key to \(path) (readable by you only)\n".utf8))
             }
-            print("# public key \(key.publicKey.id): keep a copy away from the evidence; `attest evidence verify --public-key` checks against it")
+            print(
+                "# public key \(key.publicKey.id): keep a copy away from the evidence; `attest evidence verify --public-key` checks against it"
+            )
             print(key.publicKey.pem, terminator: "")
         } catch let error as EvidenceKeyError {
             throw ConfigurationError(error.description)
@@ -127,7 +135,9 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
         let (from, to) = try period.range()
         var trusted: EvidencePublicKey?
         if let publicKey {
-            guard let text = try? String(contentsOfFile: publicKey, encoding: .utf8) else { throw ConfigurationError("--public-key \(publicKey): cannot read") }
+            guard let text = try? String(contentsOfFile: publicKey, encoding: .utf8) else {
+                throw ConfigurationError("--public-key \(publicKey): cannot read")
+            }
             do { trusted = try EvidencePublicKey(pem: text, source: publicKey) } catch { throw ConfigurationError("\(error)") }
         }
         let report: VerificationReport
@@ -159,15 +169,25 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
                 "scope": .string(scope), "intact": .bool(report.isIntact), "key_id": report.keyID.map { .string($0) } ?? .null,
                 "scans": .int(Int64(report.scans.count)), "files": .int(Int64(report.files)), "records": .int(Int64(report.records)),
                 "head": report.head.map { ["sequence": .int(Int64($0.sequence)), "sha256": .string($0.digest)] } ?? .null,
-                "incomplete": .array(report.incomplete.map { ["scan_id": .string($0.scanID), "started_at": .string($0.startedAt), "files": .int(Int64($0.files))] }),
-                "findings": .array(report.findings.map { ["kind": .string($0.kind.rawValue), "key": $0.key.map { .string($0) } ?? .null, "message": .string($0.message)] }),
+                "incomplete": .array(
+                    report.incomplete.map {
+                        ["scan_id": .string($0.scanID), "started_at": .string($0.startedAt), "files": .int(Int64($0.files))]
+                    }),
+                "findings": .array(
+                    report.findings.map {
+                        ["kind": .string($0.kind.rawValue), "key": $0.key.map { .string($0) } ?? .null, "message": .string($0.message)]
+                    }),
             ]
             print(o.serialized(pretty: true))
         case .table, .csv:  // csv is refused by validate()
-            print("Verified \(scope): \(report.scans.count) scan(s), \(report.files) file(s), \(report.records) record(s), key \(report.keyID ?? "none")")
+            print(
+                "Verified \(scope): \(report.scans.count) scan(s), \(report.files) file(s), \(report.records) record(s), key \(report.keyID ?? "none")"
+            )
             if let head = report.head { print("Chain head: manifest \(head.sequence), \(head.digest)") }
             for i in report.incomplete {
-                print("INCOMPLETE scan \(i.scanID) (started \(i.startedAt.isEmpty ? "?" : i.startedAt)): interrupted before its manifest was written; \(i.files) file(s) not signed")
+                print(
+                    "INCOMPLETE scan \(i.scanID) (started \(i.startedAt.isEmpty ? "?" : i.startedAt)): interrupted before its manifest was written; \(i.files) file(s) not signed"
+                )
             }
             if report.isIntact {
                 print("OK: no changes found")
@@ -215,7 +235,10 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
         case .csv: print(CSV.text(header: EvidenceRow.columns, rows: rows.map(\.values)), terminator: "")
         case .table:
             let columns = ["time", "framework", "requirement", "control", "status", "resource"]
-            print(TextTable.render(header: columns, rows: rows.map { [$0.time, $0.framework, $0.requirement, $0.control, $0.status, $0.resource] }), terminator: "")
+            print(
+                TextTable.render(
+                    header: columns, rows: rows.map { [$0.time, $0.framework, $0.requirement, $0.control, $0.status, $0.resource] }),
+                terminator: "")
             print("\(rows.count) record(s)")
         }
     }
@@ -239,47 +262,66 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
         let (from, to) = try period.range()
         let manifests = try await source.using { try await EvidenceIndex.manifests(in: $0, from: from, to: to) }
         let summaries = RequirementSummary.compute(manifests, framework: framework)
-        let header = ["framework", "requirement", "account", "scans", "passing", "first_failure", "last_failure",
-                      "longest_failing_stretch", "mean_time_to_fix", "failing_now"]
+        let header = [
+            "framework", "requirement", "account", "scans", "passing", "first_failure", "last_failure",
+            "longest_failing_stretch", "mean_time_to_fix", "failing_now",
+        ]
         func row(_ s: RequirementSummary) -> [String] {
-            [s.framework, s.requirement, s.account, String(s.scans), String(format: "%.0f%%", s.passingShare * 100),
-             s.firstFailure.map(EvidenceTime.string) ?? "", s.lastFailure.map(EvidenceTime.string) ?? "",
-             s.longestFailingStretch.map { "\($0.scans) scan(s), \(EvidenceTime.string($0.from)) to \(EvidenceTime.string($0.to))" } ?? "",
-             s.meanTimeToFix.map { Duration.describe($0) + " (\(s.fixes) fix\(s.fixes == 1 ? "" : "es"))" } ?? "",
-             s.failingAtEnd ? "yes" : "no"]
+            [
+                s.framework, s.requirement, s.account, String(s.scans), String(format: "%.0f%%", s.passingShare * 100),
+                s.firstFailure.map(EvidenceTime.string) ?? "", s.lastFailure.map(EvidenceTime.string) ?? "",
+                s.longestFailingStretch.map { "\($0.scans) scan(s), \(EvidenceTime.string($0.from)) to \(EvidenceTime.string($0.to))" }
+                    ?? "",
+                s.meanTimeToFix.map { Duration.describe($0) + " (\(s.fixes) fix\(s.fixes == 1 ? "" : "es"))" } ?? "",
+                s.failingAtEnd ? "yes" : "no",
+            ]
         }
         switch format {
         case .csv: print(CSV.text(header: header, rows: summaries.map(row)), terminator: "")
         case .json:
-            print(JSONValue.array(summaries.map { s in
-                [
-                    "framework": .string(s.framework), "requirement": .string(s.requirement), "account": .string(s.account),
-                    "scans": .int(Int64(s.scans)), "passing": .int(Int64(s.passing)), "failing": .int(Int64(s.failing)),
-                    "incomplete": .int(Int64(s.incomplete)), "passing_share": .double(s.passingShare),
-                    "first_failure": s.firstFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
-                    "last_failure": s.lastFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
-                    "longest_failing_stretch": s.longestFailingStretch.map {
-                        ["scans": .int(Int64($0.scans)), "from": .string(EvidenceTime.string($0.from)), "to": .string(EvidenceTime.string($0.to))]
-                    } ?? .null,
-                    "mean_time_to_fix_seconds": s.meanTimeToFix.map { .double($0) } ?? .null, "fixes": .int(Int64(s.fixes)),
-                    "failing_at_end": .bool(s.failingAtEnd),
-                ]
-            }).serialized(pretty: true))
+            print(
+                JSONValue.array(
+                    summaries.map { s in
+                        [
+                            "framework": .string(s.framework), "requirement": .string(s.requirement), "account": .string(s.account),
+                            "scans": .int(Int64(s.scans)), "passing": .int(Int64(s.passing)), "failing": .int(Int64(s.failing)),
+                            "incomplete": .int(Int64(s.incomplete)), "passing_share": .double(s.passingShare),
+                            "first_failure": s.firstFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
+                            "last_failure": s.lastFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
+                            "longest_failing_stretch": s.longestFailingStretch.map {
+                                [
+                                    "scans": .int(Int64($0.scans)), "from": .string(EvidenceTime.string($0.from)),
+                                    "to": .string(EvidenceTime.string($0.to)),
+                                ]
+                            } ?? .null,
+                            "mean_time_to_fix_seconds": s.meanTimeToFix.map { .double($0) } ?? .null, "fixes": .int(Int64(s.fixes)),
+                            "failing_at_end": .bool(s.failingAtEnd),
+                        ]
+                    }
+                ).serialized(pretty: true))
         case .table:
             print("\(manifests.count) signed scan(s) in the period")
-            print(TextTable.render(header: ["framework", "requirement", "scans", "passing", "first failure", "last failure", "longest failing", "mean time to fix"],
-                                   rows: summaries.map { s in
-                                       let r = row(s)
-                                       return [r[0], r[1], r[3], r[4], r[5], r[6],
-                                               s.longestFailingStretch.map { "\($0.scans) scan(s)" } ?? "", r[8]]
-                                   }), terminator: "")
+            print(
+                TextTable.render(
+                    header: [
+                        "framework", "requirement", "scans", "passing", "first failure", "last failure", "longest failing",
+                        "mean time to fix",
+                    ],
+                    rows: summaries.map { s in
+                        let r = row(s)
+                        return [
+                            r[0], r[1], r[3], r[4], r[5], r[6],
+                            s.longestFailingStretch.map { "\($0.scans) scan(s)" } ?? "", r[8],
+                        ]
+                    }), terminator: "")
         }
     }
 }
 
 struct EvidenceExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write an audit package: one framework's records, manifests, public key and methodology, as .tar.gz.")
+        commandName: "export",
+        abstract: "Write an audit package: one framework's records, manifests, public key and methodology, as .tar.gz.")
 
     @OptionGroup var source: EvidenceSourceOptions
     @OptionGroup var period: PeriodOptions
@@ -301,13 +343,16 @@ struct EvidenceExportCommand: AsyncParsableCommand {
         let controls = (try? builtin.map { try ControlLoader.load(directories: [$0], environment: environment) }) ?? nil
         let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
         let contents = try await source.using {
-            try await AuditPackage.export(from: $0, framework: framework.lowercased(), from: from, to: to,
-                                          frameworks: catalogue ?? nil, controls: controls ?? [])
+            try await AuditPackage.export(
+                from: $0, framework: framework.lowercased(), from: from, to: to,
+                frameworks: catalogue ?? nil, controls: controls ?? [])
         }
         do { try ReportFile.write(contents.data, to: out) } catch {
             throw ConfigurationError("cannot write \(out): \(error.localizedDescription)")
         }
-        print("Wrote \(out): \(contents.framework), \(contents.scans) scan(s), \(contents.files) file(s), \(contents.records) record(s), \(contents.bytes) bytes")
+        print(
+            "Wrote \(out): \(contents.framework), \(contents.scans) scan(s), \(contents.files) file(s), \(contents.records) record(s), \(contents.bytes) bytes"
+        )
         print("Verify with: attest evidence verify --package \(out) --public-key <the key you hold>")
     }
 }
@@ -315,7 +360,8 @@ struct EvidenceExportCommand: AsyncParsableCommand {
 enum CSV {
     static func text(header: [String], rows: [[String]]) -> String {
         func field(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
         return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }

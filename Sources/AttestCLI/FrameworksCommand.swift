@@ -22,18 +22,25 @@ struct FrameworksCommand: AsyncParsableCommand {
             let fs = suite.frameworks.frameworks
             switch format {
             case .json:
-                print(JSONValue.array(fs.map { f in
-                    ["id": .string(f.id), "name": .string(f.name), "title": .string(f.title),
-                     "requirements": .int(Int64(f.requirements.count)),
-                     "automated": .int(Int64(f.requirements.filter { !$0.isManual }.count)),
-                     "manual": .int(Int64(f.requirements.filter(\.isManual).count))]
-                }).serialized(pretty: true))
+                print(
+                    JSONValue.array(
+                        fs.map { f in
+                            [
+                                "id": .string(f.id), "name": .string(f.name), "title": .string(f.title),
+                                "requirements": .int(Int64(f.requirements.count)),
+                                "automated": .int(Int64(f.requirements.filter { !$0.isManual }.count)),
+                                "manual": .int(Int64(f.requirements.filter(\.isManual).count)),
+                            ]
+                        }
+                    ).serialized(pretty: true))
             case .table, .csv:  // csv is refused by validate()
                 var rows: [[String]] = [["ID", "REQUIREMENTS", "AUTOMATED", "MANUAL", "FRAMEWORK"]]
                 for f in fs {
                     let automated = f.requirements.filter { !$0.isManual }.count
-                    rows.append([f.id, String(f.requirements.count), String(automated), String(f.requirements.count - automated),
-                                 "\(f.name): \(f.title)"])
+                    rows.append([
+                        f.id, String(f.requirements.count), String(automated), String(f.requirements.count - automated),
+                        "\(f.name): \(f.title)",
+                    ])
                 }
                 print(TableReportFormat.render(rows), terminator: "")
             }
@@ -41,7 +48,8 @@ struct FrameworksCommand: AsyncParsableCommand {
     }
 
     struct Coverage: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every requirement of a framework, with the controls that evidence it or 'manual'.")
+        static let configuration = CommandConfiguration(
+            abstract: "Every requirement of a framework, with the controls that evidence it or 'manual'.")
         @Argument(help: "Framework ids (default: all).") var frameworks: [String] = []
         @OptionGroup var source: ControlSourceOptions
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
@@ -51,26 +59,40 @@ struct FrameworksCommand: AsyncParsableCommand {
         func run() async throws {
             let suite = try ControlSuite.load(source, providers: providers)
             for id in frameworks where suite.frameworks.framework(id) == nil {
-                throw ConfigurationError("unknown framework \(id) (known: \(suite.frameworks.frameworks.map(\.id).joined(separator: ", ")))")
+                throw ConfigurationError(
+                    "unknown framework \(id) (known: \(suite.frameworks.frameworks.map(\.id).joined(separator: ", ")))")
             }
             let chosen = suite.frameworks.frameworks.filter { frameworks.isEmpty || frameworks.contains($0.id) }
             switch format {
             case .json:
-                print(JSONValue.array(chosen.map { f in
-                    ["framework": .string(f.id), "requirements": .array(f.requirements.map { r in
-                        ["id": .string(r.id), "title": .string(r.title), "group": r.group.map(JSONValue.string) ?? .null,
-                         "coverage": .string(r.isManual ? "manual" : "automated"),
-                         "controls": .array(r.controls.map(JSONValue.string))]
-                    })]
-                }).serialized(pretty: true))
+                print(
+                    JSONValue.array(
+                        chosen.map { f in
+                            [
+                                "framework": .string(f.id),
+                                "requirements": .array(
+                                    f.requirements.map { r in
+                                        [
+                                            "id": .string(r.id), "title": .string(r.title), "group": r.group.map(JSONValue.string) ?? .null,
+                                            "coverage": .string(r.isManual ? "manual" : "automated"),
+                                            "controls": .array(r.controls.map(JSONValue.string)),
+                                        ]
+                                    }),
+                            ]
+                        }
+                    ).serialized(pretty: true))
             case .table, .csv:  // csv is refused by validate()
                 var out = ""
                 for f in chosen {
                     let automated = f.requirements.filter { !$0.isManual }.count
-                    out += "\(f.name): \(f.title)\n\(automated) of \(f.requirements.count) requirement(s) evidenced automatically, \(f.requirements.count - automated) manual\n"
+                    out +=
+                        "\(f.name): \(f.title)\n\(automated) of \(f.requirements.count) requirement(s) evidenced automatically, \(f.requirements.count - automated) manual\n"
                     var rows: [[String]] = [["REQUIREMENT", "COVERAGE", "CONTROLS", "TITLE"]]
                     for r in f.requirements {
-                        rows.append([r.id, r.isManual ? "manual" : "automated", r.isManual ? "-" : String(r.controls.count), String(r.title.prefix(80))])
+                        rows.append([
+                            r.id, r.isManual ? "manual" : "automated", r.isManual ? "-" : String(r.controls.count),
+                            String(r.title.prefix(80)),
+                        ])
                     }
                     out += TableReportFormat.render(rows) + "\n"
                 }

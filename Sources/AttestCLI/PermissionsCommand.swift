@@ -33,7 +33,8 @@ enum Permissions {
             let known = Set(spec.services.map(\.id))
             let unknown = wanted.filter { !known.contains($0) }
             if !unknown.isEmpty {
-                throw ConfigurationError("unknown service \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
+                throw ConfigurationError(
+                    "unknown service \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
             }
         }
         guard let cloud = Providers.registry.provider(provider) else { throw ConfigurationError("unknown provider \(provider)") }

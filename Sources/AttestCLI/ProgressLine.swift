@@ -32,7 +32,8 @@ final class ProgressLine: CollectionProgress, ScanSink, @unchecked Sendable {
 
     var line: String {
         let elapsed = String(format: "%.1fs", Date().timeIntervalSince(started))
-        return "scanning: \(done.load(ordering: .relaxed))/\(planned.load(ordering: .relaxed)) service-scopes · \(resources.load(ordering: .relaxed)) resources · \(counters.calls) calls · \(counters.retries) retries · \(elapsed)"
+        return
+            "scanning: \(done.load(ordering: .relaxed))/\(planned.load(ordering: .relaxed)) service-scopes · \(resources.load(ordering: .relaxed)) resources · \(counters.calls) calls · \(counters.retries) retries · \(elapsed)"
     }
 
     func scanWillStart(id: String, startedAt: Date) async throws { start() }

@@ -39,7 +39,9 @@ enum ProviderLocator {
             let candidate = root.appendingPathComponent("providers").appendingPathComponent(provider)
             if fm.fileExists(atPath: candidate.appendingPathComponent("provider.yaml").path) { return candidate }
         }
-        throw ConfigurationError("cannot find the \(provider) provider specs; pass --providers DIR or set ATTEST_HOME to the folder holding providers/ and controls/")
+        throw ConfigurationError(
+            "cannot find the \(provider) provider specs; pass --providers DIR or set ATTEST_HOME to the folder holding providers/ and controls/"
+        )
     }
 
     /// `ATTEST_HOME`, the executable's folder and up to five above it (each also with

@@ -37,7 +37,9 @@ struct ScanTargetsCommand: AsyncParsableCommand {
         LogSetup.bootstrap(level: outputOptions.logLevel)
         let config = try AttestCLIConfig.load(controlSource.config)
         guard !config.targets.isEmpty else {
-            throw ConfigurationError("nothing to scan: \(config.file ?? "there is no attest.yaml, whose") targets: list is empty; add targets or use attest scan aws")
+            throw ConfigurationError(
+                "nothing to scan: \(config.file ?? "there is no attest.yaml, whose") targets: list is empty; add targets or use attest scan aws"
+            )
         }
         let status = try await ScanExecution(
             output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
@@ -119,8 +121,9 @@ struct ScanAWSCommand: AsyncParsableCommand {
         options["role_arn"] = roleArn
         options["external_id"] = externalId
         options["home_region"] = region
-        return ScanTarget(provider: "aws", profile: profile, regions: CommaList.parse(regions), services: CommaList.parse(services),
-                          options: options)
+        return ScanTarget(
+            provider: "aws", profile: profile, regions: CommaList.parse(regions), services: CommaList.parse(services),
+            options: options)
     }
 
     func run() async throws {
@@ -163,8 +166,10 @@ struct ScanExecution {
     var evidenceByDefault = true
     var environment = ProcessInfo.processInfo.environment
 
-    init(output: OutputOptions, controlSource: ControlSourceOptions, controlRun: ControlRunOptions, evidence: EvidenceScanOptions,
-         providers: String?, record: String?) {
+    init(
+        output: OutputOptions, controlSource: ControlSourceOptions, controlRun: ControlRunOptions, evidence: EvidenceScanOptions,
+        providers: String?, record: String?
+    ) {
         self.output = output
         self.controlSource = controlSource
         self.controlRun = controlRun
@@ -177,20 +182,27 @@ struct ScanExecution {
         var specs: [String: ProviderSpec] = [:]
         for t in targets where specs[t.provider] == nil { specs[t.provider] = try ProviderLocator.load(t.provider, override: providers) }
         // Controls are loaded before anything is called, so a broken control file costs no API calls.
-        let plan = controlRun.noControls ? nil
+        let plan =
+            controlRun.noControls
+            ? nil
             : try ControlSuite.load(controlSource, providers: providers, config: config).plan(controlRun, defaultFailOn: defaultFailOn)
-        guard let format = ReportFormats.named(output.format.rawValue) else { throw ConfigurationError("unknown format \(output.format.rawValue)") }
+        guard let format = ReportFormats.named(output.format.rawValue) else {
+            throw ConfigurationError("unknown format \(output.format.rawValue)")
+        }
         let wrap: (@Sendable (any HTTPTransport) -> any HTTPTransport)? = record.map { directory in
             let store = FixtureStore(directory: URL(fileURLWithPath: directory))
             return { RecordingTransport(base: $0, store: store) }
         }
         let environment = self.environment
-        return try await ScanSession.withSession(environment: environment, userAgent: "attest/\(attestVersion)", wrapTransport: wrap) { session in
+        return try await ScanSession.withSession(environment: environment, userAgent: "attest/\(attestVersion)", wrapTransport: wrap) {
+            session in
             let progress = ProgressLine(counters: session.counters, enabled: !output.quiet)
             let report = ReportSink(format: format, path: output.output, alsoTableOnStdout: output.format == .json)
             var sinks: [any ScanSink] = [progress, report]
-            if plan != nil, let evidenceSink = try await EvidenceSetup.sink(
-                evidence, config: config, session: session, enabledByDefault: evidenceByDefault, profile: targets.first?.profile) {
+            if plan != nil,
+                let evidenceSink = try await EvidenceSetup.sink(
+                    evidence, config: config, session: session, enabledByDefault: evidenceByDefault, profile: targets.first?.profile)
+            {
                 sinks.append(evidenceSink)
             }
             let pipeline = ScanPipeline(registry: Providers.registry, specs: specs, plan: plan, sinks: sinks, progress: progress)

@@ -1,7 +1,7 @@
-import AttestCore
-import AttestInventory
+public import AttestCore
+public import AttestInventory
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 
 public struct CollectionResult: Sendable {
@@ -34,8 +34,10 @@ public struct CollectionEngine: Sendable {
     let progress: (any CollectionProgress)?
     let logger: Logger
 
-    public init(caller: any ServiceCaller, unitConcurrency: Int = 12, itemConcurrency: Int = 8, maxPages: Int = 10_000,
-                progress: (any CollectionProgress)? = nil, logger: Logger = Logger(label: "attest.collect")) {
+    public init(
+        caller: any ServiceCaller, unitConcurrency: Int = 12, itemConcurrency: Int = 8, maxPages: Int = 10_000,
+        progress: (any CollectionProgress)? = nil, logger: Logger = Logger(label: "attest.collect")
+    ) {
         self.caller = caller
         self.unitConcurrency = unitConcurrency
         self.itemConcurrency = itemConcurrency
@@ -79,9 +81,11 @@ public struct CollectionEngine: Sendable {
         for service in services {
             for scope in target.scopes[service.scope] ?? [] {
                 guard let account = target.account(scope.account) else {
-                    errors.append(CollectionError(kind: .scopeUnavailable, service: service.id, account: scope.account, region: scope.region,
-                                                  operation: "-", code: "UnknownAccount",
-                                                  message: "scope \(scope) names an account the target does not have"))
+                    errors.append(
+                        CollectionError(
+                            kind: .scopeUnavailable, service: service.id, account: scope.account, region: scope.region,
+                            operation: "-", code: "UnknownAccount",
+                            message: "scope \(scope) names an account the target does not have"))
                     continue
                 }
                 units.append(Unit(service: service, scope: scope, account: account))
@@ -93,8 +97,12 @@ public struct CollectionEngine: Sendable {
         let outputs = await boundedMap(units, width: unitConcurrency) { unit in
             let out = await self.run(unit, target: target)
             let new = seen.withLock { ids in out.resources.keys.reduce(0) { $0 + (ids.insert($1).inserted ? 1 : 0) } }
-            self.logger.debug("collected", metadata: ["service": "\(unit.service.id)", "scope": "\(unit.scope)",
-                                                     "resources": "\(out.resources.count)", "errors": "\(out.errors.count)"])
+            self.logger.debug(
+                "collected",
+                metadata: [
+                    "service": "\(unit.service.id)", "scope": "\(unit.scope)",
+                    "resources": "\(out.resources.count)", "errors": "\(out.errors.count)",
+                ])
             self.progress?.unitFinished(service: unit.service.id, scope: unit.scope, resources: new)
             return out
         }
@@ -110,14 +118,17 @@ public struct CollectionEngine: Sendable {
     /// Makes a provider's discovery call (who am I, which regions) through the same path as every
     /// other call: the operation's default parameters merged under the call's, templates rendered
     /// against `context`.
-    public func discover(_ call: DiscoveryCall, in spec: ProviderSpec, scope: CollectionScope,
-                         context: [String: JSONValue]) async throws -> JSONValue {
+    public func discover(
+        _ call: DiscoveryCall, in spec: ProviderSpec, scope: CollectionScope,
+        context: [String: JSONValue]
+    ) async throws -> JSONValue {
         guard let service = spec.service(call.service), let op = service.operations[call.operation] else {
             throw UnknownDiscoveryCallError(service: call.service, operation: call.operation)
         }
         let ctx = JSONValue.object(context)
-        let answer = try await caller.call(service: service, operation: op, scope: scope,
-                                           parameters: try render(merged(op.parameters, call.parameters), context: ctx), context: ctx)
+        let answer = try await caller.call(
+            service: service, operation: op, scope: scope,
+            parameters: try render(merged(op.parameters, call.parameters), context: ctx), context: ctx)
         if let items = call.items { return .array(items.values(in: answer)) }
         return answer
     }
@@ -155,8 +166,10 @@ public struct CollectionEngine: Sendable {
                     items += found.map { ($0, parent) }
                 } catch {
                     // A failed list of children leaves that parent's children unknown, not the parent.
-                    out.errors.append(collectionError(error, unit: unit, operation: list.operation, type: spec.type,
-                                                      resourceId: nil, parentId: parent["id"].stringValue))
+                    out.errors.append(
+                        collectionError(
+                            error, unit: unit, operation: list.operation, type: spec.type,
+                            resourceId: nil, parentId: parent["id"].stringValue))
                 }
             }
         }
@@ -224,17 +237,21 @@ public struct CollectionEngine: Sendable {
                 }
                 ctx[enrichment.name] = value
             } catch {
-                result.errors.append(collectionError(error, unit: unit, operation: enrichment.call.operation, type: spec.type,
-                                                     resourceId: earlyId, region: unit.scope.isGlobal && region == unit.callRegion ? nil : region))
+                result.errors.append(
+                    collectionError(
+                        error, unit: unit, operation: enrichment.call.operation, type: spec.type,
+                        resourceId: earlyId, region: unit.scope.isGlobal && region == unit.callRegion ? nil : region))
             }
         }
         var context = JSONValue.object(ctx)
         guard let id = spec.id.render(context), !id.isEmpty else {
-            result.errors.append(CollectionError(
-                service: unit.service.id, account: unit.scope.account, region: unit.scope.region, operation: spec.list?.operation ?? "-",
-                code: "MissingIdentifier",
-                message: "an item of \(spec.type) has no value for its id template \(spec.id) (\(unit.service.file):\(spec.line))",
-                resourceType: spec.type))
+            result.errors.append(
+                CollectionError(
+                    service: unit.service.id, account: unit.scope.account, region: unit.scope.region,
+                    operation: spec.list?.operation ?? "-",
+                    code: "MissingIdentifier",
+                    message: "an item of \(spec.type) has no value for its id template \(spec.id) (\(unit.service.file):\(spec.line))",
+                    resourceType: spec.type))
             return result
         }
         let region = spec.region?.render(context) ?? unit.scope.region
@@ -247,8 +264,9 @@ public struct CollectionEngine: Sendable {
         if let tagSpec = spec.tags, case .object(let o) = Transforms.keyValueMap(evaluate(tagSpec, context: context)) {
             for (k, v) in o { tags[k] = v.stringValue ?? v.serialized() }
         }
-        let resource = Resource(id: id, type: spec.type, account: unit.scope.account, region: region,
-                                name: spec.name?.render(context) ?? id, tags: tags, attributes: attributes)
+        let resource = Resource(
+            id: id, type: spec.type, account: unit.scope.account, region: region,
+            name: spec.name?.render(context) ?? id, tags: tags, attributes: attributes)
         for edge in spec.edges {
             let sources: [JSONValue] = edge.each.map { $0.values(in: context) } ?? [.null]
             for element in sources {
@@ -276,9 +294,10 @@ public struct CollectionEngine: Sendable {
                 return .array(try await listItems(e.call, unit: unit, context: context, scope: scope))
             }
             try await runBefore(e.call, unit: unit, scope: scope, context: context)
-            return try await caller.call(service: unit.service, operation: op, scope: scope,
-                                         parameters: try render(merged(op.parameters, e.call.parameters), context: context),
-                                         context: context)
+            return try await caller.call(
+                service: unit.service, operation: op, scope: scope,
+                parameters: try render(merged(op.parameters, e.call.parameters), context: context),
+                context: context)
         } catch {
             if !e.absentOn.isEmpty, e.absentOn.contains(caller.describe(error).code) { return nil }
             throw error
@@ -315,9 +334,18 @@ public struct CollectionEngine: Sendable {
             } else {
                 items.append(page)
             }
-            guard let paginate = op.paginate else { complete = true; break }
-            if let more = paginate.more, more.value(in: page).boolValue != true { complete = true; break }
-            guard let token = paginate.output.value(in: page).stringValue, !token.isEmpty else { complete = true; break }
+            guard let paginate = op.paginate else {
+                complete = true
+                break
+            }
+            if let more = paginate.more, more.value(in: page).boolValue != true {
+                complete = true
+                break
+            }
+            guard let token = paginate.output.value(in: page).stringValue, !token.isEmpty else {
+                complete = true
+                break
+            }
             guard seenTokens.insert(token).inserted else {
                 throw PagingLoopError(operation: op.name)
             }
@@ -332,9 +360,13 @@ public struct CollectionEngine: Sendable {
             let op = unit.service.operations[poll.operation]!
             var reached = false
             for attempt in 0..<max(1, poll.attempts) {
-                let answer = try await caller.call(service: unit.service, operation: op, scope: scope,
-                                                   parameters: try render(op.parameters, context: context), context: context)
-                if poll.path.value(in: answer).stringValue == poll.until { reached = true; break }
+                let answer = try await caller.call(
+                    service: unit.service, operation: op, scope: scope,
+                    parameters: try render(op.parameters, context: context), context: context)
+                if poll.path.value(in: answer).stringValue == poll.until {
+                    reached = true
+                    break
+                }
                 if attempt + 1 < poll.attempts { try await Task.sleep(for: .milliseconds(Int(poll.intervalSeconds * 1000))) }
             }
             if !reached { throw PollTimeoutError(operation: op.name, until: poll.until) }
@@ -379,7 +411,9 @@ public struct CollectionEngine: Sendable {
                     }
                     return .object(o)
                 }
-                value = path.isMulti ? .array(path.values(in: context).map(shape)) : path.value(in: context).isNull ? .null : shape(path.value(in: context))
+                value =
+                    path.isMulti
+                    ? .array(path.values(in: context).map(shape)) : path.value(in: context).isNull ? .null : shape(path.value(in: context))
             } else {
                 value = path.value(in: context)
             }
@@ -389,12 +423,15 @@ public struct CollectionEngine: Sendable {
         }
     }
 
-    func collectionError(_ error: any Error, unit: Unit, operation: String, type: String, resourceId: String?,
-                         parentId: String? = nil, region: String? = nil) -> CollectionError {
+    func collectionError(
+        _ error: any Error, unit: Unit, operation: String, type: String, resourceId: String?,
+        parentId: String? = nil, region: String? = nil
+    ) -> CollectionError {
         let (code, message) = caller.describe(error)
-        return CollectionError(service: unit.service.id, account: unit.scope.account, region: region ?? unit.scope.region,
-                               operation: operation, code: code, message: message, resourceType: type, resourceId: resourceId,
-                               parentId: parentId)
+        return CollectionError(
+            service: unit.service.id, account: unit.scope.account, region: region ?? unit.scope.region,
+            operation: operation, code: code, message: message, resourceType: type, resourceId: resourceId,
+            parentId: parentId)
     }
 }
 

@@ -7,8 +7,10 @@ public protocol ServiceCaller: Sendable {
     /// Calls `operation` of `service` in `scope` with rendered `parameters`; `context` holds the
     /// values templates in the operation's REST shape may refer to. A global scope is called
     /// wherever the provider calls account-wide services (AWS: the account's home region).
-    func call(service: ServiceSpec, operation: OperationSpec, scope: CollectionScope,
-              parameters: [String: JSONValue], context: JSONValue) async throws -> JSONValue
+    func call(
+        service: ServiceSpec, operation: OperationSpec, scope: CollectionScope,
+        parameters: [String: JSONValue], context: JSONValue
+    ) async throws -> JSONValue
 
     /// The provider's error code and a message safe to print (no secrets).
     func describe(_ error: any Error) -> (code: String, message: String)
@@ -46,8 +48,10 @@ public struct CollectionError: Sendable, Hashable, Codable, Comparable {
     /// For a failed list of children (a user's access keys): the parent whose children are unknown.
     public var parentId: String?
 
-    public init(kind: Kind = .call, service: String, account: String, region: String, operation: String, code: String,
-                message: String, resourceType: String? = nil, resourceId: String? = nil, parentId: String? = nil) {
+    public init(
+        kind: Kind = .call, service: String, account: String, region: String, operation: String, code: String,
+        message: String, resourceType: String? = nil, resourceId: String? = nil, parentId: String? = nil
+    ) {
         self.kind = kind
         self.service = service
         self.account = account

@@ -120,7 +120,7 @@ public enum Transforms {
                 if let d = parser.date(from: s) { return .string(out.string(from: d)) }
             }
             // Fractions beyond milliseconds (2026-11-21T22:32:22.296452Z) trip the formatter.
-            if let dot = s.firstIndex(of: "."), let end = s[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || ($0 == "-" ) }) {
+            if let dot = s.firstIndex(of: "."), let end = s[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || ($0 == "-") }) {
                 let trimmed = String(s[..<dot]) + String(s[end...])
                 parser.formatOptions = [.withInternetDateTime]
                 if let d = parser.date(from: trimmed) { return .string(out.string(from: d)) }
@@ -155,21 +155,34 @@ enum CSV {
         while let c = chars.popFirst() {
             if inQuotes {
                 if c == "\"" {
-                    if chars.first == "\"" { field.unicodeScalars.append("\""); chars.removeFirst() } else { inQuotes = false }
-                } else { field.unicodeScalars.append(c) }
+                    if chars.first == "\"" {
+                        field.unicodeScalars.append("\"")
+                        chars.removeFirst()
+                    } else {
+                        inQuotes = false
+                    }
+                } else {
+                    field.unicodeScalars.append(c)
+                }
             } else if c == "\"" {
                 inQuotes = true
             } else if c == "," {
-                record.append(field); field = ""
+                record.append(field)
+                field = ""
             } else if c == "\n" || c == "\r" {
                 if c == "\r", chars.first == "\n" { chars.removeFirst() }
-                record.append(field); field = ""
-                records.append(record); record = []
+                record.append(field)
+                field = ""
+                records.append(record)
+                record = []
             } else {
                 field.unicodeScalars.append(c)
             }
         }
-        if !field.isEmpty || !record.isEmpty { record.append(field); records.append(record) }
+        if !field.isEmpty || !record.isEmpty {
+            record.append(field)
+            records.append(record)
+        }
         guard let header = records.first else { return [] }
         return records.dropFirst().filter { $0 != [""] }.map { row in
             var o: [String: JSONValue] = [:]

@@ -1,6 +1,6 @@
 public import AttestCEL
 public import AttestInventory
-import Foundation
+public import Foundation
 
 extension CELValue {
     /// A JSON value as CEL sees it: objects become maps with string keys, numbers keep their kind.
@@ -27,15 +27,16 @@ extension CELValue {
         } else {
             attributes = resource.attributes.mapValues(CELValue.init(json:))
         }
-        self = .map(CELMap([
-            "id": .string(resource.id),
-            "type": .string(resource.type),
-            "account": .string(resource.account),
-            "region": .string(resource.region),
-            "name": .string(resource.name),
-            "tags": .map(CELMap(resource.tags.mapValues { CELValue.string($0) })),
-            "attributes": .map(CELMap(attributes)),
-        ]))
+        self = .map(
+            CELMap([
+                "id": .string(resource.id),
+                "type": .string(resource.type),
+                "account": .string(resource.account),
+                "region": .string(resource.region),
+                "name": .string(resource.name),
+                "tags": .map(CELMap(resource.tags.mapValues { CELValue.string($0) })),
+                "attributes": .map(CELMap(attributes)),
+            ]))
     }
 
     /// The value as JSON, for reports and `attest controls eval`: timestamps as RFC 3339 text,

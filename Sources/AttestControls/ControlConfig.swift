@@ -69,10 +69,16 @@ public struct ControlConfig: Sendable {
                 let line = lines["parameters:\(id).\(name)"] ?? 1
                 guard let current = control.parameters[name] else {
                     let known = control.parameters.keys.sorted().joined(separator: ", ")
-                    throw SpecError(file: file, line: line, message: "controls.parameters: \(id) has no parameter \(name)" + (known.isEmpty ? "" : " (it has: \(known))"))
+                    throw SpecError(
+                        file: file, line: line,
+                        message: "controls.parameters: \(id) has no parameter \(name)" + (known.isEmpty ? "" : " (it has: \(known))"))
                 }
                 guard Self.sameKind(current, value) else {
-                    throw SpecError(file: file, line: line, message: "controls.parameters: \(id).\(name) must be a \(Self.kind(current)) like the default, not a \(Self.kind(value))")
+                    throw SpecError(
+                        file: file, line: line,
+                        message:
+                            "controls.parameters: \(id).\(name) must be a \(Self.kind(current)) like the default, not a \(Self.kind(value))"
+                    )
                 }
             }
         }

@@ -1,4 +1,4 @@
-public import AttestCEL
+import AttestCEL
 public import AttestCollect
 public import AttestInventory
 public import Foundation
@@ -20,8 +20,10 @@ public struct ControlResult: Sendable {
     /// keys): that parent's id.
     public var parentID: String?
 
-    public init(controlID: String, resourceID: String, resourceType: String, account: String, region: String,
-                status: ResultStatus, severity: Severity, reason: String? = nil, parentID: String? = nil) {
+    public init(
+        controlID: String, resourceID: String, resourceType: String, account: String, region: String,
+        status: ResultStatus, severity: Severity, reason: String? = nil, parentID: String? = nil
+    ) {
         self.controlID = controlID
         self.resourceID = resourceID
         self.resourceType = resourceType
@@ -60,8 +62,10 @@ public struct ControlEngine: Sendable {
     /// Resources per task.
     public var chunkSize: Int
 
-    public init(controls: [Control], parameterOverrides: [String: [String: JSONValue]] = [:],
-                concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 2_048) {
+    public init(
+        controls: [Control], parameterOverrides: [String: [String: JSONValue]] = [:],
+        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, chunkSize: Int = 2_048
+    ) {
         self.controls = controls
         self.parameterOverrides = parameterOverrides
         self.concurrency = max(1, concurrency)
@@ -133,7 +137,9 @@ public struct ControlEngine: Sendable {
         /// Adds another target's gaps (each target's errors are read against its own provider's specs).
         public mutating func merge(_ other: CollectionGaps) {
             for (type, accounts) in other.byTypeAndScope {
-                for (account, regions) in accounts { for (region, reason) in regions { add(type: type, account: account, region: region, reason) } }
+                for (account, regions) in accounts {
+                    for (region, reason) in regions { add(type: type, account: account, region: region, reason) }
+                }
             }
             byResource.merge(other.byResource) { old, _ in old }
             for (type, parents) in other.byParent { byParent[type, default: [:]].merge(parents) { old, _ in old } }
@@ -165,10 +171,15 @@ public struct ControlEngine: Sendable {
         let params = controls.map { CELValue(json: .object(parameters(of: $0))) }
         // Work units: chunks of one type's resources (in id order), each evaluated by all of that
         // type's controls, converting only the attributes those controls read.
-        struct Chunk: Sendable { var type: String; var resources: ArraySlice<Resource>; var attributes: Set<String>? }
+        struct Chunk: Sendable {
+            var type: String
+            var resources: ArraySlice<Resource>
+            var attributes: Set<String>?
+        }
         var attributesByType: [String: Set<String>?] = [:]
         for (type, indexes) in controlsByType {
-            attributesByType[type] = Self.attributesRead(by: indexes.flatMap { [controls[$0].assertion.source, controls[$0].appliesIf?.source ?? ""] })
+            attributesByType[type] = Self.attributesRead(
+                by: indexes.flatMap { [controls[$0].assertion.source, controls[$0].appliesIf?.source ?? ""] })
         }
         var chunks: [Chunk] = []
         var chunkIndexesByType: [String: [Int]] = [:]
@@ -198,8 +209,12 @@ public struct ControlEngine: Sendable {
                 let chunkParams = (controlsByType[chunk.type] ?? []).map { params[$0] }
                 next += 1
                 group.addTask {
-                    (index, Self.evaluate(chunk: chunk.resources, rules: chunkRules, params: chunkParams, context: context, gaps: gaps,
-                                          attributes: chunk.attributes))
+                    (
+                        index,
+                        Self.evaluate(
+                            chunk: chunk.resources, rules: chunkRules, params: chunkParams, context: context, gaps: gaps,
+                            attributes: chunk.attributes)
+                    )
                 }
             }
             while next < chunks.count && next < concurrency { launch() }
@@ -233,34 +248,49 @@ public struct ControlEngine: Sendable {
                 for (account, regions) in scopeGaps.sorted(by: { $0.key < $1.key }) {
                     for (region, reason) in regions.sorted(by: { $0.key < $1.key }) {
                         let every = region == CollectionGaps.everyRegion
-                        guard every ? !accountsSeen.contains(account) : !scopesSeen.contains(CollectionScope(account: account, region: region)) else { continue }
-                        results.append(segment: [ControlResult(controlID: control.id, resourceID: "", resourceType: type, account: account,
-                                                               region: every ? CollectionScope.global : region, status: .error,
-                                                               severity: control.severity, reason: reason)])
+                        guard
+                            every
+                                ? !accountsSeen.contains(account) : !scopesSeen.contains(CollectionScope(account: account, region: region))
+                        else { continue }
+                        results.append(segment: [
+                            ControlResult(
+                                controlID: control.id, resourceID: "", resourceType: type, account: account,
+                                region: every ? CollectionScope.global : region, status: .error,
+                                severity: control.severity, reason: reason)
+                        ])
                     }
                 }
                 // A parent whose children could not be listed: one result stands for its children.
                 for (parent, gap) in (gaps.byParent[type] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                    results.append(segment: [ControlResult(controlID: control.id, resourceID: "", resourceType: type, account: gap.account,
-                                                           region: gap.region, status: .error, severity: control.severity,
-                                                           reason: gap.reason, parentID: parent)])
+                    results.append(segment: [
+                        ControlResult(
+                            controlID: control.id, resourceID: "", resourceType: type, account: gap.account,
+                            region: gap.region, status: .error, severity: control.severity,
+                            reason: gap.reason, parentID: parent)
+                    ])
                 }
             }
         }
         return results
     }
 
-    static func evaluate(chunk: ArraySlice<Resource>, rules: [CompiledRule], params: [CELValue],
-                         context: RuleContext, gaps: CollectionGaps, attributes: Set<String>?) -> [[ControlResult]] {
+    static func evaluate(
+        chunk: ArraySlice<Resource>, rules: [CompiledRule], params: [CELValue],
+        context: RuleContext, gaps: CollectionGaps, attributes: Set<String>?
+    ) -> [[ControlResult]] {
         var out = [[ControlResult]](repeating: [], count: rules.count)
         for i in out.indices { out[i].reserveCapacity(chunk.count) }
         var variables: [String: CELValue] = ["now": .timestamp(context.now)]
         for position in chunk.indices {
-            let id = chunk[position].id, type = chunk[position].type
-            let account = chunk[position].account, region = chunk[position].region
+            let id = chunk[position].id
+            let type = chunk[position].type
+            let account = chunk[position].account
+            let region = chunk[position].region
             variables["resource"] = CELValue(resource: chunk[position], only: attributes)
             let host = RuleHost(context: context, account: account)
-            let gap = gaps.byResource.isEmpty && gaps.byTypeAndScope.isEmpty ? nil
+            let gap =
+                gaps.byResource.isEmpty && gaps.byTypeAndScope.isEmpty
+                ? nil
                 : gaps.byResource[id] ?? gaps.reason(type: type, account: account, region: region)
             for (r, rule) in rules.enumerated() {
                 variables["params"] = params[r]
@@ -269,8 +299,10 @@ public struct ControlEngine: Sendable {
                     status = .error
                     reason = gap
                 }
-                out[r].append(ControlResult(controlID: rule.id, resourceID: id, resourceType: type, account: account,
-                                            region: region, status: status, severity: rule.severity, reason: reason))
+                out[r].append(
+                    ControlResult(
+                        controlID: rule.id, resourceID: id, resourceType: type, account: account,
+                        region: region, status: status, severity: rule.severity, reason: reason))
             }
         }
         return out
@@ -309,22 +341,30 @@ public struct ControlEngine: Sendable {
             case .success(.bool(true)): break
             case .success(.bool(false)): return (.notApplicable, nil)
             case .success(let other): return (.error, "applies_if gave \(other.kindName), not a bool")
-            case .failure(let error): return (.error, "applies_if: \(error.message)")
+            case .failure(let error): return (.error, "applies_if: \(describe(error, rule))")
             }
         }
         switch rule.assertion.evaluate(variables, host: host) {
         case .success(.bool(true)): return (.pass, nil)
         case .success(.bool(false)): return (.fail, nil)
         case .success(let other): return (.error, "assert gave \(other.kindName), not a bool")
-        case .failure(let error): return (.error, error.message)
+        case .failure(let error): return (.error, describe(error, rule))
         }
+    }
+
+    /// A rule's error as a result's reason; a rule that ran out of its evaluation budget names
+    /// the control, so a hostile or careless rule is found at once.
+    static func describe(_ error: CELError, _ rule: CompiledRule) -> String {
+        error.isCostLimitExceeded ? "control \(rule.id): \(error.message); the rule was stopped and the scan went on" : error.message
     }
 
     /// The resource as the JSON document `observed` paths are read from.
     static func document(of resource: Resource) -> JSONValue {
-        .object(["id": .string(resource.id), "type": .string(resource.type), "account": .string(resource.account),
-                 "region": .string(resource.region), "name": .string(resource.name),
-                 "tags": .object(resource.tags.mapValues { .string($0) }), "attributes": .object(resource.attributes)])
+        .object([
+            "id": .string(resource.id), "type": .string(resource.type), "account": .string(resource.account),
+            "region": .string(resource.region), "name": .string(resource.name),
+            "tags": .object(resource.tags.mapValues { .string($0) }), "attributes": .object(resource.attributes),
+        ])
     }
 }
 
@@ -385,7 +425,8 @@ public struct ControlResults: RandomAccessCollection, Sendable {
 
     public subscript(position: Int) -> ControlResult {
         precondition(position >= 0 && position < endIndex, "index out of range")
-        var low = 0, high = starts.count - 1
+        var low = 0
+        var high = starts.count - 1
         while low < high {
             let mid = (low + high + 1) / 2
             if starts[mid] <= position { low = mid } else { high = mid - 1 }

@@ -1,19 +1,21 @@
 public import AttestCEL
-package import AttestCollect
-public import AttestInventory
+import AttestCollect
+import AttestInventory
 public import Foundation
 import Yams
 
 /// Reads control files, refusing unknown keys and naming the file, line and column of every
 /// mistake (including a rule's parse or check error).
 public enum ControlLoader {
-    static let topKeys = ["id", "title", "description", "rationale", "severity", "resource_types", "parameters",
-                          "applies_if", "assert", "observed", "remediation", "references", "equivalents",
-                          "frameworks", "tests"]
+    static let topKeys = [
+        "id", "title", "description", "rationale", "severity", "resource_types", "parameters",
+        "applies_if", "assert", "observed", "remediation", "references", "equivalents",
+        "frameworks", "tests",
+    ]
     static let testKeys = ["name", "resource", "graph", "params", "now", "expect"]
     static let testResourceKeys = ["id", "type", "account", "region", "name", "tags", "attributes"]
     public static let defaultTestAccount = "111122223333"
-    public static let defaultTestNow = Date(timeIntervalSince1970: 1_767_225_600) // 2026-01-01T00:00:00Z
+    public static let defaultTestNow = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01T00:00:00Z
 
     /// Every `*.yaml` under the directories (recursively), except `frameworks/`, ordered by id.
     /// The same id in two files is an error naming both.
@@ -43,7 +45,10 @@ public enum ControlLoader {
         guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isDirectoryKey]) else { return [] }
         var files: [URL] = []
         for case let url as URL in walker {
-            if url.lastPathComponent == "frameworks" { walker.skipDescendants(); continue }
+            if url.lastPathComponent == "frameworks" {
+                walker.skipDescendants()
+                continue
+            }
             if url.pathExtension == "yaml" || url.pathExtension == "yml" { files.append(url) }
         }
         return files.sorted { $0.path < $1.path }
@@ -63,7 +68,8 @@ public enum ControlLoader {
         }
         let severityText = try map.string("severity")
         guard let severity = Severity(rawValue: severityText) else {
-            throw map.node("severity")!.error("severity must be one of \(Severity.allCases.map(\.rawValue).joined(separator: ", ")), not \(severityText)")
+            throw map.node("severity")!.error(
+                "severity must be one of \(Severity.allCases.map(\.rawValue).joined(separator: ", ")), not \(severityText)")
         }
         guard let typesNode = map.node("resource_types") else { throw root.error("missing required key resource_types") }
         let types = try typesNode.sequence().map { try $0.string() }
@@ -82,8 +88,9 @@ public enum ControlLoader {
         guard let remediationMap = try map.optionalMap("remediation", allowed: ["text", "cli", "terraform"]) else {
             throw root.error("missing required key remediation")
         }
-        let remediation = Control.Remediation(text: try remediationMap.string("text"), cli: try remediationMap.optionalString("cli"),
-                                              terraform: try remediationMap.optionalString("terraform"))
+        let remediation = Control.Remediation(
+            text: try remediationMap.string("text"), cli: try remediationMap.optionalString("cli"),
+            terraform: try remediationMap.optionalString("terraform"))
         let references = try map.node("references")?.sequence().map { try $0.string() } ?? []
         let equivalents = try stringLists(map.node("equivalents"))
         let frameworks = try stringLists(map.node("frameworks"))
@@ -143,8 +150,9 @@ public enum ControlLoader {
             guard let t = CELTimestamp(rfc3339: try n.string()) else { throw n.error("now must be an RFC 3339 time") }
             now = Date(timeIntervalSince1970: TimeInterval(t.seconds))
         }
-        return ControlTest(name: name, resource: resource, graph: graph, parameters: params, now: now,
-                           expect: expect, line: node.line)
+        return ControlTest(
+            name: name, resource: resource, graph: graph, parameters: params, now: now,
+            expect: expect, line: node.line)
     }
 
     static func testResource(_ node: YAMLNode, defaultType: String?, defaultID: String) throws -> Resource {
@@ -159,10 +167,11 @@ public enum ControlLoader {
         if let a = try map.optionalMap("attributes", allowed: nil) {
             for (k, v) in a.entries { attributes[k] = try v.json() }
         }
-        return Resource(id: id, type: type, account: try map.optionalString("account") ?? defaultTestAccount,
-                        region: try map.optionalString("region") ?? "us-east-1",
-                        name: try map.optionalString("name") ?? String(id.split(separator: "/").last ?? Substring(id)),
-                        tags: tags, attributes: attributes)
+        return Resource(
+            id: id, type: type, account: try map.optionalString("account") ?? defaultTestAccount,
+            region: try map.optionalString("region") ?? "us-east-1",
+            name: try map.optionalString("name") ?? String(id.split(separator: "/").last ?? Substring(id)),
+            tags: tags, attributes: attributes)
     }
 
     /// Compiles a rule, turning a CEL error's position inside the value into a file position.
@@ -194,7 +203,9 @@ public enum ControlLoader {
         var column = mark.column - 1
         if case .scalar(let scalar) = node.node {
             switch scalar.style {
-            case .literal, .folded: lineIndex += 1; column = 0
+            case .literal, .folded:
+                lineIndex += 1
+                column = 0
             case .singleQuoted, .doubleQuoted: column += 1
             default: break
             }

@@ -1,6 +1,6 @@
 public import AttestCEL
 public import AttestInventory
-import Foundation
+public import Foundation
 
 /// Runs controls' inline tests: the check people who write controls run in CI.
 public enum ControlTestRunner {
@@ -29,17 +29,21 @@ public enum ControlTestRunner {
             "params": CELValue(json: .object(params)),
             "now": .timestamp(context.now),
         ]
-        let (status, reason) = ControlEngine.run(control, variables: variables,
-                                                 host: RuleHost(context: context, account: test.resource.account))
-        return Outcome(controlID: control.id, testName: test.name, file: control.file, line: test.line,
-                       expected: test.expect, actual: status, reason: reason)
+        let (status, reason) = ControlEngine.run(
+            control, variables: variables,
+            host: RuleHost(context: context, account: test.resource.account))
+        return Outcome(
+            controlID: control.id, testName: test.name, file: control.file, line: test.line,
+            expected: test.expect, actual: status, reason: reason)
     }
 
     /// Evaluates one expression, as `attest controls eval` does: `resource` (optional) and
     /// `params` are given, `now` is the current time unless set.
-    public static func evaluate(expression: String, resource: Resource?, graph: InventoryGraph? = nil,
-                                params: [String: JSONValue] = [:], now: Date = Date(),
-                                environment: CELEnvironment = RuleEnvironment.shared) throws(CELSourceError) -> Result<CELValue, CELError> {
+    public static func evaluate(
+        expression: String, resource: Resource?, graph: InventoryGraph? = nil,
+        params: [String: JSONValue] = [:], now: Date = Date(),
+        environment: CELEnvironment = RuleEnvironment.shared
+    ) throws(CELSourceError) -> Result<CELValue, CELError> {
         let program = try environment.compile(expression)
         var graph = graph ?? InventoryGraph()
         if let resource, graph[resource.id] == nil { graph.add(resource) }

@@ -1,5 +1,5 @@
-package import AttestCollect
-public import AttestCore
+import AttestCollect
+import AttestCore
 public import Foundation
 
 /// A compliance framework's catalogue: every requirement, and (derived from the controls'
@@ -59,12 +59,17 @@ public struct FrameworkSet: Sendable {
             for (frameworkID, requirementIDs) in control.frameworks.sorted(by: { $0.key < $1.key }) {
                 let line = control.frameworkLines[frameworkID] ?? 1
                 guard let f = frameworks.firstIndex(where: { $0.id == frameworkID }) else {
-                    throw SpecError(file: control.file, line: line,
-                                    message: "frameworks: unknown framework \(frameworkID) (known: \(frameworks.map(\.id).joined(separator: ", ")))")
+                    throw SpecError(
+                        file: control.file, line: line,
+                        message: "frameworks: unknown framework \(frameworkID) (known: \(frameworks.map(\.id).joined(separator: ", ")))")
                 }
                 for requirementID in requirementIDs {
-                    guard let r = frameworks[f].requirements.firstIndex(where: { $0.id.caseInsensitiveCompare(requirementID) == .orderedSame }) else {
-                        throw SpecError(file: control.file, line: line, message: "frameworks: \(frameworkID) has no requirement \(requirementID)")
+                    guard
+                        let r = frameworks[f].requirements.firstIndex(where: { $0.id.caseInsensitiveCompare(requirementID) == .orderedSame }
+                        )
+                    else {
+                        throw SpecError(
+                            file: control.file, line: line, message: "frameworks: \(frameworkID) has no requirement \(requirementID)")
                     }
                     if !frameworks[f].requirements[r].controls.contains(control.id) {
                         frameworks[f].requirements[r].controls.append(control.id)
@@ -119,17 +124,22 @@ public struct FrameworkSet: Sendable {
         var seen: Set<String> = []
         for item in try list.sequence() {
             if let controls = try item.map(nil).node("controls") {
-                throw controls.error("a catalogue lists requirements only: name the requirement in each control's frameworks: key instead (docs/frameworks.md)")
+                throw controls.error(
+                    "a catalogue lists requirements only: name the requirement in each control's frameworks: key instead (docs/frameworks.md)"
+                )
             }
             let r = try item.map(["id", "title", "group", "applies_to", "note"])
             let id = try r.string("id")
             guard seen.insert(id.lowercased()).inserted else { throw item.error("requirement \(id) is listed twice") }
-            requirements.append(.init(id: id, title: try r.string("title"), group: try r.optionalString("group"),
-                                      appliesTo: try r.optionalString("applies_to"), note: try r.optionalString("note"),
-                                      controls: []))
+            requirements.append(
+                .init(
+                    id: id, title: try r.string("title"), group: try r.optionalString("group"),
+                    appliesTo: try r.optionalString("applies_to"), note: try r.optionalString("note"),
+                    controls: []))
         }
-        return Framework(id: try map.string("id"), name: try map.string("name"), title: try map.string("title"),
-                         publisher: try map.optionalString("publisher"), version: try map.optionalString("version"),
-                         source: try map.optionalString("source"), requirements: requirements, file: file)
+        return Framework(
+            id: try map.string("id"), name: try map.string("name"), title: try map.string("title"),
+            publisher: try map.optionalString("publisher"), version: try map.optionalString("version"),
+            source: try map.optionalString("source"), requirements: requirements, file: file)
     }
 }

@@ -48,7 +48,8 @@ public enum RuleEnvironment {
     public static let graphFunctions: [CELFunction] = [
         CELFunction("related", arity: 2...2, receiverStyle: true, globalStyle: false) { args, call in
             let (host, id) = try RuleArguments.resource(args, call)
-            return .list(host.context.graph.neighbours(of: id, kind: try RuleArguments.string(args[1], "related")).map { CELValue(resource: $0) })
+            return .list(
+                host.context.graph.neighbours(of: id, kind: try RuleArguments.string(args[1], "related")).map { CELValue(resource: $0) })
         },
         CELFunction("relatedIds", arity: 2...2, receiverStyle: true, globalStyle: false) { args, call in
             let (host, id) = try RuleArguments.resource(args, call)
@@ -56,7 +57,8 @@ public enum RuleEnvironment {
         },
         CELFunction("referrers", arity: 2...2, receiverStyle: true, globalStyle: false) { args, call in
             let (host, id) = try RuleArguments.resource(args, call)
-            return .list(host.context.graph.referrers(of: id, kind: try RuleArguments.string(args[1], "referrers")).map { CELValue(resource: $0) })
+            return .list(
+                host.context.graph.referrers(of: id, kind: try RuleArguments.string(args[1], "referrers")).map { CELValue(resource: $0) })
         },
         CELFunction("resources", arity: 1...1) { args, call in
             let host = try RuleArguments.host(call)

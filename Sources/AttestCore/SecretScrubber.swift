@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 /// Keeps secrets out of everything attest prints or writes.
@@ -32,7 +32,8 @@ public final class SecretScrubber: Sendable {
         }
         for secret in known {
             if let encoded = secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != secret,
-               out.contains(encoded) {
+                out.contains(encoded)
+            {
                 out = out.replacingOccurrences(of: encoded, with: "[REDACTED]")
             }
         }
@@ -50,13 +51,16 @@ public final class SecretScrubber: Sendable {
         return out
     }
 
-    nonisolated(unsafe) private static let patterns: [(NSRegularExpression, String)] = [
+    private static let patterns: [(NSRegularExpression, String)] = [
         (try! NSRegularExpression(pattern: "(Signature=)[0-9a-fA-F]{16,}"), "$1[REDACTED]"),
         (try! NSRegularExpression(pattern: "(X-Amz-Signature=)[^&\\s\"]+", options: .caseInsensitive), "$1[REDACTED]"),
         (try! NSRegularExpression(pattern: "(X-Amz-Security-Token[=:]\\s*)[^&\\s\"<]+", options: .caseInsensitive), "$1[REDACTED]"),
         (try! NSRegularExpression(pattern: "(Authorization:\\s*)[^\\r\\n\"]+", options: .caseInsensitive), "$1[REDACTED]"),
         (try! NSRegularExpression(pattern: "(Bearer\\s+)[A-Za-z0-9\\-_.~+/=]{16,}"), "$1[REDACTED]"),
         (try! NSRegularExpression(pattern: "(<(?:SecretAccessKey|SessionToken|Token)>)[^<]+(</)"), "$1[REDACTED]$2"),
-        (try! NSRegularExpression(pattern: "(\"(?:SecretAccessKey|SessionToken|Token|secretAccessKey|sessionToken)\"\\s*:\\s*\")[^\"]+(\")"), "$1[REDACTED]$2"),
+        (
+            try! NSRegularExpression(
+                pattern: "(\"(?:SecretAccessKey|SessionToken|Token|secretAccessKey|sessionToken)\"\\s*:\\s*\")[^\"]+(\")"), "$1[REDACTED]$2"
+        ),
     ]
 }

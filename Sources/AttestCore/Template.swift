@@ -1,3 +1,5 @@
+import Foundation
+
 /// A string with `{path}` placeholders filled from a ``JSONValue`` context, e.g.
 /// `arn:{partition}:s3:::{item.Name}`.
 ///
@@ -35,7 +37,10 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
                 }
                 let path = String(text[next..<close]).trimmingCharacters(in: .whitespaces)
                 guard !path.isEmpty else { throw SyntaxError(description: "empty '{}' in template \"\(text)\"") }
-                if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
+                if !literal.isEmpty {
+                    parts.append(.literal(literal))
+                    literal = ""
+                }
                 parts.append(.placeholder(ValuePath(path)))
                 index = text.index(after: close)
             } else if ch == "}" {
@@ -63,5 +68,3 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         return out
     }
 }
-
-import Foundation

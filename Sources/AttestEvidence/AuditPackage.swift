@@ -1,5 +1,5 @@
 public import AttestControls
-public import AttestCore
+import AttestCore
 import CompressNIO
 public import Foundation
 import NIOCore
@@ -21,8 +21,10 @@ public enum AuditPackage {
         public var data: Data
     }
 
-    public static func export(from store: any EvidenceStore, framework: String, from: Date?, to: Date?,
-                              frameworks: FrameworkSet?, controls: [Control] = [], now: Date = Date()) async throws -> Contents {
+    public static func export(
+        from store: any EvidenceStore, framework: String, from: Date?, to: Date?,
+        frameworks: FrameworkSet?, controls: [Control] = [], now: Date = Date()
+    ) async throws -> Contents {
         let stored = try await EvidenceIndex.load(EvidenceIndex.manifestKeys(in: store), from: store)
         let inRange = stored.filter { s in
             guard let m = s.manifest else { return false }
@@ -34,7 +36,8 @@ public enum AuditPackage {
         // Every manifest between the first and last of the period, so the chain is whole.
         let manifests = stored.filter { (first...last).contains($0.sequence) }
         var tar = TarWriter()
-        var fileCount = 0, recordCount = 0
+        var fileCount = 0
+        var recordCount = 0
         var samples: [String: JSONValue] = [:]
         var runs: [String: [String]] = [:]
         for s in manifests {
@@ -43,7 +46,8 @@ public enum AuditPackage {
             guard let m = s.manifest else { continue }
             for entry in m.files where entry.framework == framework {
                 guard let file = try await store.read(entry.key) else {
-                    throw EvidenceStoreError("\(store.location)/\(entry.key) is listed in scan \(m.scanID)'s manifest but missing; run attest evidence verify")
+                    throw EvidenceStoreError(
+                        "\(store.location)/\(entry.key) is listed in scan \(m.scanID)'s manifest but missing; run attest evidence verify")
                 }
                 tar.add(path: evidenceFolder + entry.key, data: file)
                 fileCount += 1
@@ -68,9 +72,14 @@ public enum AuditPackage {
             "scans": .array(scans.map { .string($0.scanID) }), "files": .int(Int64(fileCount)), "records": .int(Int64(recordCount)),
         ]
         tar.add(path: "package.json", data: Data((description.serialized(pretty: true) + "\n").utf8))
-        tar.add(path: "METHODOLOGY.md", data: Data(Methodology.document(framework: framework, catalogue: frameworks?.framework(framework),
-                                                                         scans: scans, samples: samples, runs: runs, from: from, to: to,
-                                                                         controls: Dictionary(controls.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })).utf8))
+        tar.add(
+            path: "METHODOLOGY.md",
+            data: Data(
+                Methodology.document(
+                    framework: framework, catalogue: frameworks?.framework(framework),
+                    scans: scans, samples: samples, runs: runs, from: from, to: to,
+                    controls: Dictionary(controls.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                ).utf8))
         let gz = try Gzip.compress(tar.finish())
         return Contents(framework: framework, scans: scans.count, files: fileCount, records: recordCount, bytes: gz.count, data: gz)
     }
@@ -91,7 +100,8 @@ public enum AuditPackage {
             try data.write(to: url)
         }
         guard let description = try? JSONValue.parse(Data(contentsOf: directory.appendingPathComponent("package.json"))),
-              let framework = description["framework"].stringValue else {
+            let framework = description["framework"].stringValue
+        else {
             throw EvidenceFormatError("\(file.path): not an attest audit package (no package.json)")
         }
         return (LocalEvidenceStore(root: directory.appendingPathComponent(evidenceFolder)), framework)
@@ -100,49 +110,53 @@ public enum AuditPackage {
 
 /// The methodology document of an audit package.
 enum Methodology {
-    static func document(framework: String, catalogue: Framework?, scans: [ScanManifest], samples: [String: JSONValue],
-                         runs: [String: [String]], from: Date?, to: Date?, controls: [String: Control]) -> String {
+    static func document(
+        framework: String, catalogue: Framework?, scans: [ScanManifest], samples: [String: JSONValue],
+        runs: [String: [String]], from: Date?, to: Date?, controls: [String: Control]
+    ) -> String {
         var out = "# Evidence methodology: \(catalogue?.name ?? framework)\n\n"
         let period = "\(from.map(EvidenceTime.string) ?? "the first scan") to \(to.map(EvidenceTime.string) ?? "the last scan")"
         out += "This package holds the automated evidence attest recorded for **\(catalogue?.title ?? framework)** from \(period): "
         out += "\(scans.count) scan(s), each listed below with its signed manifest.\n\n"
         out += """
-        ## How the evidence was produced
+            ## How the evidence was produced
 
-        attest calls the cloud provider's APIs with read-only credentials, normalises every resource into an inventory,
-        and evaluates each control's rule (written in CEL, the Common Expression Language) against every resource the
-        control applies to. Each result becomes one record per framework requirement the control is mapped to: an OCSF
-        Compliance Finding (class 2003) in JSON Lines, under
-        `evidence/framework=<framework>/requirement=<requirement>/year=/month=/day=/<scan-id>.jsonl`.
-        A record names the requirement, the control, the status (`pass`, `fail`, `error` when the data could not be read
-        or the rule could not be evaluated, `not_applicable`), the values the rule read (`resources[0].data`), the rule
-        itself (`unmapped.attest.rule`), the resource, account, region, time and scan id.
+            attest calls the cloud provider's APIs with read-only credentials, normalises every resource into an inventory,
+            and evaluates each control's rule (written in CEL, the Common Expression Language) against every resource the
+            control applies to. Each result becomes one record per framework requirement the control is mapped to: an OCSF
+            Compliance Finding (class 2003) in JSON Lines, under
+            `evidence/framework=<framework>/requirement=<requirement>/year=/month=/day=/<scan-id>.jsonl`.
+            A record names the requirement, the control, the status (`pass`, `fail`, `error` when the data could not be read
+            or the rule could not be evaluated, `not_applicable`), the values the rule read (`resources[0].data`), the rule
+            itself (`unmapped.attest.rule`), the resource, account, region, time and scan id.
 
-        A control whose data could not be collected is recorded as `error`, never as `pass`.
+            A control whose data could not be collected is recorded as `error`, never as `pass`.
 
-        ## How to verify this package
+            ## How to verify this package
 
-        1. `attest evidence verify --package <this file>` (add `--public-key key.pem` with the key you obtained from the
-           organisation independently of this package). It checks, and names precisely, any change:
-           - every manifest's Ed25519 signature, and that it was made with the expected key;
-           - the manifest chain: each manifest holds the SHA-256 of the one before it, so a removed scan leaves a gap;
-           - every file's SHA-256 and record count against its signed manifest;
-           - the hash chain inside each file: each record holds the SHA-256 of the record before it (the first, a value
-             derived from the file's path), and the last record's hash is the signed chain head. A changed, inserted,
-             deleted or reordered record is reported with its line.
-        2. Without attest: each manifest in `evidence/_scans/` is signed over its content without the `signature` field,
-           serialised as compact JSON with keys sorted; the public key is `evidence/\(EvidenceLayout.publicKeyKey)`
-           (SubjectPublicKeyInfo PEM, readable by `openssl pkey -pubin`). `sha256sum` of each record file must equal the
-           manifest's `sha256` (without the `sha256:` prefix).
+            1. `attest evidence verify --package <this file>` (add `--public-key key.pem` with the key you obtained from the
+               organisation independently of this package). It checks, and names precisely, any change:
+               - every manifest's Ed25519 signature, and that it was made with the expected key;
+               - the manifest chain: each manifest holds the SHA-256 of the one before it, so a removed scan leaves a gap;
+               - every file's SHA-256 and record count against its signed manifest;
+               - the hash chain inside each file: each record holds the SHA-256 of the record before it (the first, a value
+                 derived from the file's path), and the last record's hash is the signed chain head. A changed, inserted,
+                 deleted or reordered record is reported with its line.
+            2. Without attest: each manifest in `evidence/_scans/` is signed over its content without the `signature` field,
+               serialised as compact JSON with keys sorted; the public key is `evidence/\(EvidenceLayout.publicKeyKey)`
+               (SubjectPublicKeyInfo PEM, readable by `openssl pkey -pubin`). `sha256sum` of each record file must equal the
+               manifest's `sha256` (without the `sha256:` prefix).
 
-        ## Scans
+            ## Scans
 
 
-        """
-        out += "| # | scan | started | finished | accounts | records | control catalogue | configuration |\n|---|---|---|---|---|---|---|---|\n"
+            """
+        out +=
+            "| # | scan | started | finished | accounts | records | control catalogue | configuration |\n|---|---|---|---|---|---|---|---|\n"
         for m in scans {
             let records = m.files.filter { $0.framework == framework }.reduce(0) { $0 + $1.records }
-            out += "| \(m.sequence) | `\(m.scanID)` | \(m.startedAt) | \(m.finishedAt) | \(m.accounts.joined(separator: ", ")) | \(records) | `\(m.controlCatalogueDigest.prefix(19))…` | `\(m.configDigest.prefix(19))…` |\n"
+            out +=
+                "| \(m.sequence) | `\(m.scanID)` | \(m.startedAt) | \(m.finishedAt) | \(m.accounts.joined(separator: ", ")) | \(records) | `\(m.controlCatalogueDigest.prefix(19))…` | `\(m.configDigest.prefix(19))…` |\n"
         }
         out += "\n## Requirements and the controls that evidence them\n\n"
         if let catalogue {
@@ -163,11 +177,16 @@ enum Methodology {
             out += "### `\(control)`: \(v["finding_info"]["title"].stringValue ?? "")\n\n"
             if let c = controls[control] {
                 out += c.description.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n"
-                if !c.remediation.text.isEmpty { out += "Remediation: " + c.remediation.text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" }
+                if !c.remediation.text.isEmpty {
+                    out += "Remediation: " + c.remediation.text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n"
+                }
             }
             out += "- Severity: \(a["severity"].stringValue ?? "")\n- Applies to: `\(a["resource_type"].stringValue ?? "")`\n"
-            if let applies = a["applies_if"].stringValue { out += "- Applies if:\n\n  ```cel\n  \(applies.replacingOccurrences(of: "\n", with: "\n  "))\n  ```\n" }
-            out += "- Rule (passes when true):\n\n  ```cel\n  \((a["rule"].stringValue ?? "").replacingOccurrences(of: "\n", with: "\n  "))\n  ```\n\n"
+            if let applies = a["applies_if"].stringValue {
+                out += "- Applies if:\n\n  ```cel\n  \(applies.replacingOccurrences(of: "\n", with: "\n  "))\n  ```\n"
+            }
+            out +=
+                "- Rule (passes when true):\n\n  ```cel\n  \((a["rule"].stringValue ?? "").replacingOccurrences(of: "\n", with: "\n  "))\n  ```\n\n"
         }
         return out
     }
@@ -180,9 +199,12 @@ struct TarWriter {
 
     mutating func add(path: String, data content: Data) {
         var header = [UInt8](repeating: 0, count: 512)
-        var name = path, prefix = ""
-        if path.utf8.count > 100, let cut = path.utf8.indices.lazy.filter({ path.utf8[$0] == UInt8(ascii: "/") })
-            .first(where: { path.utf8.distance(from: $0, to: path.utf8.endIndex) - 1 <= 100 }) {
+        var name = path
+        var prefix = ""
+        if path.utf8.count > 100,
+            let cut = path.utf8.indices.lazy.filter({ path.utf8[$0] == UInt8(ascii: "/") })
+                .first(where: { path.utf8.distance(from: $0, to: path.utf8.endIndex) - 1 <= 100 })
+        {
             prefix = String(path[..<cut])
             name = String(path[path.index(after: cut)...])
         }
@@ -231,9 +253,11 @@ enum TarReader {
         }
         while offset + 512 <= bytes.count {
             if bytes[offset..<offset + 512].allSatisfy({ $0 == 0 }) { break }
-            let name = string(offset, 100), prefix = string(offset + 345, 155)
+            let name = string(offset, 100)
+            let prefix = string(offset + 345, 155)
             guard let size = Int(string(offset + 124, 12).trimmingCharacters(in: CharacterSet(charactersIn: " \0")), radix: 8),
-                  offset + 512 + size <= bytes.count else {
+                offset + 512 + size <= bytes.count
+            else {
                 throw EvidenceFormatError("\(source): damaged tar entry at byte \(offset)")
             }
             let type = bytes[offset + 156]

@@ -31,8 +31,9 @@ public enum EvidenceIndex {
             guard let data = try await store.read(entry.key) else { return nil }
             let digest = Digest.sha256(data)
             do {
-                return StoredManifest(key: entry.key, sequence: entry.sequence, digest: digest,
-                                      manifest: try ScanManifest(data: data, key: entry.key), problem: nil)
+                return StoredManifest(
+                    key: entry.key, sequence: entry.sequence, digest: digest,
+                    manifest: try ScanManifest(data: data, key: entry.key), problem: nil)
             } catch {
                 return StoredManifest(key: entry.key, sequence: entry.sequence, digest: digest, manifest: nil, problem: "\(error)")
             }
@@ -48,12 +49,15 @@ public enum EvidenceIndex {
 }
 
 /// Runs `body` over `items` with at most `width` at once, results in input order.
-func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) async throws -> R) async throws -> [R] {
+func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) async throws -> R) async throws
+    -> [R]
+{
     try await withThrowingTaskGroup(of: (Int, R).self) { group in
         var next = 0
         func add() {
             guard next < items.count else { return }
-            let i = next, item = items[i]
+            let i = next
+            let item = items[i]
             next += 1
             group.addTask { (i, try await body(item)) }
         }

@@ -11,12 +11,13 @@ public enum EvidenceLayout {
     /// The partition value for a requirement id: lower case, anything but letters, digits, `.`,
     /// `-` and `_` replaced by `-` (`CC6.1` → `cc6.1`, `RTS-2024/1774.9` → `rts-2024-1774.9`).
     public static func slug(_ requirement: String) -> String {
-        String(requirement.lowercased().unicodeScalars.map { s -> Character in
-            switch s {
-            case "a"..."z", "0"..."9", ".", "-", "_": Character(s)
-            default: "-"
-            }
-        })
+        String(
+            requirement.lowercased().unicodeScalars.map { s -> Character in
+                switch s {
+                case "a"..."z", "0"..."9", ".", "-", "_": Character(s)
+                default: "-"
+                }
+            })
     }
 
     /// `framework=soc2/requirement=cc6.1/year=2026/month=11/day=21/<scan-id>.jsonl`
@@ -43,10 +44,12 @@ public enum EvidenceLayout {
             return String(p.dropFirst(name.count + 1))
         }
         guard let framework = value(0, "framework"), let requirement = value(1, "requirement"),
-              let year = value(2, "year").flatMap(Int.init), let month = value(3, "month").flatMap(Int.init),
-              let day = value(4, "day").flatMap(Int.init) else { return nil }
-        return RecordKey(key: key, framework: framework, requirementSlug: requirement, year: year, month: month, day: day,
-                         scanID: String(parts[5].dropLast(".jsonl".count)))
+            let year = value(2, "year").flatMap(Int.init), let month = value(3, "month").flatMap(Int.init),
+            let day = value(4, "day").flatMap(Int.init)
+        else { return nil }
+        return RecordKey(
+            key: key, framework: framework, requirementSlug: requirement, year: year, month: month, day: day,
+            scanID: String(parts[5].dropLast(".jsonl".count)))
     }
 
     /// The sequence number of a manifest key, or nil.

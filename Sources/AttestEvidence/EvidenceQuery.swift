@@ -1,5 +1,5 @@
-public import AttestCore
 import AttestControls
+public import AttestCore
 public import Foundation
 
 /// One evidence record, flattened for people and spreadsheets.
@@ -17,8 +17,10 @@ public struct EvidenceRow: Sendable, Equatable {
     public var region: String
     public var reason: String?
 
-    public static let columns = ["time", "scan_id", "framework", "requirement", "control", "status", "severity",
-                                 "resource", "resource_type", "account", "region", "reason"]
+    public static let columns = [
+        "time", "scan_id", "framework", "requirement", "control", "status", "severity",
+        "resource", "resource_type", "account", "region", "reason",
+    ]
 
     public var values: [String] {
         [time, scanID, framework, requirement, control, status, severity, resource, resourceType, account, region, reason ?? ""]
@@ -86,8 +88,10 @@ public struct EvidenceQuery: Sendable {
             guard let data = try await store.read(entry.key) else {
                 throw EvidenceStoreError("\(store.location)/\(entry.key) is listed in a manifest but missing; run attest evidence verify")
             }
-            return data.split(separator: 0x0A).compactMap { EvidenceRow(line: Data($0), framework: entry.framework, requirement: entry.requirement) }
-                .filter { statuses?.contains($0.status) ?? true }
+            return data.split(separator: 0x0A).compactMap {
+                EvidenceRow(line: Data($0), framework: entry.framework, requirement: entry.requirement)
+            }
+            .filter { statuses?.contains($0.status) ?? true }
         }
         return rows.flatMap { $0 }
     }
@@ -115,7 +119,6 @@ public struct RequirementSummary: Sendable {
     public var failingAtEnd = false
 
     public var passingShare: Double { scans == 0 ? 0 : Double(passing) / Double(scans) }
-
 
     /// Summaries for every requirement with evidence in the period, in framework and requirement order.
     public static func compute(_ manifests: [ScanManifest], framework: String?) -> [RequirementSummary] {
@@ -150,7 +153,10 @@ public struct RequirementSummary: Sendable {
                     summary.failing += 1
                     if summary.firstFailure == nil { summary.firstFailure = date }
                     summary.lastFailure = date
-                    if stretchStart == nil { stretchStart = date; stretchLength = 0 }
+                    if stretchStart == nil {
+                        stretchStart = date
+                        stretchLength = 0
+                    }
                     stretchLength += 1
                     if stretchLength > (summary.longestFailingStretch?.scans ?? 0) {
                         summary.longestFailingStretch = (stretchLength, stretchStart!, date)

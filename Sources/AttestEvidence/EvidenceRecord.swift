@@ -1,6 +1,7 @@
+import AttestCEL
 public import AttestControls
-public import AttestInventory
 public import AttestCore
+public import AttestInventory
 public import Foundation
 
 /// How a provider's accounts and regions appear in OCSF records: the `cloud` object and the
@@ -39,8 +40,10 @@ public struct EvidenceScan: Sendable {
     /// type's first part (`aws` of `aws.s3.bucket`).
     public var clouds: [String: any EvidenceCloud]
 
-    public init(scanID: String, startedAt: Date, finishedAt: Date, provider: String, accounts: [String], toolVersion: String,
-                controlCatalogueDigest: String, configDigest: String, clouds: [String: any EvidenceCloud] = [:]) {
+    public init(
+        scanID: String, startedAt: Date, finishedAt: Date, provider: String, accounts: [String], toolVersion: String,
+        controlCatalogueDigest: String, configDigest: String, clouds: [String: any EvidenceCloud] = [:]
+    ) {
         self.clouds = clouds
         self.scanID = scanID
         self.startedAt = startedAt
@@ -85,19 +88,21 @@ public enum EvidenceRecord {
 
     public static func resultPart(_ r: ControlResult, control: Control?, graph: InventoryGraph, scan: EvidenceScan) -> ResultPart {
         let time = EvidenceTime.milliseconds(scan.startedAt)
-        let (statusText, statusID): (String, Int64) = switch r.status {
-        case .pass: ("Pass", 1)
-        case .fail: ("Fail", 3)
-        case .error: ("Error", 99)  // OCSF: with Other (99), the status text carries the source's value
-        case .notApplicable: ("Not Applicable", 99)
-        }
-        let (severityText, severityID): (String, Int64) = switch r.severity {
-        case .info: ("Informational", 1)
-        case .low: ("Low", 2)
-        case .medium: ("Medium", 3)
-        case .high: ("High", 4)
-        case .critical: ("Critical", 5)
-        }
+        let (statusText, statusID): (String, Int64) =
+            switch r.status {
+            case .pass: ("Pass", 1)
+            case .fail: ("Fail", 3)
+            case .error: ("Error", 99)  // OCSF: with Other (99), the status text carries the source's value
+            case .notApplicable: ("Not Applicable", 99)
+            }
+        let (severityText, severityID): (String, Int64) =
+            switch r.severity {
+            case .info: ("Informational", 1)
+            case .low: ("Low", 2)
+            case .medium: ("Medium", 3)
+            case .high: ("High", 4)
+            case .critical: ("Critical", 5)
+            }
         var observed: [String: JSONValue] = [:]
         if let control { for (path, value) in r.observed(control, in: graph) { observed[path] = value } }
         let resourceName = r.resourceID.isEmpty ? nil : graph[r.resourceID]?.name
@@ -116,12 +121,12 @@ public enum EvidenceRecord {
             if let resourceName { resource["name"] = .string(resourceName) }
         }
         if !observed.isEmpty { resource["data"] = .object(observed) }
-        var finding: [String: JSONValue] = [
+        let finding: [String: JSONValue] = [
             "uid": .string("\(scan.scanID):\(EvidenceWriter.resultKey(r))"),
             "title": .string(control?.title ?? r.controlID), "created_time": .int(time),
             "types": ["Compliance"], "product_uid": "attest",
         ]
-        var common: [String: JSONValue] = [
+        let common: [String: JSONValue] = [
             "activity_id": 1, "activity_name": "Create", "category_uid": 2, "category_name": "Findings",
             "class_uid": 2003, "class_name": "Compliance Finding", "type_uid": 200_301, "type_name": "Compliance Finding: Create",
             "severity_id": .int(severityID), "severity": .string(severityText),
@@ -148,10 +153,14 @@ public enum EvidenceRecord {
         var compliance: [String: JSONValue] = [
             "control": .string(r.controlID), "status": .string(statusText), "status_id": .int(statusID), "checks": [check],
         ]
-        if let reason = unmapped["reason"] { compliance["status_detail"] = reason }
-        else if r.status == .notApplicable { compliance["status_detail"] = "not applicable" }
-        return ResultPart(head: members(common), complianceTail: members(compliance), unmappedHead: members(unmapped),
-                          result: r.status.rawValue, resultUID: "\(scan.scanID):\(EvidenceWriter.resultKey(r))")
+        if let reason = unmapped["reason"] {
+            compliance["status_detail"] = reason
+        } else if r.status == .notApplicable {
+            compliance["status_detail"] = "not applicable"
+        }
+        return ResultPart(
+            head: members(common), complianceTail: members(compliance), unmappedHead: members(unmapped),
+            result: r.status.rawValue, resultUID: "\(scan.scanID):\(EvidenceWriter.resultKey(r))")
     }
 
     /// What is the same for every record of one requirement file.
@@ -194,4 +203,3 @@ public enum EvidenceRecord {
         return Data(out.utf8)
     }
 }
-

@@ -10,7 +10,8 @@ public struct EvidenceSigningKey: Sendable {
 
     /// Reads a private key from PEM text (or the bare base64 of the 32-byte seed).
     public init(pem text: String, source: String) throws {
-        guard let der = PEM.decode(text, label: "PRIVATE KEY") ?? Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let der = PEM.decode(text, label: "PRIVATE KEY") ?? Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
             throw EvidenceKeyError("\(source): not an Ed25519 private key in PEM (BEGIN PRIVATE KEY)")
         }
         let seed: Data
@@ -58,7 +59,8 @@ public struct EvidenceSigningKey: Sendable {
 
     /// `$XDG_CONFIG_HOME/attest/evidence-signing.key`, or under `~/.config`.
     public static func defaultPath(environment: [String: String]) -> String {
-        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
         return base + "/attest/evidence-signing.key"
     }
@@ -66,8 +68,9 @@ public struct EvidenceSigningKey: Sendable {
     /// Writes the private key to `path` readable by its owner only; refuses to replace a key.
     public func write(to path: String) throws {
         let url = URL(fileURLWithPath: path)
-        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                 attributes: [.posixPermissions: 0o700])
+        try? FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else {
             if errno == EEXIST { throw EvidenceKeyError("\(path) already exists; attest does not replace a signing key") }
@@ -89,8 +92,9 @@ public struct EvidencePublicKey: Sendable, Equatable {
 
     public init(pem text: String, source: String) throws {
         guard let der = PEM.decode(text, label: "PUBLIC KEY"), der.count == PEM.spkiPrefix.count + 32,
-              der.prefix(PEM.spkiPrefix.count) == PEM.spkiPrefix,
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: der.suffix(32)) else {
+            der.prefix(PEM.spkiPrefix.count) == PEM.spkiPrefix,
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: der.suffix(32))
+        else {
             throw EvidenceKeyError("\(source): not an Ed25519 public key in PEM (BEGIN PUBLIC KEY)")
         }
         self.key = key
@@ -132,7 +136,8 @@ enum PEM {
     }
 
     static func decode(_ text: String, label: String) -> Data? {
-        let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
+        let begin = "-----BEGIN \(label)-----"
+        let end = "-----END \(label)-----"
         guard let b = text.range(of: begin), let e = text.range(of: end, range: b.upperBound..<text.endIndex) else { return nil }
         let body = text[b.upperBound..<e.lowerBound].filter { !$0.isWhitespace }
         return Data(base64Encoded: String(body))

@@ -146,7 +146,8 @@ final class LocalObjectWriter: EvidenceObjectWriter {
         }
         temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-              let handle = try? FileHandle(forWritingTo: temporary) else {
+            let handle = try? FileHandle(forWritingTo: temporary)
+        else {
             throw EvidenceStoreError("cannot create a file in \(directory.path)")
         }
         self.handle = handle

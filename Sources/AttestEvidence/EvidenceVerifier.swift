@@ -77,18 +77,24 @@ public struct EvidenceVerifier: Sendable {
                 report.findings.append(.init(kind: .missingKey, key: EvidenceLayout.publicKeyKey, message: "\(error)"))
             }
         } else if trustedKey == nil {
-            report.findings.append(.init(kind: .missingKey, key: EvidenceLayout.publicKeyKey,
-                                         message: "no public key beside the evidence; pass the key to verify with --public-key"))
+            report.findings.append(
+                .init(
+                    kind: .missingKey, key: EvidenceLayout.publicKeyKey,
+                    message: "no public key beside the evidence; pass the key to verify with --public-key"))
         }
         if let trustedKey, let storedKey, trustedKey != storedKey {
-            report.findings.append(.init(kind: .differentKey, key: EvidenceLayout.publicKeyKey,
-                                         message: "the stored public key is \(storedKey.id), not the key you trust (\(trustedKey.id))"))
+            report.findings.append(
+                .init(
+                    kind: .differentKey, key: EvidenceLayout.publicKeyKey,
+                    message: "the stored public key is \(storedKey.id), not the key you trust (\(trustedKey.id))"))
         }
         let key = trustedKey ?? storedKey
         report.keyID = key?.id
 
         // Manifests and their chain.
-        let manifestKeys = keys.compactMap { k in EvidenceLayout.parseManifestKey(k).map { (sequence: $0, key: k) } }.sorted { $0.sequence < $1.sequence }
+        let manifestKeys = keys.compactMap { k in EvidenceLayout.parseManifestKey(k).map { (sequence: $0, key: k) } }.sorted {
+            $0.sequence < $1.sequence
+        }
         let stored = try await EvidenceIndex.load(manifestKeys, from: store)
         let bySequence = Dictionary(stored.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
         let inRange = stored.filter { s in
@@ -100,8 +106,12 @@ public struct EvidenceVerifier: Sendable {
             var missing: [Int] = []
             for sequence in lowest...last where bySequence[sequence] == nil { missing.append(sequence) }
             for range in Self.ranges(missing) {
-                report.findings.append(.init(kind: .scanDeleted, key: EvidenceLayout.scansPrefix,
-                                             message: "manifest\(range.count > 1 ? "s" : "") \(Self.describe(range)) missing: the manifest chain has a gap (a whole scan was deleted)"))
+                report.findings.append(
+                    .init(
+                        kind: .scanDeleted, key: EvidenceLayout.scansPrefix,
+                        message:
+                            "manifest\(range.count > 1 ? "s" : "") \(Self.describe(range)) missing: the manifest chain has a gap (a whole scan was deleted)"
+                    ))
             }
             report.head = inRange.last.map { ($0.sequence, $0.digest) }
         }
@@ -112,21 +122,28 @@ public struct EvidenceVerifier: Sendable {
                 continue
             }
             if m.sequence != s.sequence {
-                report.findings.append(.init(kind: .manifestChanged, key: s.key, message: "names sequence \(m.sequence) but is stored as \(s.sequence)"))
+                report.findings.append(
+                    .init(kind: .manifestChanged, key: s.key, message: "names sequence \(m.sequence) but is stored as \(s.sequence)"))
             }
             if let key {
                 if m.keyID != key.id {
-                    report.findings.append(.init(kind: .differentKey, key: s.key,
-                                                 message: "scan \(m.scanID) is signed with key \(m.keyID), not \(key.id)"))
+                    report.findings.append(
+                        .init(
+                            kind: .differentKey, key: s.key,
+                            message: "scan \(m.scanID) is signed with key \(m.keyID), not \(key.id)"))
                 } else if !m.isSigned(by: key) {
-                    report.findings.append(.init(kind: .badSignature, key: s.key,
-                                                 message: "the signature of scan \(m.scanID) does not verify: the manifest was changed after signing"))
+                    report.findings.append(
+                        .init(
+                            kind: .badSignature, key: s.key,
+                            message: "the signature of scan \(m.scanID) does not verify: the manifest was changed after signing"))
                 }
             }
             if let previous = bySequence[m.sequence - 1] {
                 if m.previousSequence != previous.sequence || m.previousDigest != previous.digest {
-                    report.findings.append(.init(kind: .manifestChanged, key: previous.key,
-                                                 message: "does not match the digest manifest \(m.sequence) links to: it was replaced or changed"))
+                    report.findings.append(
+                        .init(
+                            kind: .manifestChanged, key: previous.key,
+                            message: "does not match the digest manifest \(m.sequence) links to: it was replaced or changed"))
                 }
             }
             verifiedScans[m.scanID] = m
@@ -152,12 +169,15 @@ public struct EvidenceVerifier: Sendable {
                 if present.contains(entry.key) {
                     checks.append((entry, m.scanID))
                 } else {
-                    report.findings.append(.init(kind: .fileDeleted, key: entry.key,
-                                                 message: "listed in scan \(m.scanID)'s manifest with \(entry.records) record(s), but missing"))
+                    report.findings.append(
+                        .init(
+                            kind: .fileDeleted, key: entry.key,
+                            message: "listed in scan \(m.scanID)'s manifest with \(entry.records) record(s), but missing"))
                 }
             }
             for extra in present.subtracting(listed).sorted() {
-                report.findings.append(.init(kind: .fileAdded, key: extra, message: "carries scan \(m.scanID)'s id but is not in its signed manifest"))
+                report.findings.append(
+                    .init(kind: .fileAdded, key: extra, message: "carries scan \(m.scanID)'s id but is not in its signed manifest"))
             }
         }
         let limit = detailLimit
@@ -175,8 +195,9 @@ public struct EvidenceVerifier: Sendable {
         report.files = checks.count
 
         // Files of scans with no manifest: interrupted scans (their marker is still there) or additions.
-        let pending = Set(keys.filter { $0.hasPrefix(EvidenceLayout.pendingPrefix) }
-            .map { String($0.dropFirst(EvidenceLayout.pendingPrefix.count).dropLast(".json".count)) })
+        let pending = Set(
+            keys.filter { $0.hasPrefix(EvidenceLayout.pendingPrefix) }
+                .map { String($0.dropFirst(EvidenceLayout.pendingPrefix.count).dropLast(".json".count)) })
         let allManifestScanIDs = Set(stored.compactMap(\.manifest?.scanID))
         for (scanID, files) in filesByScan.sorted(by: { $0.key < $1.key }) where !allManifestScanIDs.contains(scanID) {
             let dates = files.compactMap(EvidenceLayout.parseRecordKey).map(\.day0)
@@ -185,12 +206,19 @@ public struct EvidenceVerifier: Sendable {
             if pending.contains(scanID) {
                 var started = ""
                 if let marker = try await store.read(EvidenceLayout.pendingKey(scanID: scanID)),
-                   let value = try? JSONValue.parse(marker) { started = value["started_at"].stringValue ?? "" }
+                    let value = try? JSONValue.parse(marker)
+                {
+                    started = value["started_at"].stringValue ?? ""
+                }
                 report.incomplete.append((scanID, started, files.count))
             } else {
                 for f in files.sorted() {
-                    report.findings.append(.init(kind: .fileAdded, key: f,
-                                                 message: "scan \(scanID) has no manifest and no in-progress marker: the file was added, or its scan's manifest deleted"))
+                    report.findings.append(
+                        .init(
+                            kind: .fileAdded, key: f,
+                            message:
+                                "scan \(scanID) has no manifest and no in-progress marker: the file was added, or its scan's manifest deleted"
+                        ))
                 }
             }
         }
@@ -241,8 +269,10 @@ enum FileVerifier {
             let chain = value?["unmapped"]["attest"]["chain"]
             var sequence: Int?
             if case .int(let i)? = chain?["sequence"] { sequence = Int(i) }
-            lines.append(Line(number: number, bytes: bytes, sequence: sequence, previous: chain?["previous"].stringValue,
-                              scanID: value?["unmapped"]["attest"]["scan_id"].stringValue))
+            lines.append(
+                Line(
+                    number: number, bytes: bytes, sequence: sequence, previous: chain?["previous"].stringValue,
+                    scanID: value?["unmapped"]["attest"]["scan_id"].stringValue))
         }
         // Records without a place in the chain, and repeated places.
         var lineOf: [Int: Line] = [:]
@@ -257,7 +287,9 @@ enum FileVerifier {
                 continue
             }
             if s >= entry.records {
-                add(.recordInserted, "line \(line.number) holds record \(s), beyond the \(entry.records) record(s) the manifest signed: inserted")
+                add(
+                    .recordInserted,
+                    "line \(line.number) holds record \(s), beyond the \(entry.records) record(s) the manifest signed: inserted")
                 continue
             }
             if line.scanID != scanID {
@@ -268,20 +300,26 @@ enum FileVerifier {
         }
         let missing = (0..<entry.records).filter { lineOf[$0] == nil }
         for range in EvidenceVerifier.ranges(missing) {
-            add(.recordDeleted, "record\(range.count > 1 ? "s" : "") \(EvidenceVerifier.describe(range)) of \(entry.records) missing: deleted")
+            add(
+                .recordDeleted,
+                "record\(range.count > 1 ? "s" : "") \(EvidenceVerifier.describe(range)) of \(entry.records) missing: deleted")
         }
         // Order: each kept record must come after the one before it.
         var outOfOrder: [(Line, Line)] = []
         for (a, b) in zip(ordered, ordered.dropFirst()) where a.sequence! > b.sequence! { outOfOrder.append((a, b)) }
         for (a, b) in outOfOrder {
-            add(.recordReordered, "line \(a.number) holds record \(a.sequence!) before line \(b.number) with record \(b.sequence!): reordered")
+            add(
+                .recordReordered,
+                "line \(a.number) holds record \(a.sequence!) before line \(b.number) with record \(b.sequence!): reordered")
         }
         // Content: each record must chain to the exact bytes of the one before it.
         for s in 0..<entry.records {
             guard let line = lineOf[s] else { continue }
             if s == 0 {
                 if line.previous != RecordChain.genesis(key: entry.key) {
-                    add(.recordChanged, "line \(line.number) (record 0) does not start this file's chain: changed, or moved from another file")
+                    add(
+                        .recordChanged,
+                        "line \(line.number) (record 0) does not start this file's chain: changed, or moved from another file")
                 }
             } else if let before = lineOf[s - 1], line.previous != RecordChain.hash(before.bytes) {
                 if line.previous == nil {
@@ -292,7 +330,9 @@ enum FileVerifier {
             }
         }
         if let last = lineOf[entry.records - 1], RecordChain.hash(last.bytes) != entry.chainHead {
-            add(.recordChanged, "line \(last.number) (record \(entry.records - 1), the last) was changed: it does not match the signed chain head")
+            add(
+                .recordChanged,
+                "line \(last.number) (record \(entry.records - 1), the last) was changed: it does not match the signed chain head")
         }
         if findings.isEmpty {
             add(.fileChanged, "content differs from the SHA-256 in the signed manifest")

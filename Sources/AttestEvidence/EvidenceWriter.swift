@@ -1,6 +1,6 @@
 public import AttestControls
-public import AttestInventory
 import AttestCore
+public import AttestInventory
 import Crypto
 public import Foundation
 
@@ -30,13 +30,17 @@ public struct EvidenceWriter: Sendable {
     /// so a scan that dies at any point shows as incomplete and a wrong key costs no API calls.
     public func begin(scanID: String, startedAt: Date, toolVersion: String) async throws {
         try await ensurePublicKey()
-        let pending: JSONValue = ["scan_id": .string(scanID), "started_at": .string(EvidenceTime.string(startedAt)),
-                                  "tool": ["name": "attest", "version": .string(toolVersion)]]
+        let pending: JSONValue = [
+            "scan_id": .string(scanID), "started_at": .string(EvidenceTime.string(startedAt)),
+            "tool": ["name": "attest", "version": .string(toolVersion)],
+        ]
         try await store.write(Data(pending.serialized().utf8), to: EvidenceLayout.pendingKey(scanID: scanID), ifAbsent: true, retain: false)
     }
 
-    public func write(scan: EvidenceScan, results: ControlResults, controls: [String: Control], frameworks: FrameworkSet,
-                      graph: InventoryGraph) async throws -> Written {
+    public func write(
+        scan: EvidenceScan, results: ControlResults, controls: [String: Control], frameworks: FrameworkSet,
+        graph: InventoryGraph
+    ) async throws -> Written {
         try await begin(scanID: scan.scanID, startedAt: scan.startedAt, toolVersion: scan.toolVersion)
 
         let files = try await writeRecords(scan: scan, results: results, controls: controls, frameworks: frameworks, graph: graph)
@@ -51,7 +55,9 @@ public struct EvidenceWriter: Sendable {
         if let existing = try await store.read(EvidenceLayout.publicKeyKey) {
             let theirs = try EvidencePublicKey(pem: String(decoding: existing, as: UTF8.self), source: EvidenceLayout.publicKeyKey)
             guard theirs == mine else {
-                throw EvidenceKeyError("the evidence at \(store.location) is signed with key \(theirs.id); this signing key is \(mine.id). Use that store's key, or another store")
+                throw EvidenceKeyError(
+                    "the evidence at \(store.location) is signed with key \(theirs.id); this signing key is \(mine.id). Use that store's key, or another store"
+                )
             }
             return
         }
@@ -99,13 +105,16 @@ public struct EvidenceWriter: Sendable {
         }
 
         var entry: ScanManifest.FileEntry {
-            ScanManifest.FileEntry(key: key, framework: framework.id, requirement: requirement.id, records: sequence,
-                                   sha256: "sha256:" + hasher.finalize().hex, chainHead: previous, counts: counts)
+            ScanManifest.FileEntry(
+                key: key, framework: framework.id, requirement: requirement.id, records: sequence,
+                sha256: "sha256:" + hasher.finalize().hex, chainHead: previous, counts: counts)
         }
     }
 
-    func writeRecords(scan: EvidenceScan, results: ControlResults, controls: [String: Control], frameworks: FrameworkSet,
-                      graph: InventoryGraph) async throws -> [ScanManifest.FileEntry] {
+    func writeRecords(
+        scan: EvidenceScan, results: ControlResults, controls: [String: Control], frameworks: FrameworkSet,
+        graph: InventoryGraph
+    ) async throws -> [ScanManifest.FileEntry] {
         // Results of each control, in engine order.
         var resultsByControl: [String: [Int]] = [:]
         for (i, r) in results.enumerated() { resultsByControl[r.controlID, default: []].append(i) }
@@ -115,8 +124,10 @@ public struct EvidenceWriter: Sendable {
         var sinksByControl: [String: [PartitionSink]] = [:]
         for framework in frameworks.frameworks {
             for requirement in framework.requirements where requirement.controls.contains(where: { resultsByControl[$0] != nil }) {
-                let key = EvidenceLayout.recordKey(framework: framework.id, requirement: requirement.id, date: scan.startedAt, scanID: scan.scanID)
-                let sink = PartitionSink(framework: framework, requirement: requirement, key: key, writer: try store.objectWriter(for: key), scan: scan)
+                let key = EvidenceLayout.recordKey(
+                    framework: framework.id, requirement: requirement.id, date: scan.startedAt, scanID: scan.scanID)
+                let sink = PartitionSink(
+                    framework: framework, requirement: requirement, key: key, writer: try store.objectWriter(for: key), scan: scan)
                 sinks.append(sink)
                 for control in requirement.controls { sinksByControl[control, default: []].append(sink) }
             }
@@ -125,7 +136,9 @@ public struct EvidenceWriter: Sendable {
             // Controls in the order requirements list them, so each file reads control by control.
             var order: [String] = []
             var seen: Set<String> = []
-            for sink in sinks { for c in sink.requirement.controls where resultsByControl[c] != nil && seen.insert(c).inserted { order.append(c) } }
+            for sink in sinks {
+                for c in sink.requirement.controls where resultsByControl[c] != nil && seen.insert(c).inserted { order.append(c) }
+            }
             for controlID in order {
                 let indices = resultsByControl[controlID]!
                 let control = controls[controlID]
@@ -154,8 +167,10 @@ public struct EvidenceWriter: Sendable {
     }
 
     /// Record parts for a slice of results, converted in parallel.
-    func resultParts(_ slice: [Int], results: ControlResults, control: Control?, graph: InventoryGraph,
-                     scan: EvidenceScan) async -> [EvidenceRecord.ResultPart] {
+    func resultParts(
+        _ slice: [Int], results: ControlResults, control: Control?, graph: InventoryGraph,
+        scan: EvidenceScan
+    ) async -> [EvidenceRecord.ResultPart] {
         let width = max(1, min(concurrency, slice.count / 256))
         if width == 1 {
             return slice.map { EvidenceRecord.resultPart(results[$0], control: control, graph: graph, scan: scan) }

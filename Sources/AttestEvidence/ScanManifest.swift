@@ -23,8 +23,10 @@ public struct ScanManifest: Sendable {
         /// Records per status (`pass`, `fail`, `error`, `not_applicable`).
         public var counts: [String: Int]
 
-        public init(key: String, framework: String, requirement: String, records: Int, sha256: String, chainHead: String,
-                    counts: [String: Int]) {
+        public init(
+            key: String, framework: String, requirement: String, records: Int, sha256: String, chainHead: String,
+            counts: [String: Int]
+        ) {
             self.key = key
             self.framework = framework
             self.requirement = requirement
@@ -66,11 +68,14 @@ public struct ScanManifest: Sendable {
             "accounts": .array(accounts.map { .string($0) }), "frameworks": .array(frameworks.map { .string($0) }),
             "control_catalogue_sha256": .string(controlCatalogueDigest), "config_sha256": .string(configDigest),
             "records": .int(Int64(recordCount)), "chain_head": .string(chainHead), "key_id": .string(keyID),
-            "files": .array(files.map { f in
-                ["key": .string(f.key), "framework": .string(f.framework), "requirement": .string(f.requirement),
-                 "records": .int(Int64(f.records)), "sha256": .string(f.sha256), "chain_head": .string(f.chainHead),
-                 "counts": .object(f.counts.mapValues { .int(Int64($0)) })]
-            }),
+            "files": .array(
+                files.map { f in
+                    [
+                        "key": .string(f.key), "framework": .string(f.framework), "requirement": .string(f.requirement),
+                        "records": .int(Int64(f.records)), "sha256": .string(f.sha256), "chain_head": .string(f.chainHead),
+                        "counts": .object(f.counts.mapValues { .int(Int64($0)) }),
+                    ]
+                }),
         ]
         o["previous"] = previousSequence.map { ["sequence": .int(Int64($0)), "sha256": .string(previousDigest ?? "")] } ?? .null
         return .object(o)
@@ -128,10 +133,11 @@ public struct ScanManifest: Sendable {
         keyID = try string("key_id")
         signature = try string("signature")
         files = try value["files"].asList.map { f in
-            FileEntry(key: f["key"].stringValue ?? "", framework: f["framework"].stringValue ?? "",
-                      requirement: f["requirement"].stringValue ?? "", records: try int(f["records"], "files[].records"),
-                      sha256: f["sha256"].stringValue ?? "", chainHead: f["chain_head"].stringValue ?? "",
-                      counts: (f["counts"].objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) })
+            FileEntry(
+                key: f["key"].stringValue ?? "", framework: f["framework"].stringValue ?? "",
+                requirement: f["requirement"].stringValue ?? "", records: try int(f["records"], "files[].records"),
+                sha256: f["sha256"].stringValue ?? "", chainHead: f["chain_head"].stringValue ?? "",
+                counts: (f["counts"].objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) })
         }
         if value["previous"].isNull {
             previousSequence = nil
@@ -148,9 +154,11 @@ public struct ScanManifest: Sendable {
         }
     }
 
-    public init(sequence: Int, scanID: String, startedAt: Date, finishedAt: Date, toolVersion: String, provider: String,
-                accounts: [String], frameworks: [String], controlCatalogueDigest: String, configDigest: String,
-                files: [FileEntry], previous: (sequence: Int, digest: String)?, keyID: String) {
+    public init(
+        sequence: Int, scanID: String, startedAt: Date, finishedAt: Date, toolVersion: String, provider: String,
+        accounts: [String], frameworks: [String], controlCatalogueDigest: String, configDigest: String,
+        files: [FileEntry], previous: (sequence: Int, digest: String)?, keyID: String
+    ) {
         self.sequence = sequence
         self.scanID = scanID
         self.startedAt = EvidenceTime.string(startedAt)

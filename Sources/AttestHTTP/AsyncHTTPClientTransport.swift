@@ -1,7 +1,8 @@
-public import AsyncHTTPClient
+import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOHTTPCompression
 public import NIOSSL
 import Synchronization
 
@@ -52,8 +53,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
     public init(configuration: Configuration = .init()) {
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .init(configuration.connectTimeout), read: nil)
-        config.connectionPool = .init(idleTimeout: .init(configuration.idleTimeout),
-                                      concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConcurrentPerHost)
+        config.connectionPool = .init(
+            idleTimeout: .init(configuration.idleTimeout),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConcurrentPerHost)
         // A failed connect fails the request at once: the attempt loop decides about retries
         // (async-http-client would otherwise retry silently until the request's deadline).
         config.connectionPool.retryConnectionEstablishment = false
@@ -102,9 +104,10 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             let started = ContinuousClock.now
             let response = try await client.execute(req, timeout: .init(request.timeout))
             let body = try await collectBody(response.body, host: host, timeout: request.timeout, started: started)
-            return HTTPResponse(status: Int(response.status.code),
-                                headers: response.headers.map { ($0.name, $0.value) },
-                                body: Array(buffer: body))
+            return HTTPResponse(
+                status: Int(response.status.code),
+                headers: response.headers.map { ($0.name, $0.value) },
+                body: Array(buffer: body))
         } catch let error as TransportError {
             throw error
         } catch let error as HTTPClientError {
@@ -123,8 +126,10 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
     /// Reads the body up to the size limit, within the request's timeout, or for longer while it
     /// keeps arriving at ``Configuration/minimumBytesPerSecond``: async-http-client's deadline
     /// covers only the response head, and a peer trickling bytes must not hold a scan forever.
-    private func collectBody(_ body: HTTPClientResponse.Body, host: String, timeout: Duration,
-                             started: ContinuousClock.Instant) async throws -> ByteBuffer {
+    private func collectBody(
+        _ body: HTTPClientResponse.Body, host: String, timeout: Duration,
+        started: ContinuousClock.Instant
+    ) async throws -> ByteBuffer {
         let received = ByteCount()
         let limit = configuration.maxResponseBytes
         let rate = max(1, configuration.minimumBytesPerSecond)
@@ -150,7 +155,11 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let buffer = first else {
-                throw TransportError(.timeout, host: host, detail: "the response body was still arriving after \(Int(timeout.seconds)) s at under \(rate / 1024) KiB/s (\(received.value) bytes received)")
+                throw TransportError(
+                    .timeout, host: host,
+                    detail:
+                        "the response body was still arriving after \(Int(timeout.seconds)) s at under \(rate / 1024) KiB/s (\(received.value) bytes received)"
+                )
             }
             return buffer
         }

@@ -22,8 +22,10 @@ public struct AttemptLoop: Sendable {
     let logger: Logger
     let sleep: @Sendable (Duration) async throws -> Void
 
-    public init(transport: any HTTPTransport, policy: RetryPolicy, counters: CallCounters, logger: Logger,
-                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+    public init(
+        transport: any HTTPTransport, policy: RetryPolicy, counters: CallCounters, logger: Logger,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.transport = transport
         self.policy = policy
         self.counters = counters
@@ -52,8 +54,9 @@ public struct AttemptLoop: Sendable {
                 counters.recordFailure()
                 if case .callDeadline(let waited) = reason {
                     logger.debug("call deadline reached", metadata: ["operation": "\(operation)", "waited_seconds": "\(waited.seconds)"])
-                    throw CallDeadlineError(operation: operation, waited: waited, attempts: machine.attempt, limit: policy.maxCallDuration,
-                                            last: lastError.map { SecretScrubber.shared.scrub(String(describing: $0)) } ?? "no answer")
+                    throw CallDeadlineError(
+                        operation: operation, waited: waited, attempts: machine.attempt, limit: policy.maxCallDuration,
+                        last: lastError.map { SecretScrubber.shared.scrub(String(describing: $0)) } ?? "no answer")
                 }
                 throw lastError ?? CancellationError()
             case .wait(let delay, let next):
@@ -72,8 +75,9 @@ public struct AttemptLoop: Sendable {
                     action = machine.failed(error, elapsed: clock.now - start)
                     if case .wait = action {
                         counters.recordRetry(throttled: false)
-                        logger.debug("retrying after transport error",
-                                     metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error.kind.rawValue)"])
+                        logger.debug(
+                            "retrying after transport error",
+                            metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error.kind.rawValue)"])
                     }
                     continue
                 }
@@ -86,7 +90,8 @@ public struct AttemptLoop: Sendable {
                     switch (verdict, action) {
                     case (.retry(let throttled, _), .wait):
                         counters.recordRetry(throttled: throttled)
-                        logger.debug("retrying", metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "status": "\(response.status)"])
+                        logger.debug(
+                            "retrying", metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "status": "\(response.status)"])
                     case (.resend, .send):
                         logger.notice("clock corrected; signing again", metadata: ["operation": "\(operation)"])
                     case (.done, _):

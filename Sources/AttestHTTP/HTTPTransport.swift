@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The first value of a header, matched case-insensitively, in an ordered header list.
 public func headerValue(_ name: String, in headers: [(name: String, value: String)]) -> String? {
@@ -15,8 +15,10 @@ public struct HTTPRequest: Sendable {
     /// The limit for the whole exchange, from connect to the last byte of the body.
     public var timeout: Duration
 
-    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-                timeout: Duration = .seconds(30)) {
+    public init(
+        method: String, url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+        timeout: Duration = .seconds(30)
+    ) {
         self.method = method
         self.url = url
         self.headers = headers

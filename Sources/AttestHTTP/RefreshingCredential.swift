@@ -33,8 +33,10 @@ public actor SingleFlightRefresher<Credential: ExpiringCredential> {
     /// - Parameters:
     ///   - refreshWindow: fetch again when the cached credential expires within this many seconds.
     ///   - fetch: obtains a fresh credential.
-    public init(refreshWindow: TimeInterval = 300, now: @escaping @Sendable () -> Date = { Date() },
-                fetch: @escaping @Sendable () async throws -> Credential) {
+    public init(
+        refreshWindow: TimeInterval = 300, now: @escaping @Sendable () -> Date = { Date() },
+        fetch: @escaping @Sendable () async throws -> Credential
+    ) {
         self.fetch = fetch
         self.refreshWindow = refreshWindow
         self.now = now

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// How often and how long to wait before trying a request again.
 ///
@@ -20,9 +20,11 @@ public struct RetryPolicy: Sendable {
     /// How many times a call is re-signed after correcting the clock from the server's `Date`.
     public var maxClockCorrections: Int
 
-    public init(maxAttempts: Int = 8, maxConnectionAttempts: Int = 3, baseDelay: Duration = .milliseconds(200),
-                maxDelay: Duration = .seconds(20), maxRetryAfter: Duration = .seconds(120),
-                maxCallDuration: Duration = .seconds(180), maxClockCorrections: Int = 2) {
+    public init(
+        maxAttempts: Int = 8, maxConnectionAttempts: Int = 3, baseDelay: Duration = .milliseconds(200),
+        maxDelay: Duration = .seconds(20), maxRetryAfter: Duration = .seconds(120),
+        maxCallDuration: Duration = .seconds(180), maxClockCorrections: Int = 2
+    ) {
         self.maxAttempts = max(1, maxAttempts)
         self.maxConnectionAttempts = max(1, min(maxConnectionAttempts, maxAttempts))
         self.baseDelay = baseDelay
@@ -33,8 +35,10 @@ public struct RetryPolicy: Sendable {
     }
 
     /// The delay before attempt `attempt + 1`, where `attempt` counts from 1.
-    public func delay(afterAttempt attempt: Int, retryAfter: Duration? = nil,
-                      random: (ClosedRange<Double>) -> Double = { Double.random(in: $0) }) -> Duration {
+    public func delay(
+        afterAttempt attempt: Int, retryAfter: Duration? = nil,
+        random: (ClosedRange<Double>) -> Double = { Double.random(in: $0) }
+    ) -> Duration {
         let attempt = max(1, attempt)
         let exponent = min(attempt - 1, 30)
         let bound = min(baseDelay.seconds * pow(2, Double(exponent)), maxDelay.seconds)

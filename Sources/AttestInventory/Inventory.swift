@@ -15,8 +15,10 @@ public struct Resource: Sendable, Hashable, Codable {
     /// Normalised attributes; the keys a resource type has are listed in the taxonomy.
     public var attributes: [String: JSONValue]
 
-    public init(id: String, type: String, account: String, region: String, name: String,
-                tags: [String: String] = [:], attributes: [String: JSONValue] = [:]) {
+    public init(
+        id: String, type: String, account: String, region: String, name: String,
+        tags: [String: String] = [:], attributes: [String: JSONValue] = [:]
+    ) {
         self.id = id
         self.type = type
         self.account = account

@@ -160,7 +160,8 @@ public enum IAMPolicyAnalysis: Sendable {
     }
 
     private static func refusesInsecureTransport(_ clause: Statement.Clause) -> Bool {
-        let op = clause.op.lowercased(), key = clause.key.lowercased()
+        let op = clause.op.lowercased()
+        let key = clause.key.lowercased()
         switch (op, key) {
         case ("bool", "aws:securetransport"), ("boolifexists", "aws:securetransport"):
             return clause.values.contains { $0.boolValue == false }

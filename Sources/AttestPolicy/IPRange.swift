@@ -34,10 +34,11 @@ struct IPRange: Sendable, Equatable {
 
     /// Ranges that are not reachable from the internet: RFC 1918, loopback, link-local, carrier-grade NAT
     /// (RFC 6598), IPv6 unique local (fc00::/7), link-local (fe80::/10) and loopback.
-    static let nonInternet: [IPRange] = ([
-        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
-        "fc00::/7", "fe80::/10", "::1/128",
-    ] as [String]).compactMap(IPRange.init)
+    static let nonInternet: [IPRange] =
+        ([
+            "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
+            "fc00::/7", "fe80::/10", "::1/128",
+        ] as [String]).compactMap(IPRange.init)
 
     /// True when the whole range is private or otherwise not on the internet.
     var isNonInternet: Bool { Self.nonInternet.contains { $0.contains(self) } }
@@ -88,9 +89,8 @@ struct IPRange: Sendable, Equatable {
             return all
         }
         guard let head = groups(halves[0], allowIPv4Tail: false), let tail = groups(halves[1], allowIPv4Tail: true),
-              head.count + tail.count <= 14
+            head.count + tail.count <= 14
         else { return nil }
         return head + Array(repeating: 0, count: 16 - head.count - tail.count) + tail
     }
 }
-

@@ -56,7 +56,13 @@ public enum NetworkRuleAnalysis: Sendable {
     /// `rule_number`, a `protocol`, a boolean `egress` or an `action` of `allow`/`deny`.
     public static func naclIngressOpenToInternet(_ entries: JSONValue, port: Int) throws -> Bool {
         try checkPort(port)
-        struct Entry { var number: Int64; var allow: Bool; var ports: ClosedRange<Int>?; var v4: Bool; var v6: Bool }
+        struct Entry {
+            var number: Int64
+            var allow: Bool
+            var ports: ClosedRange<Int>?
+            var v4: Bool
+            var v6: Bool
+        }
         var ingress: [Entry] = []
         for (index, entry) in try objects(entries, "network ACL entries").enumerated() {
             let label = "network ACL entry \(index + 1)"
@@ -119,7 +125,9 @@ public enum NetworkRuleAnalysis: Sendable {
     /// A /0 block of the given family (either, when nil). Only a text ending in `/0` can be one, which
     /// spares parsing every narrower range.
     private static func isWholeInternet(_ text: String?, ipv4: Bool? = nil) -> Bool {
-        guard let text, text.utf8.last == UInt8(ascii: "0"), text.contains("/0"), let range = IPRange(text), range.isEverything else { return false }
+        guard let text, text.utf8.last == UInt8(ascii: "0"), text.contains("/0"), let range = IPRange(text), range.isEverything else {
+            return false
+        }
         return ipv4.map { $0 == range.isIPv4 } ?? true
     }
 
@@ -144,7 +152,8 @@ public enum NetworkRuleAnalysis: Sendable {
             guard let n = raw.intValue else { throw PolicyDocumentError("\(label): \(key) must be a number, got \(raw.serialized())") }
             return n < 0 ? value : Int(clamping: n)
         }
-        let from = max(try bound("from_port", default: 0), 0), to = min(try bound("to_port", default: 65535), 65535)
+        let from = max(try bound("from_port", default: 0), 0)
+        let to = min(try bound("to_port", default: 65535), 65535)
         return from <= to ? from...to : nil
     }
 

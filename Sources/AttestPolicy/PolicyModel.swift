@@ -105,12 +105,13 @@ enum PolicyParser {
         case .array(let items): raw = items
         default: throw PolicyDocumentError("policy Statement must be an object or a list of objects")
         }
-        return Policy(statements: try raw.enumerated().map { index, value in
-            guard case .object(let fields) = value else {
-                throw PolicyDocumentError("statement \(index + 1) is not a JSON object")
-            }
-            return try parseStatement(fields, index: index)
-        })
+        return Policy(
+            statements: try raw.enumerated().map { index, value in
+                guard case .object(let fields) = value else {
+                    throw PolicyDocumentError("statement \(index + 1) is not a JSON object")
+                }
+                return try parseStatement(fields, index: index)
+            })
     }
 
     /// An element by name: the exact spelling first, then any spelling that differs only in case.
@@ -122,7 +123,8 @@ enum PolicyParser {
     /// Policy grammar words are ASCII; comparing bytes avoids Foundation's locale-aware compare,
     /// which dominated evaluation time.
     static func equalIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
-        let x = a.utf8, y = b.utf8
+        let x = a.utf8
+        let y = b.utf8
         guard x.count == y.count else { return false }
         for (p, q) in zip(x, y) where p != q {
             let lp = p >= 65 && p <= 90 ? p + 32 : p
@@ -154,7 +156,8 @@ enum PolicyParser {
     }
 
     private static func target(_ fields: [String: JSONValue], _ name: String, _ notName: String, label: String) throws -> Statement.Target {
-        let positive = element(fields, name), negative = element(fields, notName)
+        let positive = element(fields, name)
+        let negative = element(fields, notName)
         switch (positive, negative) {
         case (nil, nil): return .any
         case (let p?, nil): return .only(try strings(p, name, label: label))
@@ -178,19 +181,23 @@ enum PolicyParser {
     }
 
     private static func principals(_ fields: [String: JSONValue], label: String) throws -> Statement.Principals {
-        let positive = element(fields, "Principal"), negative = element(fields, "NotPrincipal")
+        let positive = element(fields, "Principal")
+        let negative = element(fields, "NotPrincipal")
         func everyone(_ value: JSONValue, _ name: String) throws -> Bool {
             switch value {
             case .string(let s): return s == "*"
             case .object(let byType):
-                return try byType.values.reduce(false) { found, v in try strings(v, "\(name) entries", label: label).contains("*") || found }
+                return try byType.values.reduce(false) { found, v in try strings(v, "\(name) entries", label: label).contains("*") || found
+                }
             default: throw PolicyDocumentError("\(label): \(name) must be \"*\" or an object, got \(value.serialized())")
             }
         }
         switch (positive, negative) {
         case (nil, nil): return .unspecified
         case (let p?, nil): return .only(everyone: try everyone(p, "Principal"))
-        case (nil, let n?): _ = try everyone(n, "NotPrincipal"); return .except
+        case (nil, let n?):
+            _ = try everyone(n, "NotPrincipal")
+            return .except
         case (_?, _?): throw PolicyDocumentError("\(label) has both Principal and NotPrincipal")
         }
     }
@@ -210,7 +217,10 @@ enum PolicyParser {
                     for item in values {
                         switch item {
                         case .string, .bool, .int, .double: continue
-                        default: throw PolicyDocumentError("\(label): Condition \(op) \(key) has a value that is not a string, number or boolean: \(item.serialized())")
+                        default:
+                            throw PolicyDocumentError(
+                                "\(label): Condition \(op) \(key) has a value that is not a string, number or boolean: \(item.serialized())"
+                            )
                         }
                     }
                     clauses.append(Statement.Clause(op: op, key: key, values: values))

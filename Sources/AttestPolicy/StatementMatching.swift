@@ -21,8 +21,10 @@ extension Statement {
     func coversResource(_ query: String, broad: Bool) -> Bool {
         let whole = WildcardPattern(query, variables: .wildcard)
         let querySegments = ARNText.segments(query)
-        func segmentwise(_ pattern: String, _ variables: WildcardPattern.Variables,
-                         _ test: (WildcardPattern, WildcardPattern) -> Bool) -> Bool? {
+        func segmentwise(
+            _ pattern: String, _ variables: WildcardPattern.Variables,
+            _ test: (WildcardPattern, WildcardPattern) -> Bool
+        ) -> Bool? {
             guard let qs = querySegments, let ps = ARNText.segments(pattern) else { return nil }
             return zip(ps, qs).allSatisfy { test(WildcardPattern($0, variables: variables), WildcardPattern($1, variables: .wildcard)) }
         }
@@ -127,7 +129,8 @@ enum CallerPinning {
     static func isSpecificARN(_ value: String) -> Bool {
         let parts = value.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 6 else { return !value.isEmpty && WildcardPattern(value).isConcrete }
-        let account = parts[4], resource = parts[5]
+        let account = parts[4]
+        let resource = parts[5]
         if account.isEmpty { return isSpecificIdentifier(resource) }
         return WildcardPattern(account).isConcrete
     }
@@ -146,7 +149,9 @@ enum ARNText {
     /// The six parts of an ARN (`arn`, partition, service, region, account, resource), split at the first five
     /// colons that are not inside a `${…}` policy variable; nil when there are fewer.
     static func segments(_ text: String) -> [String]? {
-        var parts: [String] = [], current = "", inVariable = false
+        var parts: [String] = []
+        var current = ""
+        var inVariable = false
         var previous: Character?
         for c in text {
             if parts.count < 5, c == ":", !inVariable {

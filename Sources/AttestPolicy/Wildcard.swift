@@ -40,7 +40,7 @@ struct WildcardPattern: Sendable, Equatable {
         while i < source.count {
             let c = source[i]
             if variables != .literal, c == "$", i + 1 < source.count, source[i + 1] == "{",
-               let close = source[(i + 2)...].firstIndex(of: "}")
+                let close = source[(i + 2)...].firstIndex(of: "}")
             {
                 let name = String(String.UnicodeScalarView(source[(i + 2)..<close]))
                 switch name {
@@ -72,7 +72,8 @@ struct WildcardPattern: Sendable, Equatable {
     /// Whether `pattern` matches every string that `query` matches. A `?` in the pattern matches one
     /// query character or query `?`; a `*` in the pattern matches any run of query tokens.
     static func contains(_ pattern: WildcardPattern, _ query: WildcardPattern) -> Bool {
-        let p = pattern.tokens, q = query.tokens
+        let p = pattern.tokens
+        let q = query.tokens
         if q.contains(.never) { return true }  // the query matches nothing
         // reach[i][j]: the first i pattern tokens can consume the first j query tokens.
         var reach = Array(repeating: Array(repeating: false, count: q.count + 1), count: p.count + 1)
@@ -98,13 +99,17 @@ struct WildcardPattern: Sendable, Equatable {
 
     /// Whether some string is matched by both patterns.
     static func overlaps(_ a: WildcardPattern, _ b: WildcardPattern) -> Bool {
-        let p = a.tokens, q = b.tokens
+        let p = a.tokens
+        let q = b.tokens
         if p.contains(.never) || q.contains(.never) { return false }
         var seen = Array(repeating: Array(repeating: false, count: q.count + 1), count: p.count + 1)
         var stack = [(0, 0)]
         seen[0][0] = true
         func push(_ i: Int, _ j: Int) {
-            if !seen[i][j] { seen[i][j] = true; stack.append((i, j)) }
+            if !seen[i][j] {
+                seen[i][j] = true
+                stack.append((i, j))
+            }
         }
         while let (i, j) = stack.popLast() {
             if i == p.count, j == q.count { return true }

@@ -2,7 +2,7 @@ import AttestCore
 import AttestHTTP
 import AttestSigV4
 import Crypto
-import Foundation
+public import Foundation
 
 /// One recorded exchange, stored as a JSON file. Requests are reduced to what identifies the call
 /// (service, region, method, path, query and body without any signing material), so a replay
@@ -56,14 +56,19 @@ enum FixtureKey {
     }
 
     /// Reduces an HTTP request to its fixture identity.
-    static func request(method: String, host: String, rawPath: String, rawQuery: String,
-                        headers: [(name: String, value: String)], body: [UInt8]) -> Fixture.Request {
+    static func request(
+        method: String, host: String, rawPath: String, rawQuery: String,
+        headers: [(name: String, value: String)], body: [UInt8]
+    ) -> Fixture.Request {
         func header(_ n: String) -> String? { headerValue(n, in: headers) }
         var service = "unsigned"
         var region = "-"
         if let auth = header("Authorization"), let range = auth.range(of: "Credential=") {
             let scope = auth[range.upperBound...].prefix { $0 != "," && $0 != " " }.split(separator: "/")
-            if scope.count >= 5 { region = String(scope[2]); service = String(scope[3]) }
+            if scope.count >= 5 {
+                region = String(scope[2])
+                service = String(scope[3])
+            }
         }
         var path = rawPath.removingPercentEncoding ?? rawPath
         // Virtual-hosted S3 (bucket.s3.region.amazonaws.com) is stored path-style.
@@ -94,8 +99,9 @@ enum FixtureKey {
         } else {
             normalized = text
         }
-        return Fixture.Request(service: service, region: region, method: method.uppercased(), path: path, query: query,
-                               target: header("X-Amz-Target"), body: SecretScrubber.shared.scrub(normalized))
+        return Fixture.Request(
+            service: service, region: region, method: method.uppercased(), path: path, query: query,
+            target: header("X-Amz-Target"), body: SecretScrubber.shared.scrub(normalized))
     }
 }
 

@@ -1,8 +1,8 @@
 import AttestHTTP
 import Foundation
-import Hummingbird
-import HummingbirdCore
 import HTTPTypes
+import Hummingbird
+public import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -52,8 +52,10 @@ public final class LoopbackServer: Sendable {
 
     /// - Parameter server: the HTTP server to run (`.http1()`; a TLS one from HummingbirdTLS,
     ///   with `scheme` `https`, for tests of certificate trust).
-    public static func start(server: HTTPServerBuilder = .http1(), scheme: String = "http",
-                             _ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse) async throws -> LoopbackServer {
+    public static func start(
+        server: HTTPServerBuilder = .http1(), scheme: String = "http",
+        _ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse
+    ) async throws -> LoopbackServer {
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             var request = request
             let buffer = try await request.collectBody(upTo: 64 * 1024 * 1024)
@@ -68,8 +70,9 @@ public final class LoopbackServer: Sendable {
             for (name, value) in answer.headers {
                 if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
             }
-            return Response(status: .init(code: answer.status), headers: fields,
-                            body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+            return Response(
+                status: .init(code: answer.status), headers: fields,
+                body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
         }
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "attest.loopback")
@@ -94,8 +97,10 @@ public final class LoopbackServer: Sendable {
     }
 
     /// Runs `body` with a started server and stops it afterwards, whether `body` returns or throws.
-    public static func with<T: Sendable>(_ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse,
-                                         _ body: (LoopbackServer) async throws -> T) async throws -> T {
+    public static func with<T: Sendable>(
+        _ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse,
+        _ body: (LoopbackServer) async throws -> T
+    ) async throws -> T {
         let server = try await start(handler)
         do {
             let value = try await body(server)

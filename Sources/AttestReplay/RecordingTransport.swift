@@ -1,5 +1,5 @@
 import AttestCore
-import AttestHTTP
+public import AttestHTTP
 import Foundation
 
 /// Passes requests to a real transport and writes each answer to a ``FixtureStore``, with
@@ -51,8 +51,10 @@ public struct RecordingTransport: HTTPTransport {
             let redacted = Self.redactEnvironment(json)
             if redacted != json { body = redacted.serialized() }
         }
-        let fixture = Fixture(request: fixtureRequest, response: .init(
-            status: response.status, headers: headers, body: SecretScrubber.shared.scrub(body)))
+        let fixture = Fixture(
+            request: fixtureRequest,
+            response: .init(
+                status: response.status, headers: headers, body: SecretScrubber.shared.scrub(body)))
         try store.write(fixture)
         return response
     }

@@ -17,8 +17,10 @@ public final class ReplayServer: Sendable {
     }
 
     /// Runs `body` with a started server and stops it afterwards, whether `body` returns or throws.
-    public static func withServer<T: Sendable>(fixtures: [String: Fixture], verifying credentials: [String: String] = [:],
-                                               _ body: (ReplayServer) async throws -> T) async throws -> T {
+    public static func withServer<T: Sendable>(
+        fixtures: [String: Fixture], verifying credentials: [String: String] = [:],
+        _ body: (ReplayServer) async throws -> T
+    ) async throws -> T {
         let server = try await start(fixtures: fixtures, verifying: credentials)
         do {
             let value = try await body(server)
@@ -40,23 +42,28 @@ public final class ReplayServer: Sendable {
         if !credentials.isEmpty, let problem = SignatureCheck.problem(with: request, credentials: credentials) {
             return error(request, status: 403, code: "SignatureDoesNotMatch", message: problem)
         }
-        let key = FixtureKey.hash(FixtureKey.request(method: request.method, host: request.header("Host") ?? "127.0.0.1",
-                                                     rawPath: request.path, rawQuery: request.query,
-                                                     headers: request.headers, body: request.body))
+        let key = FixtureKey.hash(
+            FixtureKey.request(
+                method: request.method, host: request.header("Host") ?? "127.0.0.1",
+                rawPath: request.path, rawQuery: request.query,
+                headers: request.headers, body: request.body))
         guard let fixture = fixtures[key] else {
             return error(request, status: 404, code: "NoRecordedResponse", message: "no recorded response for this request")
         }
-        return LoopbackResponse(status: fixture.response.status, headers: fixture.response.headers.map { ($0.key, $0.value) },
-                                body: Array(fixture.response.body.utf8))
+        return LoopbackResponse(
+            status: fixture.response.status, headers: fixture.response.headers.map { ($0.key, $0.value) },
+            body: Array(fixture.response.body.utf8))
     }
 
     static func error(_ request: LoopbackRequest, status: Int, code: String, message: String) -> LoopbackResponse {
         if request.header("X-Amz-Target") != nil {
-            return LoopbackResponse(status: status, contentType: "application/x-amz-json-1.1",
-                                    text: "{\"__type\":\"\(code)\",\"message\":\"\(message)\"}")
+            return LoopbackResponse(
+                status: status, contentType: "application/x-amz-json-1.1",
+                text: "{\"__type\":\"\(code)\",\"message\":\"\(message)\"}")
         }
-        return LoopbackResponse(status: status, contentType: "text/xml",
-                                text: "<ErrorResponse><Error><Code>\(code)</Code><Message>\(message)</Message></Error></ErrorResponse>")
+        return LoopbackResponse(
+            status: status, contentType: "text/xml",
+            text: "<ErrorResponse><Error><Code>\(code)</Code><Message>\(message)</Message></Error></ErrorResponse>")
     }
 }
 
@@ -65,7 +72,9 @@ public enum SignatureCheck {
     /// Nil when the request is signed correctly by one of `credentials` (access key id → secret).
     public static func problem(with request: LoopbackRequest, credentials: [String: String]) -> String? {
         guard let auth = request.header("Authorization") else {
-            if request.body.count < 4096, String(decoding: request.body, as: UTF8.self).contains("Action=AssumeRoleWithWebIdentity") { return nil }
+            if request.body.count < 4096, String(decoding: request.body, as: UTF8.self).contains("Action=AssumeRoleWithWebIdentity") {
+                return nil
+            }
             return "request is not signed"
         }
         func field(_ name: String) -> String? {
@@ -73,7 +82,8 @@ public enum SignatureCheck {
             return String(auth[r.upperBound...].prefix { $0 != "," && $0 != " " })
         }
         guard let credential = field("Credential"), let signedHeaders = field("SignedHeaders"), let signature = field("Signature"),
-              let amzDate = request.header("X-Amz-Date") else { return "malformed Authorization header" }
+            let amzDate = request.header("X-Amz-Date")
+        else { return "malformed Authorization header" }
         let scope = credential.split(separator: "/").map(String.init)
         guard scope.count == 5, let secret = credentials[scope[0]] else { return "unknown access key" }
         let names = Set(signedHeaders.split(separator: ";").map(String.init))
@@ -85,8 +95,9 @@ public enum SignatureCheck {
         let payload: SigningRequest.Payload = request.header("X-Amz-Content-Sha256").map { .hash($0) } ?? .bytes(request.body)
         let signer = SigV4Signer(service: scope[3], region: scope[2])
         let expected = signer.signature(
-            ofSignedRequest: SigningRequest(method: request.method, path: request.path.removingPercentEncoding ?? request.path,
-                                            query: query, headers: headers, payload: payload),
+            ofSignedRequest: SigningRequest(
+                method: request.method, path: request.path.removingPercentEncoding ?? request.path,
+                query: query, headers: headers, payload: payload),
             secretAccessKey: secret, amzDate: amzDate)
         return expected == signature ? nil : "the request signature does not match"
     }

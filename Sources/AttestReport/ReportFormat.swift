@@ -1,4 +1,7 @@
-public import AttestCore
+import AttestCollect
+import AttestControls
+import AttestCore
+import AttestInventory
 public import Foundation
 
 /// One way to write a scan report: `table` and `json` today; SARIF, JUnit, OCSF, HTML and
@@ -32,7 +35,8 @@ public struct TableReportFormat: ReportFormat {
         var out = ""
         let scan = r.scan
         out += "attest scan \(scan.provider) · account \(scan.account)\(scan.principal.map { " · \($0)" } ?? "")\n"
-        out += "scan \(scan.id) · \(scan.regions.count) region(s) · \(scan.services.count) service(s) · "
+        out +=
+            "scan \(scan.id) · \(scan.regions.count) region(s) · \(scan.services.count) service(s) · "
             + String(format: "%.1f s", scan.stats.durationSeconds) + " · \(scan.stats.calls) calls · \(scan.stats.retries) retries\n\n"
         var rows: [[String]] = [["RESOURCE TYPE", "COUNT", "REGIONS"]]
         var byType: [String: [String: Int]] = [:]
@@ -51,9 +55,12 @@ public struct TableReportFormat: ReportFormat {
             let accounts = Set(r.errors.map(\.account)).count > 1
             var errorRows: [[String]] = [(accounts ? ["ACCOUNT"] : []) + ["SERVICE", "REGION", "OPERATION", "CODE", "RESOURCE", "MESSAGE"]]
             for e in r.errors.prefix(50) {
-                errorRows.append((accounts ? [e.account] : []) + [e.service, e.region, e.operation, e.code,
-                                  e.resourceId ?? e.parentId.map { "children of \($0)" } ?? e.resourceType ?? "-",
-                                  String(SecretScrubber.shared.scrub(e.message).prefix(100))])
+                errorRows.append(
+                    (accounts ? [e.account] : []) + [
+                        e.service, e.region, e.operation, e.code,
+                        e.resourceId ?? e.parentId.map { "children of \($0)" } ?? e.resourceType ?? "-",
+                        String(SecretScrubber.shared.scrub(e.message).prefix(100)),
+                    ])
             }
             out += Self.render(errorRows)
             if r.errors.count > 50 { out += "… and \(r.errors.count - 50) more (use --format json for all)\n" }
@@ -66,7 +73,8 @@ public struct TableReportFormat: ReportFormat {
 
     func controlsText(_ c: ScanReport.ControlsSummary, results: [ScanReport.Result], frameworks: [ScanReport.FrameworkSummary]) -> String {
         var out = "controls: \(c.evaluated) evaluated · \(c.results) results: "
-        out += "\(c.byStatus["pass"] ?? 0) pass · \(c.byStatus["fail"] ?? 0) fail · \(c.byStatus["error"] ?? 0) error · "
+        out +=
+            "\(c.byStatus["pass"] ?? 0) pass · \(c.byStatus["fail"] ?? 0) fail · \(c.byStatus["error"] ?? 0) error · "
             + "\(c.byStatus["not_applicable"] ?? 0) not applicable\n"
         var failingByRequirement: [ScanReport.RequirementRef: [ScanReport.Result]] = [:]
         for result in results where result.status == .fail {
@@ -83,7 +91,8 @@ public struct TableReportFormat: ReportFormat {
                 if !failing.isEmpty {
                     failingLines.append("  \(row.id):")
                     for f in failing.prefix(10) {
-                        failingLines.append("    \(f.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(f.control)  \(f.subject)")
+                        failingLines.append(
+                            "    \(f.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(f.control)  \(f.subject)")
                     }
                     if failing.count > 10 { failingLines.append("    … and \(failing.count - 10) more (use --format json for all)") }
                 }

@@ -3,7 +3,7 @@ public import AttestControls
 public import AttestCore
 public import AttestInventory
 public import AttestScan
-public import Foundation
+import Foundation
 
 /// The scan report: everything every output format shows, as one typed value. JSON is this
 /// model encoded; the table and later SARIF, JUnit, OCSF, HTML and Markdown render from it.
@@ -182,13 +182,15 @@ extension ScanReport {
             regions: Array(Set(outcome.targets.flatMap(\.regions))).sorted(),
             services: Array(Set(outcome.targets.flatMap(\.services))).sorted(),
             targets: outcome.targets.map {
-                Target(provider: $0.provider, origin: $0.origin, accounts: $0.accounts, principal: $0.principal,
-                       regions: $0.regions, services: $0.services)
+                Target(
+                    provider: $0.provider, origin: $0.origin, accounts: $0.accounts, principal: $0.principal,
+                    regions: $0.regions, services: $0.services)
             },
             complete: outcome.isComplete,
-            stats: Stats(resources: outcome.graph.count, edges: outcome.graph.edges.count, errors: outcome.errors.count,
-                         calls: outcome.calls, retries: outcome.retries,
-                         durationSeconds: (outcome.finishedAt.timeIntervalSince(outcome.startedAt) * 1000).rounded() / 1000))
+            stats: Stats(
+                resources: outcome.graph.count, edges: outcome.graph.edges.count, errors: outcome.errors.count,
+                calls: outcome.calls, retries: outcome.retries,
+                durationSeconds: (outcome.finishedAt.timeIntervalSince(outcome.startedAt) * 1000).rounded() / 1000))
         resources = outcome.graph.sortedResources
         edges = outcome.graph.sortedEdges
         errors = outcome.errors.map { error in
@@ -199,8 +201,9 @@ extension ScanReport {
         guard let e = outcome.evaluation else { return }
         var byStatus: [String: Int] = [:]
         for status in ResultStatus.allCases { byStatus[status.rawValue] = e.count(status) }
-        controls = ControlsSummary(evaluated: e.plan.controls.count, results: e.results.count, byStatus: byStatus,
-                                   failOn: e.plan.failThreshold?.rawValue ?? "never")
+        controls = ControlsSummary(
+            evaluated: e.plan.controls.count, results: e.results.count, byStatus: byStatus,
+            failOn: e.plan.failThreshold?.rawValue ?? "never")
         var requirementsByControl: [String: [RequirementRef]] = [:]
         var entries: [Result] = []
         entries.reserveCapacity(e.results.count)
@@ -212,29 +215,34 @@ extension ScanReport {
             if let cached = requirementsByControl[r.controlID] {
                 requirements = cached
             } else {
-                requirements = e.plan.frameworks.requirements(of: r.controlID).map { RequirementRef(framework: $0.framework, requirement: $0.requirement) }
+                requirements = e.plan.frameworks.requirements(of: r.controlID).map {
+                    RequirementRef(framework: $0.framework, requirement: $0.requirement)
+                }
                 requirementsByControl[r.controlID] = requirements
             }
-            entries.append(Result(
-                control: r.controlID, title: control?.title ?? "", resource: r.resourceID.isEmpty ? nil : r.resourceID,
-                resourceType: r.resourceType, account: r.account, region: r.region, status: r.status, severity: r.severity,
-                observed: observed, requirements: requirements, reason: r.reason.map { SecretScrubber.shared.scrub($0) },
-                parent: r.parentID))
+            entries.append(
+                Result(
+                    control: r.controlID, title: control?.title ?? "", resource: r.resourceID.isEmpty ? nil : r.resourceID,
+                    resourceType: r.resourceType, account: r.account, region: r.region, status: r.status, severity: r.severity,
+                    observed: observed, requirements: requirements, reason: r.reason.map { SecretScrubber.shared.scrub($0) },
+                    parent: r.parentID))
         }
         results = entries
         var countsByControl: [String: [ResultStatus: Int]] = [:]
         for r in e.results { countsByControl[r.controlID, default: [:]][r.status, default: 0] += 1 }
         frameworks = e.plan.frameworks.frameworks.map { framework in
-            FrameworkSummary(framework: framework.id, name: framework.name, title: framework.title, requirements: framework.requirements.map { requirement in
-                var counts: [ResultStatus: Int] = [:]
-                for control in requirement.controls {
-                    for (status, n) in countsByControl[control] ?? [:] { counts[status, default: 0] += n }
-                }
-                return RequirementSummary(
-                    id: requirement.id, title: requirement.title, status: RequirementVerdict.of(counts, manual: requirement.isManual),
-                    controls: requirement.controls, pass: counts[.pass] ?? 0, fail: counts[.fail] ?? 0, error: counts[.error] ?? 0,
-                    notApplicable: counts[.notApplicable] ?? 0)
-            })
+            FrameworkSummary(
+                framework: framework.id, name: framework.name, title: framework.title,
+                requirements: framework.requirements.map { requirement in
+                    var counts: [ResultStatus: Int] = [:]
+                    for control in requirement.controls {
+                        for (status, n) in countsByControl[control] ?? [:] { counts[status, default: 0] += n }
+                    }
+                    return RequirementSummary(
+                        id: requirement.id, title: requirement.title, status: RequirementVerdict.of(counts, manual: requirement.isManual),
+                        controls: requirement.controls, pass: counts[.pass] ?? 0, fail: counts[.fail] ?? 0, error: counts[.error] ?? 0,
+                        notApplicable: counts[.notApplicable] ?? 0)
+                })
         }
     }
 

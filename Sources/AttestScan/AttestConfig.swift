@@ -1,6 +1,6 @@
-package import AttestCollect
+import AttestCollect
 public import AttestControls
-public import Foundation
+import Foundation
 
 /// The `evidence:` section of the config file.
 public struct EvidenceConfig: Sendable {
@@ -62,10 +62,12 @@ public struct AttestConfig: Sendable {
         self.file = file
         controls.file = file
         // Blank or comments only: every key takes its default.
-        guard text.split(whereSeparator: \.isNewline).contains(where: {
-            let line = $0.trimmingCharacters(in: .whitespaces)
-            return !line.isEmpty && !line.hasPrefix("#") && line != "---"
-        }) else { return }
+        guard
+            text.split(whereSeparator: \.isNewline).contains(where: {
+                let line = $0.trimmingCharacters(in: .whitespaces)
+                return !line.isEmpty && !line.hasPrefix("#") && line != "---"
+            })
+        else { return }
         let root = try SpecLoader.parse(text, file: file)
         let top = try root.map(Self.topKeys)
         controls = try ControlConfig(section: top.node("controls"), file: file)
@@ -98,7 +100,9 @@ public struct AttestConfig: Sendable {
 
     static func target(_ node: YAMLNode, file: String, registry: ProviderRegistry) throws -> ScanTarget {
         let any = try node.map(nil)
-        guard let providerNode = any.node("provider") else { throw node.error("a target needs provider: (one of \(registry.ids.joined(separator: ", ")))") }
+        guard let providerNode = any.node("provider") else {
+            throw node.error("a target needs provider: (one of \(registry.ids.joined(separator: ", ")))")
+        }
         let id = try providerNode.string()
         guard let provider = registry.provider(id) else {
             throw providerNode.error("unknown provider \(id) (known: \(registry.ids.joined(separator: ", ")))")
@@ -112,8 +116,9 @@ public struct AttestConfig: Sendable {
         }
         var options: [String: String] = [:]
         for key in provider.targetOptionKeys { if let n = m.node(key) { options[key] = try n.string() } }
-        return ScanTarget(provider: id, profile: try m.optionalString("profile"), accounts: try list("accounts"),
-                          regions: try list("regions"), services: try list("services"), options: options,
-                          origin: "\(file):\(node.line)")
+        return ScanTarget(
+            provider: id, profile: try m.optionalString("profile"), accounts: try list("accounts"),
+            regions: try list("regions"), services: try list("services"), options: options,
+            origin: "\(file):\(node.line)")
     }
 }

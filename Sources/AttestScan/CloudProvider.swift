@@ -1,6 +1,6 @@
 public import AttestCEL
-import AttestControls
 public import AttestCollect
+import AttestControls
 public import AttestCore
 public import AttestEvidence
 public import AttestHTTP
@@ -58,7 +58,9 @@ extension CloudProvider {
     public var evidenceCloud: any EvidenceCloud { PlainEvidenceCloud(provider: id) }
     public var targetOptionKeys: [String] { [] }
     public func validate(_ spec: ProviderSpec) throws {}
-    public func openEvidenceStore(_ url: String, options: EvidenceStoreOptions, context: ConnectionContext) async throws -> (any EvidenceStore)? { nil }
+    public func openEvidenceStore(_ url: String, options: EvidenceStoreOptions, context: ConnectionContext) async throws -> (
+        any EvidenceStore
+    )? { nil }
 }
 
 /// A provider's open connection for one target.
@@ -98,8 +100,10 @@ public struct ConnectionContext: Sendable {
     public var userAgent: String
     public var logger: Logger
 
-    public init(environment: [String: String], transports: TransportPool, counters: CallCounters, retryPolicy: RetryPolicy,
-                userAgent: String, logger: Logger) {
+    public init(
+        environment: [String: String], transports: TransportPool, counters: CallCounters, retryPolicy: RetryPolicy,
+        userAgent: String, logger: Logger
+    ) {
         self.environment = environment
         self.transports = transports
         self.counters = counters

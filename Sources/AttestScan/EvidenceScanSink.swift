@@ -1,5 +1,7 @@
+import AttestControls
 public import AttestEvidence
 public import Foundation
+import Synchronization
 
 /// Writes a scan's results as evidence: the in-progress marker before anything is collected,
 /// then the records and the signed manifest. A scan without controls writes nothing.
@@ -14,8 +16,10 @@ public struct EvidenceScanSink: ScanSink {
     public let report: @Sendable (String) -> Void
     private let scan = ScanIdentity()
 
-    public init(writer: EvidenceWriter, toolVersion: String, configDigest: String, clouds: [String: any EvidenceCloud],
-                report: @escaping @Sendable (String) -> Void) {
+    public init(
+        writer: EvidenceWriter, toolVersion: String, configDigest: String, clouds: [String: any EvidenceCloud],
+        report: @escaping @Sendable (String) -> Void
+    ) {
         self.writer = writer
         self.toolVersion = toolVersion
         self.configDigest = configDigest
@@ -32,16 +36,21 @@ public struct EvidenceScanSink: ScanSink {
     public func scanDidFinish(_ outcome: ScanOutcome) async throws {
         guard let evaluation = outcome.evaluation else { return }
         let scanID = scan.get() ?? EvidenceLayout.newScanID(startedAt: outcome.startedAt)
-        let catalogue = evaluation.plan.controls.sorted { $0.id < $1.id }.map { (name: $0.id, path: $0.file) }
+        let catalogue =
+            evaluation.plan.controls.sorted { $0.id < $1.id }.map { (name: $0.id, path: $0.file) }
             + evaluation.plan.frameworks.frameworks.map { (name: "framework:\($0.id)", path: $0.file) }
-        let record = EvidenceScan(scanID: scanID, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt,
-                                  provider: outcome.providers.joined(separator: ","), accounts: outcome.accounts,
-                                  toolVersion: toolVersion, controlCatalogueDigest: EvidenceDigest.files(catalogue),
-                                  configDigest: configDigest, clouds: clouds)
-        let written = try await writer.write(scan: record, results: evaluation.results, controls: evaluation.controlsByID,
-                                             frameworks: evaluation.plan.frameworks, graph: evaluation.graph)
+        let record = EvidenceScan(
+            scanID: scanID, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt,
+            provider: outcome.providers.joined(separator: ","), accounts: outcome.accounts,
+            toolVersion: toolVersion, controlCatalogueDigest: EvidenceDigest.files(catalogue),
+            configDigest: configDigest, clouds: clouds)
+        let written = try await writer.write(
+            scan: record, results: evaluation.results, controls: evaluation.controlsByID,
+            frameworks: evaluation.plan.frameworks, graph: evaluation.graph)
         let location = writer.store.location.hasSuffix("/") ? writer.store.location : writer.store.location + "/"
-        report("evidence: scan \(scanID), \(written.manifest.recordCount) records in \(written.manifest.files.count) files, signed manifest \(location)\(written.manifestKey)")
+        report(
+            "evidence: scan \(scanID), \(written.manifest.recordCount) records in \(written.manifest.files.count) files, signed manifest \(location)\(written.manifestKey)"
+        )
     }
 }
 
@@ -51,5 +60,3 @@ final class ScanIdentity: Sendable {
     func set(_ id: String) { value.withLock { $0 = id } }
     func get() -> String? { value.withLock { $0 } }
 }
-
-import Synchronization

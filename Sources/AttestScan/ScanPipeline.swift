@@ -1,6 +1,7 @@
 public import AttestCollect
 public import AttestControls
 public import AttestCore
+import AttestHTTP
 public import AttestInventory
 public import Foundation
 import Synchronization
@@ -14,8 +15,10 @@ public struct ControlPlan: Sendable {
     /// Failures at or above this severity make the scan's verdict ``ScanVerdict/findings``; nil never does.
     public var failThreshold: Severity?
 
-    public init(controls: [Control], frameworks: FrameworkSet, parameterOverrides: [String: [String: JSONValue]] = [:],
-                failThreshold: Severity? = .info) {
+    public init(
+        controls: [Control], frameworks: FrameworkSet, parameterOverrides: [String: [String: JSONValue]] = [:],
+        failThreshold: Severity? = .info
+    ) {
         self.controls = controls
         self.frameworks = frameworks
         self.parameterOverrides = parameterOverrides
@@ -137,8 +140,10 @@ public struct ScanPipeline: Sendable {
     /// Targets connected and collected at once.
     public var targetConcurrency = 4
 
-    public init(registry: ProviderRegistry, specs: [String: ProviderSpec], plan: ControlPlan?, sinks: [any ScanSink] = [],
-                progress: (any CollectionProgress)? = nil) {
+    public init(
+        registry: ProviderRegistry, specs: [String: ProviderSpec], plan: ControlPlan?, sinks: [any ScanSink] = [],
+        progress: (any CollectionProgress)? = nil
+    ) {
         self.registry = registry
         self.specs = specs
         self.plan = plan
@@ -165,9 +170,10 @@ public struct ScanPipeline: Sendable {
                 for r in c.result.graph.resources.values { outcome.graph.add(r) }
                 for e in c.result.graph.edges { outcome.graph.add(e) }
                 outcome.errors += c.result.errors
-                gaps.merge(ControlEngine.CollectionGaps(
-                    errors: c.result.errors, services: c.services,
-                    regionalLevels: Set(c.provider.scopeLevels.filter(\.isRegional).map(\.name))))
+                gaps.merge(
+                    ControlEngine.CollectionGaps(
+                        errors: c.result.errors, services: c.services,
+                        regionalLevels: Set(c.provider.scopeLevels.filter(\.isRegional).map(\.name))))
             }
             outcome.errors.sort()
             if let plan {
@@ -210,14 +216,17 @@ public struct ScanPipeline: Sendable {
         }
         guard let spec = specs[provider.id] else { throw ScanSetupError("no specs loaded for provider \(provider.id)") }
         for key in target.options.keys.sorted() where !provider.targetOptionKeys.contains(key) {
-            throw ScanSetupError("\(target.origin): \(provider.id) targets have no option \(key) (known: \(provider.targetOptionKeys.joined(separator: ", ")))")
+            throw ScanSetupError(
+                "\(target.origin): \(provider.id) targets have no option \(key) (known: \(provider.targetOptionKeys.joined(separator: ", ")))"
+            )
         }
         var services = spec.services.filter { !$0.resources.isEmpty }
         if let wanted = target.services {
             let known = Set(services.map(\.id))
             let unknown = wanted.filter { !known.contains($0) }
             guard unknown.isEmpty else {
-                throw ScanSetupError("unknown service \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
+                throw ScanSetupError(
+                    "unknown service \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
             }
             services = services.filter { wanted.contains($0.id) }
         }
@@ -226,7 +235,9 @@ public struct ScanPipeline: Sendable {
 
     func collect(_ prepared: [PreparedTarget], session: ScanSession) async throws -> [CollectedTarget] {
         let context = session.connectionContext
-        let unitConcurrency = self.unitConcurrency, itemConcurrency = self.itemConcurrency, progress = self.progress
+        let unitConcurrency = self.unitConcurrency
+        let itemConcurrency = self.itemConcurrency
+        let progress = self.progress
         return try await withThrowingTaskGroup(of: (Int, CollectedTarget).self) { group in
             var next = 0
             func launch() {
@@ -235,21 +246,25 @@ public struct ScanPipeline: Sendable {
                 next += 1
                 group.addTask {
                     let connection = try await p.provider.connect(p.target, spec: p.spec, context: context)
-                    let engine = CollectionEngine(caller: connection.caller, unitConcurrency: unitConcurrency,
-                                                  itemConcurrency: itemConcurrency, progress: progress, logger: context.logger)
+                    let engine = CollectionEngine(
+                        caller: connection.caller, unitConcurrency: unitConcurrency,
+                        itemConcurrency: itemConcurrency, progress: progress, logger: context.logger)
                     let discovery = try await connection.discover(spec: p.spec, target: p.target, engine: engine)
                     if let wanted = p.target.accounts {
                         let found = discovery.target.accounts.map(\.id)
                         let outside = found.filter { !wanted.contains($0) }
                         guard outside.isEmpty else {
-                            throw ScanSetupError("\(p.target.origin): the credentials belong to account \(outside.joined(separator: ", ")), which the target's accounts (\(wanted.joined(separator: ", "))) do not list")
+                            throw ScanSetupError(
+                                "\(p.target.origin): the credentials belong to account \(outside.joined(separator: ", ")), which the target's accounts (\(wanted.joined(separator: ", "))) do not list"
+                            )
                         }
                     }
                     var result = await engine.collect(services: p.services, target: discovery.target)
                     result.errors = (discovery.errors + result.errors).sorted()
-                    let scanned = ScannedTarget(provider: p.provider.id, origin: p.target.origin,
-                                                accounts: discovery.target.accounts.map(\.id), principal: discovery.principal,
-                                                regions: discovery.regions, services: p.services.map(\.id).sorted())
+                    let scanned = ScannedTarget(
+                        provider: p.provider.id, origin: p.target.origin,
+                        accounts: discovery.target.accounts.map(\.id), principal: discovery.principal,
+                        regions: discovery.regions, services: p.services.map(\.id).sorted())
                     return (index, CollectedTarget(scanned: scanned, result: result, services: p.services, provider: p.provider))
                 }
             }

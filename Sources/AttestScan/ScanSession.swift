@@ -1,6 +1,6 @@
-public import AttestCore
+import AttestCore
 public import AttestHTTP
-public import Foundation
+import Foundation
 public import Logging
 
 /// The HTTP transports of a session: one per trust configuration (the system's, or a CA
@@ -58,8 +58,9 @@ public struct ScanSession: Sendable {
 
     /// The context a provider's connection is made in.
     public var connectionContext: ConnectionContext {
-        ConnectionContext(environment: environment, transports: transports, counters: counters, retryPolicy: retryPolicy,
-                          userAgent: userAgent, logger: logger)
+        ConnectionContext(
+            environment: environment, transports: transports, counters: counters, retryPolicy: retryPolicy,
+            userAgent: userAgent, logger: logger)
     }
 
     /// Runs `body` with a session and ends it afterwards, whether `body` returns or throws.
@@ -71,8 +72,9 @@ public struct ScanSession: Sendable {
     ) async throws -> T {
         let bundle = environment["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         if let bundle { _ = try AsyncHTTPClientTransport.certificates(inBundle: bundle) }  // a bad bundle fails before anything runs
-        let session = ScanSession(environment: environment, transports: TransportPool(defaultBundle: bundle, wrap: wrapTransport),
-                                  counters: CallCounters(), retryPolicy: retryPolicy, userAgent: userAgent, logger: logger)
+        let session = ScanSession(
+            environment: environment, transports: TransportPool(defaultBundle: bundle, wrap: wrapTransport),
+            counters: CallCounters(), retryPolicy: retryPolicy, userAgent: userAgent, logger: logger)
         do {
             let value = try await body(session)
             await session.transports.shutdown()

@@ -20,8 +20,10 @@ public struct ScanTarget: Sendable, Equatable {
     /// Where the target was defined, for messages: `attest.yaml:12`, `the command line`.
     public var origin: String
 
-    public init(provider: String, profile: String? = nil, accounts: [String]? = nil, regions: [String]? = nil,
-                services: [String]? = nil, options: [String: String] = [:], origin: String = "the command line") {
+    public init(
+        provider: String, profile: String? = nil, accounts: [String]? = nil, regions: [String]? = nil,
+        services: [String]? = nil, options: [String: String] = [:], origin: String = "the command line"
+    ) {
         self.provider = provider
         self.profile = profile
         self.accounts = accounts

@@ -1,5 +1,5 @@
-public import Foundation
 import Crypto
+public import Foundation
 
 /// What the signer needs to know about a request. The path is the *raw* (decoded) path and the
 /// query items are raw names and values; the signer does all percent-encoding itself, exactly as
@@ -20,8 +20,10 @@ public struct SigningRequest: Sendable {
         case hash(String)
     }
 
-    public init(method: String, path: String, query: [(name: String, value: String)] = [],
-                headers: [(name: String, value: String)] = [], payload: Payload = .bytes([])) {
+    public init(
+        method: String, path: String, query: [(name: String, value: String)] = [],
+        headers: [(name: String, value: String)] = [], payload: Payload = .bytes([])
+    ) {
         self.method = method
         self.path = path
         self.query = query
@@ -59,8 +61,10 @@ public struct SigV4Signer: Sendable {
     /// Add the session token after signing instead of signing it (some services' legacy behaviour).
     public var omitSessionTokenFromSignature: Bool
 
-    public init(service: String, region: String, doubleEncodePath: Bool? = nil, normalizePath: Bool? = nil,
-                signContentHeader: Bool? = nil, omitSessionTokenFromSignature: Bool = false) {
+    public init(
+        service: String, region: String, doubleEncodePath: Bool? = nil, normalizePath: Bool? = nil,
+        signContentHeader: Bool? = nil, omitSessionTokenFromSignature: Bool = false
+    ) {
         self.service = service
         self.region = region
         let isS3 = service == "s3" || service == "s3-object-lambda"
@@ -115,15 +119,18 @@ public struct SigV4Signer: Sendable {
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = Self.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequest)
-        let signature = Self.signature(secret: credentials.secretAccessKey, day: day, region: region,
-                                       service: service, stringToSign: stringToSign)
-        let authorization = "\(Self.algorithm) Credential=\(credentials.accessKeyId)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+        let signature = Self.signature(
+            secret: credentials.secretAccessKey, day: day, region: region,
+            service: service, stringToSign: stringToSign)
+        let authorization =
+            "\(Self.algorithm) Credential=\(credentials.accessKeyId)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         if let token = credentials.sessionToken, omitSessionTokenFromSignature {
             added.append(("X-Amz-Security-Token", token))
         }
         added.append(("Authorization", authorization))
-        return Signature(canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature,
-                         signedHeaders: signedHeaders, headersToAdd: added, queryToAdd: [], authorization: authorization)
+        return Signature(
+            canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature,
+            signedHeaders: signedHeaders, headersToAdd: added, queryToAdd: [], authorization: authorization)
     }
 
     // MARK: Presigning
@@ -152,14 +159,16 @@ public struct SigV4Signer: Sendable {
             payloadHash,
         ].joined(separator: "\n")
         let stringToSign = Self.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequest)
-        let signature = Self.signature(secret: credentials.secretAccessKey, day: day, region: region,
-                                       service: service, stringToSign: stringToSign)
+        let signature = Self.signature(
+            secret: credentials.secretAccessKey, day: day, region: region,
+            service: service, stringToSign: stringToSign)
         if let token = credentials.sessionToken, omitSessionTokenFromSignature {
             authQuery.append(("X-Amz-Security-Token", token))
         }
         authQuery.append(("X-Amz-Signature", signature))
-        return Signature(canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature,
-                         signedHeaders: signedHeaders, headersToAdd: [], queryToAdd: authQuery, authorization: nil)
+        return Signature(
+            canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature,
+            signedHeaders: signedHeaders, headersToAdd: [], queryToAdd: authQuery, authorization: nil)
     }
 
     // MARK: Canonical forms
@@ -185,7 +194,10 @@ public struct SigV4Signer: Sendable {
         var output: [Substring] = []
         for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
             if segment == "." { continue }
-            if segment == ".." { if !output.isEmpty { output.removeLast() }; continue }
+            if segment == ".." {
+                if !output.isEmpty { output.removeLast() }
+                continue
+            }
             output.append(segment)
         }
         var result = "/" + output.joined(separator: "/")
@@ -203,7 +215,9 @@ public struct SigV4Signer: Sendable {
     }
 
     /// Headers excluded from signing: changed by proxies or added by the HTTP client.
-    static let unsignedHeaders: Set<String> = ["authorization", "user-agent", "expect", "x-amzn-trace-id", "connection", "transfer-encoding"]
+    static let unsignedHeaders: Set<String> = [
+        "authorization", "user-agent", "expect", "x-amzn-trace-id", "connection", "transfer-encoding",
+    ]
 
     static func canonicalHeaders(_ headers: [(name: String, value: String)]) -> (String, String) {
         var merged: [String: [String]] = [:]
@@ -225,7 +239,10 @@ public struct SigV4Signer: Sendable {
             if ch == " " || ch == "\t" || ch == "\n" || ch == "\r" {
                 pendingSpace = !out.isEmpty
             } else {
-                if pendingSpace { out.append(" "); pendingSpace = false }
+                if pendingSpace {
+                    out.append(" ")
+                    pendingSpace = false
+                }
                 out.append(ch)
             }
         }
@@ -257,7 +274,10 @@ public struct SigV4Signer: Sendable {
     static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0xF)]) }
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -268,8 +288,8 @@ public struct SigV4Signer: Sendable {
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
-                 UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+                UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
                 out += "%"

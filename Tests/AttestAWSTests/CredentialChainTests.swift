@@ -1,4 +1,5 @@
 import AttestAWS
+import AttestCore
 import AttestHTTP
 import AttestReplay
 import AttestTestSupport
@@ -30,8 +31,10 @@ struct MotoServerScope: SuiteTrait, TestScoping {
     @TaskLocal static var current: MotoServer?
     @TaskLocal static var transport: AsyncHTTPClientTransport?
 
-    func provideScope(for test: Test, testCase: Test.Case?,
-                      performing function: @Sendable () async throws -> Void) async throws {
+    func provideScope(
+        for test: Test, testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
         let moto = try await MotoServer.start()
         let transport = AsyncHTTPClientTransport()
         do {
@@ -79,7 +82,11 @@ private struct Fixture {
         let credentialsURL = dir.appendingPathComponent("credentials")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
         try credentials.write(to: credentialsURL, atomically: true, encoding: .utf8)
-        var env = ["HOME": dir.path, "AWS_CONFIG_FILE": configURL.path, "AWS_SHARED_CREDENTIALS_FILE": credentialsURL.path]
+        var env = [
+            "HOME": dir.path, "AWS_CONFIG_FILE": configURL.path, "AWS_SHARED_CREDENTIALS_FILE": credentialsURL.path,
+            // Loopback peers in a busy test run may answer later than a real endpoint would.
+            "AWS_METADATA_SERVICE_TIMEOUT": "30",
+        ]
         // Never let a test wander off to 169.254.169.254 unless it means to.
         if imdsDisabled { env["AWS_EC2_METADATA_DISABLED"] = "true" }
         env.merge(extra) { _, new in new }
@@ -94,18 +101,24 @@ private struct Fixture {
     }
 }
 
-private func testClient(_ credentials: any AWSCredentialProvider, endpoint: String,
-                        transport: AsyncHTTPClientTransport = currentTransport) -> AWSClient {
-    AWSClient(transport: transport, credentials: credentials,
-              endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": endpoint]),
-              retryPolicy: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(50)))
+private func testClient(
+    _ credentials: any AWSCredentialProvider, endpoint: String,
+    transport: AsyncHTTPClientTransport = currentTransport
+) -> AWSClient {
+    AWSClient(
+        transport: transport, credentials: credentials,
+        endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": endpoint]),
+        retryPolicy: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(50)))
 }
 
-private func makeChain(_ fixture: Fixture, env: [String: String]? = nil, profile: String? = nil,
-                       endpoint: String = unusedEndpoint) -> AWSCredentialChain {
+private func makeChain(
+    _ fixture: Fixture, env: [String: String]? = nil, profile: String? = nil,
+    endpoint: String = unusedEndpoint
+) -> AWSCredentialChain {
     let transport = currentTransport
-    return AWSCredentialChain(environment: env ?? fixture.env, explicitProfile: profile, files: fixture.files, region: "us-east-1",
-                              transport: transport, makeClient: { creds in testClient(creds, endpoint: endpoint, transport: transport) })
+    return AWSCredentialChain(
+        environment: env ?? fixture.env, explicitProfile: profile, files: fixture.files, region: "us-east-1",
+        transport: transport, makeClient: { creds in testClient(creds, endpoint: endpoint, transport: transport) })
 }
 
 /// `sts:GetCallerIdentity` signed with the given credentials.
@@ -121,31 +134,26 @@ private func shortID() -> String {
 
 private func iso8601(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
-/// Runs blocking work (a python3 child) on its own thread rather than the cooperative pool.
-private func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 /// Creates IAM roles in moto with boto3 and returns their ARNs.
 private func createRoles(_ moto: MotoServer, _ names: [String]) async throws -> [String] {
     let list = names.map { "\"\($0)\"" }.joined(separator: ", ")
-    let output = try await offPool {
-        try moto.python("""
+    let output = try await moto.python(
+        """
         iam = client("iam")
         trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
             "Principal": {"AWS": "arn:aws:iam::\(account):root", "Federated": "arn:aws:iam::\(account):oidc-provider/token.example.com"},
             "Action": ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]}]})
         print(json.dumps([iam.create_role(RoleName=n, AssumeRolePolicyDocument=trust)["Role"]["Arn"] for n in [\(list)]]))
         """)
-    }
+
     let arns = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String]
     return try #require(arns)
 }
 
-private func withLoopbackServer<T>(_ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse,
-                                   _ body: (LoopbackServer) async throws -> T) async throws -> T {
+private func withLoopbackServer<T>(
+    _ handler: @escaping @Sendable (LoopbackRequest) async -> LoopbackResponse,
+    _ body: (LoopbackServer) async throws -> T
+) async throws -> T {
     let server = try await LoopbackServer.start(handler)
     do {
         let result = try await body(server)
@@ -202,27 +210,33 @@ private actor RequestLog {
 
 /// A loopback HTTP proxy in front of moto that records every request, so that a test can see
 /// what the chain actually sent (ExternalId, session names, which key signed each call).
-private func withRecordingProxy<T>(to target: String,
-                                   _ body: (_ endpoint: String, _ log: RequestLog) async throws -> T) async throws -> T {
+private func withRecordingProxy<T>(
+    to target: String,
+    _ body: (_ endpoint: String, _ log: RequestLog) async throws -> T
+) async throws -> T {
     let log = RequestLog()
     let transport = currentTransport
     let hopByHop: Set<String> = ["host", "content-length", "connection", "transfer-encoding", "keep-alive"]
-    return try await withLoopbackServer({ request in
-        await log.append(SeenRequest(request))
-        let url = target + request.path + (request.query.isEmpty ? "" : "?" + request.query)
-        let headers = request.headers.filter { !hopByHop.contains($0.name.lowercased()) }
-        do {
-            let answer = try await transport.send(HTTPRequest(method: request.method, url: url, headers: headers, body: request.body))
-            return LoopbackResponse(status: answer.status, headers: answer.headers.filter { !hopByHop.contains($0.name.lowercased()) },
-                                    body: answer.body)
-        } catch {
-            return LoopbackResponse(status: 502, contentType: "text/plain", text: "proxy: \(error)")
-        }
-    }, { server in try await body(server.baseURL, log) })
+    return try await withLoopbackServer(
+        { request in
+            await log.append(SeenRequest(request))
+            let url = target + request.path + (request.query.isEmpty ? "" : "?" + request.query)
+            let headers = request.headers.filter { !hopByHop.contains($0.name.lowercased()) }
+            do {
+                let answer = try await transport.send(HTTPRequest(method: request.method, url: url, headers: headers, body: request.body))
+                return LoopbackResponse(
+                    status: answer.status, headers: answer.headers.filter { !hopByHop.contains($0.name.lowercased()) },
+                    body: answer.body)
+            } catch {
+                return LoopbackResponse(status: 502, contentType: "text/plain", text: "proxy: \(error)")
+            }
+        }, { server in try await body(server.baseURL, log) })
 }
 
-private func credentialJSON(key: String, secret: String, token: String, expiration: Date, tokenField: String = "Token",
-                            extra: String = "") -> String {
+private func credentialJSON(
+    key: String, secret: String, token: String, expiration: Date, tokenField: String = "Token",
+    extra: String = ""
+) -> String {
     """
     {\(extra)"AccessKeyId": "\(key)", "SecretAccessKey": "\(secret)", "\(tokenField)": "\(token)", "Expiration": "\(iso8601(expiration))"}
     """
@@ -234,21 +248,23 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     // 1. Environment variables
 
     static let devProfile = """
-    [dev]
-    aws_access_key_id = AKIAPROFILEDEV000001
-    aws_secret_access_key = profile-dev-secret-value-0001
+        [dev]
+        aws_access_key_id = AKIAPROFILEDEV000001
+        aws_secret_access_key = profile-dev-secret-value-0001
 
-    [default]
-    aws_access_key_id = AKIAPROFILEDEFAULT01
-    aws_secret_access_key = profile-default-secret-value-01
-    """
+        [default]
+        aws_access_key_id = AKIAPROFILEDEFAULT01
+        aws_secret_access_key = profile-default-secret-value-01
+        """
 
     @Test func environmentKeysWinOverProfile() async throws {
-        let fixture = try Fixture(credentials: Self.devProfile, env: [
-            "AWS_PROFILE": "dev",
-            "AWS_ACCESS_KEY_ID": "AKIAENVIRONMENT00001",
-            "AWS_SECRET_ACCESS_KEY": "env-secret-access-key-0001",
-        ])
+        let fixture = try Fixture(
+            credentials: Self.devProfile,
+            env: [
+                "AWS_PROFILE": "dev",
+                "AWS_ACCESS_KEY_ID": "AKIAENVIRONMENT00001",
+                "AWS_SECRET_ACCESS_KEY": "env-secret-access-key-0001",
+            ])
         let creds = try await makeChain(fixture).resolve().credentials()
         #expect(creds.accessKeyId == "AKIAENVIRONMENT00001")
         #expect(creds.secretAccessKey.value == "env-secret-access-key-0001")
@@ -282,20 +298,22 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     // 2. Profiles with static keys
 
     @Test func profileStaticKeysSelectedByAWSProfile() async throws {
-        let fixture = try Fixture(config: """
-        [profile dev]
-        region = eu-west-1
-        aws_access_key_id = AKIACONFIGFILELOSES1
-        """, credentials: """
-        [dev]
-        aws_access_key_id = AKIAPROFILEDEV000001
-        aws_secret_access_key = profile-dev-secret-value-0001
-        aws_session_token = profile-dev-session-token-0001
+        let fixture = try Fixture(
+            config: """
+                [profile dev]
+                region = eu-west-1
+                aws_access_key_id = AKIACONFIGFILELOSES1
+                """,
+            credentials: """
+                [dev]
+                aws_access_key_id = AKIAPROFILEDEV000001
+                aws_secret_access_key = profile-dev-secret-value-0001
+                aws_session_token = profile-dev-session-token-0001
 
-        [default]
-        aws_access_key_id = AKIAPROFILEDEFAULT01
-        aws_secret_access_key = profile-default-secret-value-01
-        """, env: ["AWS_PROFILE": "dev"])
+                [default]
+                aws_access_key_id = AKIAPROFILEDEFAULT01
+                aws_secret_access_key = profile-default-secret-value-01
+                """, env: ["AWS_PROFILE": "dev"])
         let creds = try await makeChain(fixture).resolve().credentials()
         // The credentials file wins over the config file for the same key.
         #expect(creds.accessKeyId == "AKIAPROFILEDEV000001")
@@ -313,16 +331,18 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     }
 
     @Test func explicitProfileIgnoresEnvironmentKeysAndAWSProfile() async throws {
-        let fixture = try Fixture(config: """
-        [profile ops]
-        aws_access_key_id = AKIAOPSCONFIGFILE001
-        aws_secret_access_key = ops-config-secret-value-0001
-        """, credentials: Self.devProfile, env: [
-            "AWS_PROFILE": "dev",
-            "AWS_ACCESS_KEY_ID": "AKIAENVIRONMENT00001",
-            "AWS_SECRET_ACCESS_KEY": "env-secret-access-key-0001",
-            "AWS_SESSION_TOKEN": "env-session-token-value-0001",
-        ])
+        let fixture = try Fixture(
+            config: """
+                [profile ops]
+                aws_access_key_id = AKIAOPSCONFIGFILE001
+                aws_secret_access_key = ops-config-secret-value-0001
+                """, credentials: Self.devProfile,
+            env: [
+                "AWS_PROFILE": "dev",
+                "AWS_ACCESS_KEY_ID": "AKIAENVIRONMENT00001",
+                "AWS_SECRET_ACCESS_KEY": "env-secret-access-key-0001",
+                "AWS_SESSION_TOKEN": "env-session-token-value-0001",
+            ])
         let chain = makeChain(fixture, profile: "ops")
         #expect(chain.profileName == "ops")
         let creds = try await chain.resolve().credentials()
@@ -338,15 +358,16 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     // 4. Profile errors
 
     @Test func sourceProfileLoopIsAnError() async throws {
-        let fixture = try Fixture(config: """
-        [profile loop-a]
-        role_arn = arn:aws:iam::\(account):role/loop-a
-        source_profile = loop-b
+        let fixture = try Fixture(
+            config: """
+                [profile loop-a]
+                role_arn = arn:aws:iam::\(account):role/loop-a
+                source_profile = loop-b
 
-        [profile loop-b]
-        role_arn = arn:aws:iam::\(account):role/loop-b
-        source_profile = loop-a
-        """)
+                [profile loop-b]
+                role_arn = arn:aws:iam::\(account):role/loop-b
+                source_profile = loop-a
+                """)
         let error = await #expect(throws: CredentialError.self) { try await makeChain(fixture, profile: "loop-a").resolve() }
         let message = try #require(error).description
         #expect(message.contains("loops"))
@@ -360,21 +381,23 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     }
 
     @Test func selfReferencingSourceProfileWithoutKeysIsALoop() async throws {
-        let fixture = try Fixture(config: """
-        [profile selfish]
-        role_arn = arn:aws:iam::\(account):role/selfish
-        source_profile = selfish
-        """)
+        let fixture = try Fixture(
+            config: """
+                [profile selfish]
+                role_arn = arn:aws:iam::\(account):role/selfish
+                source_profile = selfish
+                """)
         let error = await #expect(throws: CredentialError.self) { try await makeChain(fixture, profile: "selfish").resolve() }
         #expect(error?.description.contains("loops") == true)
     }
 
     @Test func missingProfilesAreNamed() async throws {
-        let fixture = try Fixture(config: """
-        [profile orphan]
-        role_arn = arn:aws:iam::\(account):role/orphan
-        source_profile = vanished-source
-        """, credentials: Self.devProfile)
+        let fixture = try Fixture(
+            config: """
+                [profile orphan]
+                role_arn = arn:aws:iam::\(account):role/orphan
+                source_profile = vanished-source
+                """, credentials: Self.devProfile)
 
         let explicit = await #expect(throws: CredentialError.self) { try await makeChain(fixture, profile: "no-such-profile").resolve() }
         #expect(explicit?.description.contains("profile no-such-profile not found") == true)
@@ -391,22 +414,23 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     }
 
     @Test func ssoProfilesAreClearlyUnsupported() async throws {
-        let fixture = try Fixture(config: """
-        [profile legacy-sso]
-        sso_start_url = https://example.awsapps.com/start
-        sso_region = us-east-1
-        sso_account_id = \(account)
-        sso_role_name = ReadOnly
+        let fixture = try Fixture(
+            config: """
+                [profile legacy-sso]
+                sso_start_url = https://example.awsapps.com/start
+                sso_region = us-east-1
+                sso_account_id = \(account)
+                sso_role_name = ReadOnly
 
-        [profile session-sso]
-        sso_session = corp
-        sso_account_id = \(account)
-        sso_role_name = ReadOnly
+                [profile session-sso]
+                sso_session = corp
+                sso_account_id = \(account)
+                sso_role_name = ReadOnly
 
-        [sso-session corp]
-        sso_start_url = https://example.awsapps.com/start
-        sso_region = us-east-1
-        """)
+                [sso-session corp]
+                sso_start_url = https://example.awsapps.com/start
+                sso_region = us-east-1
+                """)
         for name in ["legacy-sso", "session-sso"] {
             let error = await #expect(throws: CredentialError.self) { try await makeChain(fixture, profile: name).resolve() }
             let message = try #require(error).description
@@ -421,12 +445,13 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     }
 
     @Test func mfaSerialIsAClearError() async throws {
-        let fixture = try Fixture(config: """
-        [profile with-mfa]
-        role_arn = arn:aws:iam::\(account):role/needs-mfa
-        source_profile = dev
-        mfa_serial = arn:aws:iam::\(account):mfa/someone
-        """, credentials: Self.devProfile)
+        let fixture = try Fixture(
+            config: """
+                [profile with-mfa]
+                role_arn = arn:aws:iam::\(account):role/needs-mfa
+                source_profile = dev
+                mfa_serial = arn:aws:iam::\(account):mfa/someone
+                """, credentials: Self.devProfile)
         let error = await #expect(throws: CredentialError.self) { try await makeChain(fixture, profile: "with-mfa").resolve() }
         let message = try #require(error).description
         #expect(message.contains("profile with-mfa"))
@@ -439,21 +464,24 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     @Test func credentialProcessVersion1() async throws {
         let expiration = Date(timeIntervalSince1970: 4_070_908_800)  // 2099-01-01T00:00:00Z
         let fixture = try Fixture()
-        try fixture.write("""
-        #!/bin/sh
-        # Prints credentials the way `aws configure export-credentials --format process` does.
-        cat <<'EOF'
-        {"Version": 1, "AccessKeyId": "ASIAPROCESS000000001", "SecretAccessKey": "process-secret-value-0001",
-         "SessionToken": "process-session-token-0001", "Expiration": "2099-01-01T00:00:00Z"}
-        EOF
-        """, to: "creds.sh")
-        try fixture.write("""
-        [profile proc]
-        credential_process = /bin/sh \(fixture.path("creds.sh"))
-        """, to: "config")
+        try fixture.write(
+            """
+            #!/bin/sh
+            # Prints credentials the way `aws configure export-credentials --format process` does.
+            cat <<'EOF'
+            {"Version": 1, "AccessKeyId": "ASIAPROCESS000000001", "SecretAccessKey": "process-secret-value-0001",
+             "SessionToken": "process-session-token-0001", "Expiration": "2099-01-01T00:00:00Z"}
+            EOF
+            """, to: "creds.sh")
+        try fixture.write(
+            """
+            [profile proc]
+            credential_process = /bin/sh \(fixture.path("creds.sh"))
+            """, to: "config")
         let files = try SharedConfigFiles.load(environment: fixture.env)
-        let chain = AWSCredentialChain(environment: fixture.env, explicitProfile: "proc", files: files, region: "us-east-1",
-                                       transport: sharedTransport, makeClient: { testClient($0, endpoint: unusedEndpoint) })
+        let chain = AWSCredentialChain(
+            environment: fixture.env, explicitProfile: "proc", files: files, region: "us-east-1",
+            transport: sharedTransport, makeClient: { testClient($0, endpoint: unusedEndpoint) })
         let creds = try await chain.resolve().credentials()
         #expect(creds.accessKeyId == "ASIAPROCESS000000001")
         #expect(creds.secretAccessKey.value == "process-secret-value-0001")
@@ -466,8 +494,9 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
         // Selected through AWS_PROFILE as well, with the command's arguments passed by the shell.
         var env = fixture.env
         env["AWS_PROFILE"] = "proc"
-        let viaEnv = AWSCredentialChain(environment: env, explicitProfile: nil, files: files, region: "us-east-1",
-                                        transport: sharedTransport, makeClient: { testClient($0, endpoint: unusedEndpoint) })
+        let viaEnv = AWSCredentialChain(
+            environment: env, explicitProfile: nil, files: files, region: "us-east-1",
+            transport: sharedTransport, makeClient: { testClient($0, endpoint: unusedEndpoint) })
         #expect(try await viaEnv.resolve().credentials().accessKeyId == "ASIAPROCESS000000001")
     }
 
@@ -478,10 +507,11 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
         (#"printf '%s' '{"Version": 1, "AccessKeyId": "ASIANOSECRET00000001"}'"#, "AccessKeyId/SecretAccessKey"),
     ])
     func credentialProcessFailures(_ command: String, _ expected: String) async throws {
-        let fixture = try Fixture(config: """
-        [profile broken]
-        credential_process = \(command)
-        """)
+        let fixture = try Fixture(
+            config: """
+                [profile broken]
+                credential_process = \(command)
+                """)
         #expect(fixture.files.profiles["broken"]?["credential_process"] == command)
         let provider = try await makeChain(fixture, profile: "broken").resolve()
         let error = await #expect(throws: CredentialError.self) { try await provider.credentials() }
@@ -508,9 +538,11 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
             }
             let n = await served.next()
             // Expires inside the 5-minute refresh window: every call refreshes.
-            return LoopbackResponse(status: 200, contentType: "application/json", text: credentialJSON(
-                key: "ASIACONTAINER0000\(n)", secret: "container-secret-value-000\(n)", token: "container-session-token-000\(n)",
-                expiration: Date().addingTimeInterval(120)))
+            return LoopbackResponse(
+                status: 200, contentType: "application/json",
+                text: credentialJSON(
+                    key: "ASIACONTAINER0000\(n)", secret: "container-secret-value-000\(n)", token: "container-session-token-000\(n)",
+                    expiration: Date().addingTimeInterval(120)))
         }) { server in
             var env = fixture.env
             env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "\(server.baseURL)/creds"
@@ -546,8 +578,10 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
         }
     }
 
-    @Test(arguments: ["http://example.com/x", "http://169.254.169.254/latest/creds", "http://127.0.0.1.nip.io/creds",
-                      "http://127.attacker.example/creds"])
+    @Test(arguments: [
+        "http://example.com/x", "http://169.254.169.254/latest/creds", "http://127.0.0.1.nip.io/creds",
+        "http://127.attacker.example/creds",
+    ])
     func containerFullURIMustBeLoopbackOrHTTPS(_ uri: String) async throws {
         let fixture = try Fixture(env: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": uri])
         let error = await #expect(throws: CredentialError.self) { try await makeChain(fixture).resolve() }
@@ -558,16 +592,21 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     }
 
     @Test func containerURIsThatAreAllowed() throws {
-        #expect(try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "https://creds.example.com/x"])
-            == "https://creds.example.com/x")
-        #expect(try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds"])
-            == "http://127.0.0.1:8080/creds")
-        #expect(try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.1.2.3/creds"])
-            == "http://127.1.2.3/creds")
-        #expect(try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials"])
-            == "http://169.254.170.23/v1/credentials")
-        #expect(try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc"])
-            == "http://169.254.170.2/v2/credentials/abc")
+        #expect(
+            try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "https://creds.example.com/x"])
+                == "https://creds.example.com/x")
+        #expect(
+            try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds"])
+                == "http://127.0.0.1:8080/creds")
+        #expect(
+            try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.1.2.3/creds"])
+                == "http://127.1.2.3/creds")
+        #expect(
+            try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials"])
+                == "http://169.254.170.23/v1/credentials")
+        #expect(
+            try ContainerCredentialProvider.url(from: ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/abc"])
+                == "http://169.254.170.2/v2/credentials/abc")
         #expect(try ContainerCredentialProvider.url(from: [:]) == nil)
     }
 
@@ -583,7 +622,8 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
             await log.append(seen)
             if request.method == "PUT", request.path == "/latest/api/token" {
                 guard !refuseToken else { return LoopbackResponse(status: 403, contentType: "text/plain", text: "Forbidden") }
-                guard let ttl = seen.header("X-aws-ec2-metadata-token-ttl-seconds"), let seconds = Int(ttl), (1...21600).contains(seconds) else {
+                guard let ttl = seen.header("X-aws-ec2-metadata-token-ttl-seconds"), let seconds = Int(ttl), (1...21600).contains(seconds)
+                else {
                     return LoopbackResponse(status: 400, contentType: "text/plain", text: "missing ttl")
                 }
                 return LoopbackResponse(status: 200, contentType: "text/plain", text: sessionToken)
@@ -596,10 +636,12 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
             case "/latest/meta-data/iam/security-credentials/":
                 return LoopbackResponse(status: 200, contentType: "text/plain", text: role)
             case "/latest/meta-data/iam/security-credentials/\(role)":
-                return LoopbackResponse(status: 200, contentType: "text/plain", text: credentialJSON(
-                    key: "ASIAINSTANCE00000001", secret: "instance-secret-value-0001", token: "instance-session-token-0001",
-                    expiration: Date().addingTimeInterval(6 * 3600),
-                    extra: #""Code": "Success", "LastUpdated": "2024-01-01T00:00:00Z", "Type": "AWS-HMAC", "#))
+                return LoopbackResponse(
+                    status: 200, contentType: "text/plain",
+                    text: credentialJSON(
+                        key: "ASIAINSTANCE00000001", secret: "instance-secret-value-0001", token: "instance-session-token-0001",
+                        expiration: Date().addingTimeInterval(6 * 3600),
+                        extra: #""Code": "Success", "LastUpdated": "2024-01-01T00:00:00Z", "Type": "AWS-HMAC", "#))
             default:
                 return LoopbackResponse(status: 404)
             }
@@ -620,11 +662,12 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
             #expect(creds.expiration.map { $0 > Date().addingTimeInterval(3600) } == true)
 
             let seen = await log.requests
-            #expect(seen.map { "\($0.method) \($0.path)" } == [
-                "PUT /latest/api/token",
-                "GET /latest/meta-data/iam/security-credentials/",
-                "GET /latest/meta-data/iam/security-credentials/attest-instance-role",
-            ])
+            #expect(
+                seen.map { "\($0.method) \($0.path)" } == [
+                    "PUT /latest/api/token",
+                    "GET /latest/meta-data/iam/security-credentials/",
+                    "GET /latest/meta-data/iam/security-credentials/attest-instance-role",
+                ])
             #expect(seen.first?.header("X-aws-ec2-metadata-token-ttl-seconds") != nil)
             // Every GET carried the session token (the server refuses them otherwise).
             #expect(seen.dropFirst().allSatisfy { $0.header("X-aws-ec2-metadata-token")?.hasPrefix("imds-session-token-") == true })
@@ -650,8 +693,11 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
         let log = RequestLog()
         try await withLoopbackServer(Self.imdsHandler(log: log)) { server in
             for value in ["true", "TRUE", "1"] {
-                let fixture = try Fixture(env: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL,
-                                                "AWS_EC2_METADATA_DISABLED": value], imdsDisabled: false)
+                let fixture = try Fixture(
+                    env: [
+                        "AWS_EC2_METADATA_SERVICE_ENDPOINT": server.baseURL,
+                        "AWS_EC2_METADATA_DISABLED": value,
+                    ], imdsDisabled: false)
                 let error = await #expect(throws: CredentialError.self) { try await makeChain(fixture).resolve() }
                 #expect(error?.description.hasPrefix("no AWS credentials found") == true)
             }
@@ -734,8 +780,9 @@ private func credentialJSON(key: String, secret: String, token: String, expirati
     @Test func descriptionsNeverShowSecrets() async throws {
         let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYDESCRIBESECRET"
         let token = "FwoGZXIvYXdzEDESCRIBESESSIONTOKENxyz0123456789"
-        let creds = AWSCredentials(accessKeyId: "ASIADESCRIBE00000001", secretAccessKey: secret, sessionToken: token,
-                                   expiration: Date(timeIntervalSince1970: 4_070_908_800), source: "test")
+        let creds = AWSCredentials(
+            accessKeyId: "ASIADESCRIBE00000001", secretAccessKey: secret, sessionToken: token,
+            expiration: Date(timeIntervalSince1970: 4_070_908_800), source: "test")
         var dumped = ""
         dump(creds, to: &dumped)
         var dumpedList = ""
@@ -767,26 +814,29 @@ extension CredentialChainTests {
         @Test func profileRoleChainThroughSourceProfiles() async throws {
             let moto = try requireMoto()
             let id = shortID()
-            let roleA = "attest-chain-a-\(id)", roleB = "attest-chain-b-\(id)"
+            let roleA = "attest-chain-a-\(id)"
+            let roleB = "attest-chain-b-\(id)"
             let arns = try await createRoles(moto, [roleA, roleB])
             #expect(arns == ["arn:aws:iam::\(account):role/\(roleA)", "arn:aws:iam::\(account):role/\(roleB)"])
             let sourceKey = "AKIACHAINC" + id.uppercased()
-            let fixture = try Fixture(config: """
-            [profile chain-a]
-            role_arn = arn:aws:iam::\(account):role/\(roleA)
-            source_profile = chain-b
-            external_id = attest-external-\(id)
-            role_session_name = attest-session-a-\(id)
+            let fixture = try Fixture(
+                config: """
+                    [profile chain-a]
+                    role_arn = arn:aws:iam::\(account):role/\(roleA)
+                    source_profile = chain-b
+                    external_id = attest-external-\(id)
+                    role_session_name = attest-session-a-\(id)
 
-            [profile chain-b]
-            role_arn = arn:aws:iam::\(account):role/\(roleB)
-            source_profile = chain-c
-            role_session_name = attest-session-b-\(id)
-            """, credentials: """
-            [chain-c]
-            aws_access_key_id = \(sourceKey)
-            aws_secret_access_key = chain-c-secret-value-\(id)
-            """, env: ["AWS_PROFILE": "chain-a"])
+                    [profile chain-b]
+                    role_arn = arn:aws:iam::\(account):role/\(roleB)
+                    source_profile = chain-c
+                    role_session_name = attest-session-b-\(id)
+                    """,
+                credentials: """
+                    [chain-c]
+                    aws_access_key_id = \(sourceKey)
+                    aws_secret_access_key = chain-c-secret-value-\(id)
+                    """, env: ["AWS_PROFILE": "chain-a"])
 
             try await withRecordingProxy(to: moto.endpoint) { endpoint, log in
                 let provider = try await makeChain(fixture, endpoint: endpoint).resolve()
@@ -795,8 +845,9 @@ extension CredentialChainTests {
                 #expect(creds.sessionToken != nil)
                 #expect(creds.expiration.map { $0 > Date().addingTimeInterval(600) } == true)
                 #expect(creds.source == "assumed role arn:aws:iam::\(account):role/\(roleA)")
-                #expect(try await callerArn(creds, endpoint: moto.endpoint)
-                    == "arn:aws:sts::\(account):assumed-role/\(roleA)/attest-session-a-\(id)")
+                #expect(
+                    try await callerArn(creds, endpoint: moto.endpoint)
+                        == "arn:aws:sts::\(account):assumed-role/\(roleA)/attest-session-a-\(id)")
 
                 // What moto was actually asked: C's keys assume B, then B's session assumes A with the external id.
                 let calls = await log.requests.filter { $0.form["Action"] == "AssumeRole" }
@@ -816,8 +867,9 @@ extension CredentialChainTests {
                 #expect(intermediateKey.hasPrefix("ASIA"))
                 #expect(intermediateKey != creds.accessKeyId)
                 let intermediate = AWSCredentials(accessKeyId: intermediateKey, secretAccessKey: "unused-by-moto-0001", source: "test")
-                #expect(try await callerArn(intermediate, endpoint: moto.endpoint)
-                    == "arn:aws:sts::\(account):assumed-role/\(roleB)/attest-session-b-\(id)")
+                #expect(
+                    try await callerArn(intermediate, endpoint: moto.endpoint)
+                        == "arn:aws:sts::\(account):assumed-role/\(roleB)/attest-session-b-\(id)")
 
                 // Cached: a second call does not assume again.
                 #expect(try await provider.credentials().accessKeyId == creds.accessKeyId)
@@ -830,17 +882,22 @@ extension CredentialChainTests {
             let id = shortID()
             let role = "attest-envsource-\(id)"
             _ = try await createRoles(moto, [role])
-            let fixture = try Fixture(config: """
-            [profile from-env]
-            role_arn = arn:aws:iam::\(account):role/\(role)
-            credential_source = Environment
-            role_session_name = attest-envsource-session
-            """, env: ["AWS_ACCESS_KEY_ID": "AKIAENVSOURCE\(id.uppercased().prefix(7))",
-                       "AWS_SECRET_ACCESS_KEY": "env-source-secret-value-0001"])
+            let fixture = try Fixture(
+                config: """
+                    [profile from-env]
+                    role_arn = arn:aws:iam::\(account):role/\(role)
+                    credential_source = Environment
+                    role_session_name = attest-envsource-session
+                    """,
+                env: [
+                    "AWS_ACCESS_KEY_ID": "AKIAENVSOURCE\(id.uppercased().prefix(7))",
+                    "AWS_SECRET_ACCESS_KEY": "env-source-secret-value-0001",
+                ])
             let creds = try await makeChain(fixture, profile: "from-env", endpoint: moto.endpoint).resolve().credentials()
             #expect(creds.accessKeyId.hasPrefix("ASIA"))
-            #expect(try await callerArn(creds, endpoint: moto.endpoint)
-                == "arn:aws:sts::\(account):assumed-role/\(role)/attest-envsource-session")
+            #expect(
+                try await callerArn(creds, endpoint: moto.endpoint)
+                    == "arn:aws:sts::\(account):assumed-role/\(role)/attest-envsource-session")
         }
 
         // 6. Web identity
@@ -865,7 +922,8 @@ extension CredentialChainTests {
                 #expect(creds.accessKeyId.hasPrefix("ASIA"))
                 #expect(creds.sessionToken != nil)
                 #expect(creds.source == "web identity \(arns[0])")
-                #expect(try await callerArn(creds, endpoint: moto.endpoint) == "arn:aws:sts::\(account):assumed-role/\(role)/attest-ci-\(id)")
+                #expect(
+                    try await callerArn(creds, endpoint: moto.endpoint) == "arn:aws:sts::\(account):assumed-role/\(role)/attest-ci-\(id)")
 
                 let calls = await log.requests
                 try #require(calls.count == 1)
@@ -886,12 +944,13 @@ extension CredentialChainTests {
             _ = try await createRoles(moto, [role])
             let fixture = try Fixture()
             try fixture.write(Self.webToken, to: "irsa-token")
-            try fixture.write("""
-            [profile irsa]
-            role_arn = arn:aws:iam::\(account):role/\(role)
-            web_identity_token_file = \(fixture.path("irsa-token"))
-            role_session_name = attest-irsa-session-\(id)
-            """, to: "config")
+            try fixture.write(
+                """
+                [profile irsa]
+                role_arn = arn:aws:iam::\(account):role/\(role)
+                web_identity_token_file = \(fixture.path("irsa-token"))
+                role_session_name = attest-irsa-session-\(id)
+                """, to: "config")
             var env = fixture.env
             env["AWS_PROFILE"] = "irsa"
             let files = try SharedConfigFiles.load(environment: env)
@@ -899,16 +958,19 @@ extension CredentialChainTests {
             try await withRecordingProxy(to: moto.endpoint) { endpoint, log in
                 for explicit in [nil, "irsa"] as [String?] {
                     let transport = currentTransport
-                    let chain = AWSCredentialChain(environment: env, explicitProfile: explicit, files: files, region: "us-east-1",
-                                                   transport: transport, makeClient: { testClient($0, endpoint: endpoint, transport: transport) })
+                    let chain = AWSCredentialChain(
+                        environment: env, explicitProfile: explicit, files: files, region: "us-east-1",
+                        transport: transport, makeClient: { testClient($0, endpoint: endpoint, transport: transport) })
                     let creds = try await chain.resolve().credentials()
                     #expect(creds.accessKeyId.hasPrefix("ASIA"))
-                    #expect(try await callerArn(creds, endpoint: moto.endpoint)
-                        == "arn:aws:sts::\(account):assumed-role/\(role)/attest-irsa-session-\(id)")
+                    #expect(
+                        try await callerArn(creds, endpoint: moto.endpoint)
+                            == "arn:aws:sts::\(account):assumed-role/\(role)/attest-irsa-session-\(id)")
                 }
                 let calls = await log.requests
                 #expect(calls.count == 2)
-                #expect(calls.allSatisfy { $0.form["Action"] == "AssumeRoleWithWebIdentity" && $0.form["WebIdentityToken"] == Self.webToken })
+                #expect(
+                    calls.allSatisfy { $0.form["Action"] == "AssumeRoleWithWebIdentity" && $0.form["WebIdentityToken"] == Self.webToken })
                 #expect(calls.allSatisfy { $0.header("Authorization") == nil })
             }
         }
@@ -940,15 +1002,19 @@ private actor CountingProvider: AWSCredentialProvider {
         if delay > .zero { try await Task.sleep(for: delay) }
         if fail { throw CredentialError("refresh \(n) failed") }
         let suffix = String(n).count >= 4 ? String(n) : String(repeating: "0", count: 4 - String(n).count) + String(n)
-        return AWSCredentials(accessKeyId: "ASIACOUNTING\(suffix)", secretAccessKey: "counting-secret-value-\(suffix)",
-                              sessionToken: "counting-session-token-\(suffix)",
-                              expiration: fixedExpiration ?? Date().addingTimeInterval(lifetime), source: "counting")
+        return AWSCredentials(
+            accessKeyId: "ASIACOUNTING\(suffix)", secretAccessKey: "counting-secret-value-\(suffix)",
+            sessionToken: "counting-session-token-\(suffix)",
+            expiration: fixedExpiration ?? Date().addingTimeInterval(lifetime), source: "counting")
     }
 }
 
 private actor Counter {
     private var value = 0
-    func next() -> Int { value += 1; return value }
+    func next() -> Int {
+        value += 1
+        return value
+    }
 }
 
 private final class TestClock: Sendable {
@@ -957,5 +1023,20 @@ private final class TestClock: Sendable {
     var now: Date {
         get { value.withLock { $0 } }
         set { value.withLock { $0 = newValue } }
+    }
+}
+
+@Suite("Metadata endpoint timeout")
+struct MetadataTimeoutTests {
+    @Test func awsMetadataServiceTimeoutIsReadAsTheSDKsReadIt() throws {
+        func chain(_ value: String?) -> AWSCredentialChain {
+            let env = value.map { ["AWS_METADATA_SERVICE_TIMEOUT": $0] } ?? [:]
+            return AWSCredentialChain(
+                environment: env, explicitProfile: nil, files: SharedConfigFiles(profiles: [:]), region: "us-east-1",
+                transport: AsyncHTTPClientTransport(), makeClient: { _ in fatalError("no client in this test") })
+        }
+        #expect(chain("7").metadataTimeout == .seconds(7))
+        #expect(chain("0.5").metadataTimeout == .milliseconds(500))
+        for ignored in [nil, "", "soon", "-1", "0", "1e9"] { #expect(chain(ignored).metadataTimeout == nil, "\(ignored ?? "nil")") }
     }
 }

@@ -9,9 +9,15 @@ struct TransportTests {
     @Test func concurrentRequestsToOneHostAreCapped() async throws {
         let load = Mutex((current: 0, peak: 0, served: 0))
         let server = try await LoopbackServer.start { _ in
-            load.withLock { $0.current += 1; $0.peak = max($0.peak, $0.current) }
+            load.withLock {
+                $0.current += 1
+                $0.peak = max($0.peak, $0.current)
+            }
             try? await Task.sleep(for: .milliseconds(30))
-            load.withLock { $0.current -= 1; $0.served += 1 }
+            load.withLock {
+                $0.current -= 1
+                $0.served += 1
+            }
             return LoopbackResponse(status: 200, contentType: "text/plain", text: "ok")
         }
         var config = AsyncHTTPClientTransport.Configuration()
@@ -39,7 +45,9 @@ struct TransportTests {
         var config = AsyncHTTPClientTransport.Configuration()
         config.maxResponseBytes = 1_000_000
         let transport = AsyncHTTPClientTransport(configuration: config)
-        await #expect { try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/slow", timeout: .milliseconds(300))) } throws: {
+        await #expect {
+            try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/slow", timeout: .milliseconds(300)))
+        } throws: {
             ($0 as? TransportError)?.kind == .timeout
         }
         await #expect { try await transport.send(HTTPRequest(method: "GET", url: server.baseURL + "/big")) } throws: {

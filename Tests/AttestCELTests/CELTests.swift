@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AttestCEL
 
 private func eval(_ source: String, _ vars: [String: CELValue] = [:], env: CELEnvironment = CELEnvironment()) throws -> CELValue {
@@ -84,7 +85,9 @@ private struct Inventory: Sendable {
         let resource = CELValue.map(CELMap(["attributes": .map(CELMap(["versioning": .string("Enabled")]))]))
         let env = CELEnvironment(variables: ["resource"])
         #expect(try eval("resource.attributes.versioning == 'Enabled'", ["resource": resource], env: env) == .bool(true))
-        #expect(try eval("has(resource.attributes.mfa) || resource.attributes.versioning != 'Enabled'", ["resource": resource], env: env) == .bool(false))
+        #expect(
+            try eval("has(resource.attributes.mfa) || resource.attributes.versioning != 'Enabled'", ["resource": resource], env: env)
+                == .bool(false))
     }
 
     @Test func overflowIsAnError() {
@@ -160,8 +163,9 @@ private struct Inventory: Sendable {
         #expect(try eval("math.greatest(1, 2.5, 2u)") == .double(2.5))
         #expect(try eval("math.least([3, 1u == 0u ? 1 : 2, 7])") == .int(2))
         #expect(try eval("math.bitShiftRight(-1, 60)") == .int(15))
-        #expect(try eval("[3, 1, 2].sort() + lists.range(2) + [[1], [2, [3]]].flatten()") ==
-                .list([.int(1), .int(2), .int(3), .int(0), .int(1), .int(1), .int(2), .list([.int(3)])]))
+        #expect(
+            try eval("[3, 1, 2].sort() + lists.range(2) + [[1], [2, [3]]].flatten()")
+                == .list([.int(1), .int(2), .int(3), .int(0), .int(1), .int(1), .int(2), .list([.int(3)])]))
         #expect(try eval("[1, 2, 1].distinct().reverse().slice(0, 1)") == .list([.int(2)]))
         #expect(try eval("base64.encode(bytes('hi'))") == .string("aGk="))
         #expect(try eval("'%x %X %o %b %s %%'.format([255, 255, 8, 5, [1, 'a']])") == .string("ff FF 10 101 [1, a] %"))
@@ -196,23 +200,25 @@ private struct Inventory: Sendable {
 }
 
 @Suite struct CELCustomFunctionTests {
-    static let env = CELEnvironment(variables: ["principal", "n"], functions: [
-        CELFunction("iam.isAdmin", arity: 1...1) { args, call in
-            guard let inventory = call.host as? Inventory else { throw CELError("no inventory") }
-            guard case .string(let name) = args[0] else { throw CELError("iam.isAdmin: expected a string") }
-            return .bool(inventory.admins.contains(name))
-        },
-        CELFunction("shout", arity: 1...2, receiverStyle: true, globalStyle: false) { args, _ in
-            guard case .string(let s) = args[0] else { throw CELError("shout: expected a string") }
-            var suffix = "!"
-            if args.count > 1, case .string(let x) = args[1] { suffix = x }
-            return .string(s.uppercased() + suffix)
-        },
-        CELFunction("explode", arity: 0...0) { _, _ in
-            struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
-            throw Boom()
-        },
-    ])
+    static let env = CELEnvironment(
+        variables: ["principal", "n"],
+        functions: [
+            CELFunction("iam.isAdmin", arity: 1...1) { args, call in
+                guard let inventory = call.host as? Inventory else { throw CELError("no inventory") }
+                guard case .string(let name) = args[0] else { throw CELError("iam.isAdmin: expected a string") }
+                return .bool(inventory.admins.contains(name))
+            },
+            CELFunction("shout", arity: 1...2, receiverStyle: true, globalStyle: false) { args, _ in
+                guard case .string(let s) = args[0] else { throw CELError("shout: expected a string") }
+                var suffix = "!"
+                if args.count > 1, case .string(let x) = args[1] { suffix = x }
+                return .string(s.uppercased() + suffix)
+            },
+            CELFunction("explode", arity: 0...0) { _, _ in
+                struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }
+                throw Boom()
+            },
+        ])
 
     @Test func namespacedFunctionSeesHost() throws {
         let program = try Self.env.compile("iam.isAdmin(principal)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AttestCEL
 
 /// Runs the official CEL conformance vectors (../shared/vectors/cel/*.json from the repository root).
@@ -47,13 +48,15 @@ import Testing
 
     @Test func conformance() throws {
         guard let dir = Self.vectorsDirectory() else {
-            Issue.record("CEL conformance vectors not found (expected ../shared/vectors/cel from the repository root, or ATTEST_CEL_VECTORS)")
+            Issue.record(
+                "CEL conformance vectors not found (expected ../shared/vectors/cel from the repository root, or ATTEST_CEL_VECTORS)")
             return
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }.sorted()
         #expect(!files.isEmpty, "no vector files in \(dir.path)")
         let skips = Self.skipList()
-        var total = 0, passed = 0
+        var total = 0
+        var passed = 0
         var unexpectedFailures: [String] = []
         var skippedButPassing: [String] = []
         var seen = Set<String>()
@@ -80,12 +83,15 @@ import Testing
         }
         let notPassing = total - passed
         let rate = total == 0 ? 0 : Double(passed) / Double(total)
-        print("CEL conformance: \(passed)/\(total) passed (\(String(format: "%.2f", rate * 100))%), \(notPassing) not passing, \(skips.count) listed as skipped")
+        print(
+            "CEL conformance: \(passed)/\(total) passed (\(String(format: "%.2f", rate * 100))%), \(notPassing) not passing, \(skips.count) listed as skipped"
+        )
         for f in unexpectedFailures { print("  FAIL \(f)") }
         for s in skippedButPassing { print("  listed as skipped but passes (remove it from conformance-skips.txt): \(s)") }
         for s in skips.keys.sorted() where !seen.contains(s) { print("  skip entry matches no case: \(s)") }
         #expect(total == 1406, "expected 1406 non-proto cases, found \(total)")
-        #expect(unexpectedFailures.isEmpty, "\(unexpectedFailures.count) conformance cases fail and are not listed in conformance-skips.txt")
+        #expect(
+            unexpectedFailures.isEmpty, "\(unexpectedFailures.count) conformance cases fail and are not listed in conformance-skips.txt")
         #expect(rate >= Self.requiredPassRate, "pass rate \(rate) is below \(Self.requiredPassRate)")
     }
 }
@@ -114,9 +120,10 @@ struct ConformanceCase {
                     let params = (overload["params"] as? [[String: Any]] ?? []).map { decodeType($0) ?? .dyn }
                     let result = (overload["result_type"] as? [String: Any]).flatMap(decodeType) ?? .dyn
                     let receiver = overload["is_instance_function"] as? Bool ?? false
-                    functions.append(CELFunction(name, signatures: [(params, result)], receiverStyle: receiver, globalStyle: !receiver) { _, _ in
-                        throw CELError("no implementation for \(name)")
-                    })
+                    functions.append(
+                        CELFunction(name, signatures: [(params, result)], receiverStyle: receiver, globalStyle: !receiver) { _, _ in
+                            throw CELError("no implementation for \(name)")
+                        })
                 }
             }
         }
@@ -159,7 +166,9 @@ func strictEquals(_ a: CELValue, _ b: CELValue) -> Bool {
     case (.map(let x), .map(let y)):
         guard x.count == y.count else { return false }
         for e in x.entries {
-            guard let other = y.entries.first(where: { strictEquals($0.key, e.key) }), strictEquals(e.value, other.value) else { return false }
+            guard let other = y.entries.first(where: { strictEquals($0.key, e.key) }), strictEquals(e.value, other.value) else {
+                return false
+            }
         }
         return true
     case (.type(let x), .type(let y)): return x.name == y.name
@@ -196,7 +205,10 @@ func decodeValue(_ any: Any) -> CELValue? {
     case "list":
         guard let items = v as? [Any] else { return nil }
         var out: [CELValue] = []
-        for item in items { guard let x = decodeValue(item) else { return nil }; out.append(x) }
+        for item in items {
+            guard let x = decodeValue(item) else { return nil }
+            out.append(x)
+        }
         return .list(out)
     case "map":
         guard let items = v as? [[String: Any]] else { return nil }
@@ -209,7 +221,9 @@ func decodeValue(_ any: Any) -> CELValue? {
     case "type": return (v as? String).map { .type(CELType($0)) }
     case "timestamp": return (v as? String).flatMap { CELTimestamp(rfc3339: $0) }.map(CELValue.timestamp)
     case "duration":
-        guard let s = v as? String, case .success(let d) = (try? CELEnvironment().compile("duration('\(s)')"))?.evaluate([:]) else { return nil }
+        guard let s = v as? String, case .success(let d) = (try? CELEnvironment().compile("duration('\(s)')"))?.evaluate([:]) else {
+            return nil
+        }
         return d
     default: return nil
     }
@@ -239,7 +253,8 @@ func decodeType(_ obj: [String: Any]) -> CELType? {
         return .list((l["elem_type"] as? [String: Any]).flatMap(decodeType) ?? .dyn)
     }
     if let m = obj["map_type"] as? [String: Any] {
-        return .map((m["key_type"] as? [String: Any]).flatMap(decodeType) ?? .dyn, (m["value_type"] as? [String: Any]).flatMap(decodeType) ?? .dyn)
+        return .map(
+            (m["key_type"] as? [String: Any]).flatMap(decodeType) ?? .dyn, (m["value_type"] as? [String: Any]).flatMap(decodeType) ?? .dyn)
     }
     if obj["dyn"] != nil { return .dyn }
     if obj.keys.contains("null") { return .null }

@@ -17,15 +17,21 @@ struct ControlsScanTests {
     static let shared = Task<Run, any Error> {
         let env = try await SeededMoto.shared.value
         let out = try TestPaths.temporaryDirectory("controls").appendingPathComponent("scan.json")
-        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path, "--quiet",
-                                "--no-evidence"],
-                               environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000001",
-                                             "AWS_SECRET_ACCESS_KEY": "controls-test-secret"])
+        let r = try await Attest.run(
+            [
+                "scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path, "--quiet",
+                "--no-evidence",
+            ],
+            environment: [
+                "AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000001",
+                "AWS_SECRET_ACCESS_KEY": "controls-test-secret",
+            ])
         return Run(status: r.status, stdout: r.stdout, report: try Attest.json(out), env: env)
     }
 
     func status(_ run: Run, _ control: String, _ resource: String) -> String? {
-        run.report["results"].asList.first { $0["control"].stringValue == control && $0["resource"].stringValue == resource }?["status"].stringValue
+        run.report["results"].asList.first { $0["control"].stringValue == control && $0["resource"].stringValue == resource }?["status"]
+            .stringValue
     }
 
     @Test func seededMistakesFailAndCorrectResourcesPass() async throws {
@@ -39,14 +45,24 @@ struct ControlsScanTests {
             ("aws-ec2-sg-no-rdp-from-internet", "\(ec2):security-group/\(env.id("sg_ssh"))", "\(ec2):security-group/\(env.id("sg_web"))"),
             ("aws-ec2-volume-encrypted", "\(ec2):volume/\(env.id("volume_plain"))", "\(ec2):volume/\(env.id("volume_encrypted"))"),
             ("aws-kms-key-rotation", env.id("kms_unrotated"), env.id("kms_rotated")),
-            ("aws-cloudtrail-trail-multi-region", "arn:aws:cloudtrail:us-east-1:\(account):trail/single-region",
-             "arn:aws:cloudtrail:us-east-1:\(account):trail/org-wide"),
-            ("aws-cloudtrail-log-file-validation", "arn:aws:cloudtrail:us-east-1:\(account):trail/single-region",
-             "arn:aws:cloudtrail:us-east-1:\(account):trail/org-wide"),
+            (
+                "aws-cloudtrail-trail-multi-region", "arn:aws:cloudtrail:us-east-1:\(account):trail/single-region",
+                "arn:aws:cloudtrail:us-east-1:\(account):trail/org-wide"
+            ),
+            (
+                "aws-cloudtrail-log-file-validation", "arn:aws:cloudtrail:us-east-1:\(account):trail/single-region",
+                "arn:aws:cloudtrail:us-east-1:\(account):trail/org-wide"
+            ),
             ("aws-iam-admin-user-mfa", "arn:aws:iam::\(account):user/bob", "arn:aws:iam::\(account):user/alice"),
             ("aws-iam-user-console-mfa", "arn:aws:iam::\(account):user/bob", "arn:aws:iam::\(account):user/alice"),
-            ("aws-rds-instance-not-public", "arn:aws:rds:us-east-1:\(account):db:public-db", "arn:aws:rds:us-east-1:\(account):db:private-db"),
-            ("aws-rds-instance-storage-encrypted", "arn:aws:rds:us-east-1:\(account):db:public-db", "arn:aws:rds:us-east-1:\(account):db:private-db"),
+            (
+                "aws-rds-instance-not-public", "arn:aws:rds:us-east-1:\(account):db:public-db",
+                "arn:aws:rds:us-east-1:\(account):db:private-db"
+            ),
+            (
+                "aws-rds-instance-storage-encrypted", "arn:aws:rds:us-east-1:\(account):db:public-db",
+                "arn:aws:rds:us-east-1:\(account):db:private-db"
+            ),
             ("aws-ec2-instance-imdsv2", "\(ec2):instance/\(env.id("instance_legacy"))", "\(ec2):instance/\(env.id("instance_hardened"))"),
             ("aws-ec2-snapshot-encrypted", "arn:aws:ec2:us-east-1::snapshot/\(env.id("snapshot"))", nil),
             ("aws-lambda-function-not-public", env.id("lambda_function"), nil),
@@ -76,7 +92,8 @@ struct ControlsScanTests {
         let errors = results.filter { $0["status"] == "error" }
         #expect(errors.map { $0["control"] } == ["aws-iam-root-not-used-recently"], "\(errors.prefix(5))")
         #expect(errors.first?["reason"].stringValue?.contains("credential_report") == true)
-        let bucket = try #require(results.first { $0["control"] == "aws-s3-bucket-not-public" && $0["resource"] == "arn:aws:s3:::public-assets-sample" })
+        let bucket = try #require(
+            results.first { $0["control"] == "aws-s3-bucket-not-public" && $0["resource"] == "arn:aws:s3:::public-assets-sample" })
         #expect(bucket["severity"] == "critical")
         #expect(bucket["observed"].objectValue?.keys.contains("attributes.policy_is_public") == true)
         #expect(bucket["observed"]["attributes.policy"]["Statement"].asList.first?["Principal"] == "*")
@@ -90,9 +107,12 @@ struct ControlsScanTests {
         let env = try await SeededMoto.shared.value
         let out = try TestPaths.temporaryDirectory("controls-narrow").appendingPathComponent("scan.json")
         let creds = ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000002", "AWS_SECRET_ACCESS_KEY": "x"]
-        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--services", "s3,ec2", "--frameworks", "nis2",
-                                "--severity", "critical", "--fail-on", "never", "--format", "json", "--output", out.path, "--quiet", "--no-evidence"],
-                               environment: creds)
+        let r = try await Attest.run(
+            [
+                "scan", "aws", "--regions", "us-east-1", "--services", "s3,ec2", "--frameworks", "nis2",
+                "--severity", "critical", "--fail-on", "never", "--format", "json", "--output", out.path, "--quiet", "--no-evidence",
+            ],
+            environment: creds)
         #expect(r.status == 0, "\(r.stderr)")
         let report = try Attest.json(out)
         let results = report["results"].asList
@@ -106,10 +126,15 @@ struct ControlsScanTests {
         let env = try await SeededMoto.shared.value
         let out = try TestPaths.temporaryDirectory("controls-gap").appendingPathComponent("scan.json")
         // An endpoint override for KMS that refuses connections: every KMS call fails.
-        let r = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--services", "kms", "--fail-on", "never",
-                                "--format", "json", "--output", out.path, "--quiet", "--no-evidence"],
-                               environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:9",
-                                             "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000003", "AWS_SECRET_ACCESS_KEY": "x"])
+        let r = try await Attest.run(
+            [
+                "scan", "aws", "--regions", "us-east-1", "--services", "kms", "--fail-on", "never",
+                "--format", "json", "--output", out.path, "--quiet", "--no-evidence",
+            ],
+            environment: [
+                "AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:9",
+                "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000003", "AWS_SECRET_ACCESS_KEY": "x",
+            ])
         #expect(r.status == 3, "\(r.stderr)")
         let results = try Attest.json(out)["results"].asList.filter { $0["resource_type"] == "aws.kms.key" }
         #expect(!results.isEmpty)

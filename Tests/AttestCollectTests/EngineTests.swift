@@ -3,6 +3,7 @@ import AttestCollect
 import AttestControls
 import AttestCore
 import AttestInventory
+import AttestTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -12,8 +13,10 @@ import Testing
 struct TableCaller: ServiceCaller {
     let answers: @Sendable (String, [String: JSONValue]) throws -> JSONValue
 
-    func call(service: ServiceSpec, operation: OperationSpec, scope: CollectionScope, parameters: [String: JSONValue],
-              context: JSONValue) async throws -> JSONValue {
+    func call(
+        service: ServiceSpec, operation: OperationSpec, scope: CollectionScope, parameters: [String: JSONValue],
+        context: JSONValue
+    ) async throws -> JSONValue {
         try answers(operation.name, parameters)
     }
 
@@ -31,20 +34,26 @@ struct TableError: Error { var code: String }
 struct EngineTests {
     static let target = CollectionTarget(
         accounts: [AccountTarget(id: "111122223333", homeRegion: "us-east-1", values: ["partition": "aws"])],
-        scopes: ["global": [CollectionScope(account: "111122223333", region: "global")],
-                 "regional": [CollectionScope(account: "111122223333", region: "us-east-1")]])
+        scopes: [
+            "global": [CollectionScope(account: "111122223333", region: "global")],
+            "regional": [CollectionScope(account: "111122223333", region: "us-east-1")],
+        ])
 
     @Test func credentialReportRowsMergeIntoUsersAndTheRootAccount() async throws {
         let spec = try SpecLoader.loadService(try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws")
         let csv = """
-        user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active
-        <root_account>,arn:aws:iam::111122223333:root,2020-01-01T00:00:00+00:00,not_supported,2026-11-01T10:00:00+00:00,false,true
-        carol,arn:aws:iam::111122223333:user/carol,2021-01-01T00:00:00+00:00,true,N/A,false,false
-        ghost,arn:aws:iam::111122223333:user/ghost,2021-01-01T00:00:00+00:00,true,N/A,true,false
-        """
+            user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active
+            <root_account>,arn:aws:iam::111122223333:root,2020-01-01T00:00:00+00:00,not_supported,2026-11-01T10:00:00+00:00,false,true
+            carol,arn:aws:iam::111122223333:user/carol,2021-01-01T00:00:00+00:00,true,N/A,false,false
+            ghost,arn:aws:iam::111122223333:user/ghost,2021-01-01T00:00:00+00:00,true,N/A,true,false
+            """
         let caller = TableCaller { op, params in
             switch op {
-            case "ListUsers": return ["Users": ["member": ["UserName": "carol", "Arn": "arn:aws:iam::111122223333:user/carol", "UserId": "AID1"]], "IsTruncated": "false"]
+            case "ListUsers":
+                return [
+                    "Users": ["member": ["UserName": "carol", "Arn": "arn:aws:iam::111122223333:user/carol", "UserId": "AID1"]],
+                    "IsTruncated": "false",
+                ]
             case "GenerateCredentialReport": return ["State": "COMPLETE"]
             case "GetCredentialReport": return ["Content": .string(Data(csv.utf8).base64EncodedString()), "ReportFormat": "text/csv"]
             case "GetAccountPasswordPolicy", "GetLoginProfile": throw TableError(code: "NoSuchEntity")
@@ -85,15 +94,15 @@ struct EngineTests {
 
     @Test func aPagingLoopStopsWithAnError() async throws {
         let yaml = """
-        service: loop
-        settings: {protocol: json}
-        operations:
-          ListThings: {items: "Things[]", paginate: {input: Marker, output: NextMarker}}
-        resources:
-          - type: test.thing
-            list: ListThings
-            id: "thing/{item.Id}"
-        """
+            service: loop
+            settings: {protocol: json}
+            operations:
+              ListThings: {items: "Things[]", paginate: {input: Marker, output: NextMarker}}
+            resources:
+              - type: test.thing
+                list: ListThings
+                id: "thing/{item.Id}"
+            """
         let spec = try SpecLoader.loadService(yaml, file: "loop.yaml", provider: "test")
         let caller = TableCaller { _, params in
             ["Things": [["Id": .string(params["Marker"]?.stringValue ?? "first")]], "NextMarker": "same-token-every-time"]
@@ -105,15 +114,15 @@ struct EngineTests {
 
     @Test func itemsWithoutAnIdAreReportedNotInvented() async throws {
         let yaml = """
-        service: odd
-        settings: {protocol: json}
-        operations:
-          ListThings: {items: "Things[]"}
-        resources:
-          - type: test.thing
-            list: ListThings
-            id: "thing/{item.Id}"
-        """
+            service: odd
+            settings: {protocol: json}
+            operations:
+              ListThings: {items: "Things[]"}
+            resources:
+              - type: test.thing
+                list: ListThings
+                id: "thing/{item.Id}"
+            """
         let spec = try SpecLoader.loadService(yaml, file: "odd.yaml", provider: "test")
         let caller = TableCaller { _, _ in ["Things": [["Id": "a"], ["Name": "no id"], "a string", ["Id": ["nested": 1]]]] }
         let result = await CollectionEngine(caller: caller).collect(services: [spec], target: Self.target)
@@ -125,8 +134,6 @@ struct EngineTests {
 extension TestPaths {
     static var iamSpec: URL { repository.appendingPathComponent("providers/aws/iam.yaml") }
 }
-
-import AttestTestSupport
 
 /// The defects a review of the first engine found, each pinned down.
 @Suite("Collection gaps land where the data is missing")
@@ -147,14 +154,29 @@ struct CollectionGapTests {
         let caller = TableCaller { op, params in
             switch op {
             case "ListUsers":
-                return ["Users": ["member": [["UserName": "dave", "Arn": .string("arn:aws:iam::\(Self.a):user/dave")],
-                                             ["UserName": "erin", "Arn": .string("arn:aws:iam::\(Self.a):user/erin")]]]]
+                return [
+                    "Users": [
+                        "member": [
+                            ["UserName": "dave", "Arn": .string("arn:aws:iam::\(Self.a):user/dave")],
+                            ["UserName": "erin", "Arn": .string("arn:aws:iam::\(Self.a):user/erin")],
+                        ]
+                    ]
+                ]
             case "ListAccessKeys":
                 if params["UserName"] == "dave" { throw TableError(code: "AccessDenied") }
-                return ["AccessKeyMetadata": ["member": [["AccessKeyId": "AKIAERIN", "UserName": "erin", "Status": "Active",
-                                                          "CreateDate": "2026-11-01T00:00:00Z"]]]]
+                return [
+                    "AccessKeyMetadata": [
+                        "member": [
+                            [
+                                "AccessKeyId": "AKIAERIN", "UserName": "erin", "Status": "Active",
+                                "CreateDate": "2026-11-01T00:00:00Z",
+                            ]
+                        ]
+                    ]
+                ]
             case "GenerateCredentialReport": return ["State": "COMPLETE"]
-            case "GetCredentialReport", "GetAccountPasswordPolicy", "GetLoginProfile", "GetAccountSummary": throw TableError(code: "NoSuchEntity")
+            case "GetCredentialReport", "GetAccountPasswordPolicy", "GetLoginProfile", "GetAccountSummary":
+                throw TableError(code: "NoSuchEntity")
             default: return [:]
             }
         }
@@ -165,8 +187,9 @@ struct CollectionGapTests {
         #expect(failed.parentId == "arn:aws:iam::\(Self.a):user/dave")
         #expect(failed.resourceId == nil)
 
-        let gaps = ControlEngine.CollectionGaps(errors: result.errors.filter { $0.operation == "ListAccessKeys" }, services: [spec],
-                                                regionalLevels: ["regional"])
+        let gaps = ControlEngine.CollectionGaps(
+            errors: result.errors.filter { $0.operation == "ListAccessKeys" }, services: [spec],
+            regionalLevels: ["regional"])
         let results = await ControlEngine(controls: try Self.controls(["aws-iam-access-key-rotated", "aws-iam-user-console-mfa"]))
             .evaluate(graph: result.graph, now: Date(timeIntervalSince1970: 1_764_547_200), gaps: gaps)
         // Dave's own controls are judged: his user was read.
@@ -183,37 +206,45 @@ struct CollectionGapTests {
 
     @Test func discoveryRendersTemplatesWithTheOperationsDefaults() async throws {
         let yaml = """
-        service: things
-        scope: global
-        operations:
-          Describe: {parameters: {Mode: full, Limit: 50}}
-        resources: []
-        """
-        let spec = ProviderSpec(provider: "test", services: [try SpecLoader.loadService(yaml, file: "things.yaml", provider: "test")],
-                                discovery: ["regions": DiscoveryCall(service: "things", operation: "Describe", items: nil,
-                                                                     parameters: ["Owner": .template(try Template("{account}")), "Limit": .json(5)])])
+            service: things
+            scope: global
+            operations:
+              Describe: {parameters: {Mode: full, Limit: 50}}
+            resources: []
+            """
+        let spec = ProviderSpec(
+            provider: "test", services: [try SpecLoader.loadService(yaml, file: "things.yaml", provider: "test")],
+            discovery: [
+                "regions": DiscoveryCall(
+                    service: "things", operation: "Describe", items: nil,
+                    parameters: ["Owner": .template(try Template("{account}")), "Limit": .json(5)])
+            ])
         let seen = Box()
         let caller = TableCaller { _, params in
             seen.value.withLock { $0 = params }
             return ["ok": true]
         }
-        _ = try await CollectionEngine(caller: caller).discover(spec.discovery["regions"]!, in: spec,
-                                                               scope: CollectionScope(account: Self.a, region: "us-east-1"),
-                                                               context: ["account": .string(Self.a)])
+        _ = try await CollectionEngine(caller: caller).discover(
+            spec.discovery["regions"]!, in: spec,
+            scope: CollectionScope(account: Self.a, region: "us-east-1"),
+            context: ["account": .string(Self.a)])
         // The call's own parameters win over the operation's defaults; templates are rendered.
         #expect(seen.value.withLock { $0 } == ["Mode": "full", "Limit": 5, "Owner": .string(Self.a)])
     }
 
     @Test func aDiscoveryFailureBlamesNoResourceType() throws {
         let errors = [
-            CollectionError(kind: .discovery, service: "ec2", account: Self.a, region: "us-east-1", operation: "DescribeRegions",
-                            code: "AccessDenied", message: "could not list enabled regions"),
-            CollectionError(kind: .scopeUnavailable, service: "ec2", account: Self.a, region: "xx-nowhere-1", operation: "DescribeRegions",
-                            code: "RegionNotEnabled", message: "not enabled"),
+            CollectionError(
+                kind: .discovery, service: "ec2", account: Self.a, region: "us-east-1", operation: "DescribeRegions",
+                code: "AccessDenied", message: "could not list enabled regions"),
+            CollectionError(
+                kind: .scopeUnavailable, service: "ec2", account: Self.a, region: "xx-nowhere-1", operation: "DescribeRegions",
+                code: "RegionNotEnabled", message: "not enabled"),
         ]
         let services = try [("ec2", "regional", "aws.ec2.vpc"), ("iam", "global", "aws.iam.user")].map { id, scope, type in
-            try SpecLoader.loadService("service: \(id)\nscope: \(scope)\nresources:\n  - {type: \(type), singleton: true, id: x}\n",
-                                       file: "\(id).yaml", provider: "aws")
+            try SpecLoader.loadService(
+                "service: \(id)\nscope: \(scope)\nresources:\n  - {type: \(type), singleton: true, id: x}\n",
+                file: "\(id).yaml", provider: "aws")
         }
         let gaps = ControlEngine.CollectionGaps(errors: errors, services: services, regionalLevels: ["regional"])
         // The home region's EC2 results stay judged.
@@ -237,8 +268,10 @@ struct CollectionGapTests {
             """
         }
         #expect(throws: Never.self) { _ = try SpecLoader.loadService(spec("attempts: 5, interval: 0.5"), file: "s.yaml", provider: "t") }
-        for (poll, message) in [("attempts: five", "attempts must be"), ("attempts: 0", "attempts must be"),
-                                ("interval: soon", "interval must be"), ("interval: -1", "interval must be")] {
+        for (poll, message) in [
+            ("attempts: five", "attempts must be"), ("attempts: 0", "attempts must be"),
+            ("interval: soon", "interval must be"), ("interval: -1", "interval must be"),
+        ] {
             #expect { _ = try SpecLoader.loadService(spec(poll), file: "s.yaml", provider: "t") } throws: {
                 ($0 as? SpecError)?.message.contains(message) == true && ($0 as? SpecError)?.line == 7
             }
@@ -247,4 +280,3 @@ struct CollectionGapTests {
 }
 
 final class Box: Sendable { let value = Mutex<[String: JSONValue]>([:]) }
-

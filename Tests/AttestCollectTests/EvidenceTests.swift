@@ -21,11 +21,14 @@ struct EvidenceTests {
         ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIAEVIDENCE00000001", "AWS_SECRET_ACCESS_KEY": "evidence-test"]
     }
 
-    static func scan(_ env: SeededMoto, evidence: String, key: String, extra: [String] = []) throws -> ProcessResult {
-        try Attest.run(["scan", "aws", "--regions", "us-east-1", "--quiet", "--fail-on", "never", "--format", "json",
-                        "--output", FileManager.default.temporaryDirectory.appendingPathComponent("evidence-scan-\(UUID().uuidString).json").path,
-                        "--evidence", evidence, "--signing-key", key] + extra,
-                       environment: credentials(env))
+    static func scan(_ env: SeededMoto, evidence: String, key: String, extra: [String] = []) async throws -> ProcessResult {
+        try await Attest.run(
+            [
+                "scan", "aws", "--regions", "us-east-1", "--quiet", "--fail-on", "never", "--format", "json",
+                "--output", FileManager.default.temporaryDirectory.appendingPathComponent("evidence-scan-\(UUID().uuidString).json").path,
+                "--evidence", evidence, "--signing-key", key,
+            ] + extra,
+            environment: credentials(env))
     }
 
     /// Two scans into one store, signed with a key made by `attest evidence keygen`.
@@ -33,13 +36,13 @@ struct EvidenceTests {
         let env = try await SeededMoto.shared.value
         let dir = try TestPaths.temporaryDirectory("evidence")
         let key = dir.appendingPathComponent("signing.key").path
-        let keygen = try Attest.run(["evidence", "keygen", "--out", key])
+        let keygen = try await Attest.run(["evidence", "keygen", "--out", key])
         guard keygen.status == 0 else { throw TestPeerError("keygen: \(keygen.stderr)") }
         let publicKey = dir.appendingPathComponent("public.pem")
         try Data(keygen.stdout.utf8).write(to: publicKey)
         let store = dir.appendingPathComponent("evidence")
         for _ in 0..<2 {
-            let r = try scan(env, evidence: store.path, key: key)
+            let r = try await scan(env, evidence: store.path, key: key)
             guard r.status == 3 || r.status == 0 else { throw TestPeerError("scan exited \(r.status): \(r.stderr)") }
         }
         return Base(dir: dir, store: store, key: key, publicKey: publicKey, env: env)
@@ -51,8 +54,8 @@ struct EvidenceTests {
         return target
     }
 
-    static func verify(_ args: [String]) throws -> (status: Int32, report: JSONValue) {
-        let r = try Attest.run(["evidence", "verify", "--format", "json"] + args)
+    static func verify(_ args: [String]) async throws -> (status: Int32, report: JSONValue) {
+        let r = try await Attest.run(["evidence", "verify", "--format", "json"] + args)
         return (r.status, (try? JSONValue.parse(r.stdout)) ?? ["stderr": .string(r.stderr)])
     }
 
@@ -79,7 +82,7 @@ struct EvidenceTests {
 
     @Test func anUntouchedStoreVerifies() async throws {
         let base = try await Self.shared.value
-        let (status, report) = try Self.verify(["--evidence", base.store.path, "--public-key", base.publicKey.path])
+        let (status, report) = try await Self.verify(["--evidence", base.store.path, "--public-key", base.publicKey.path])
         #expect(status == 0, "\(report)")
         #expect(report["intact"] == true)
         #expect(report["scans"] == 2)
@@ -97,11 +100,13 @@ struct EvidenceTests {
         let store = try Self.copy(try await Self.shared.value)
         var (key, url, lines) = try Self.target(store)
         let original = lines[1]
-        lines[1] = original.contains("\"result\":\"fail\"") ? original.replacingOccurrences(of: "\"result\":\"fail\"", with: "\"result\":\"pass\"")
+        lines[1] =
+            original.contains("\"result\":\"fail\"")
+            ? original.replacingOccurrences(of: "\"result\":\"fail\"", with: "\"result\":\"pass\"")
             : original.replacingOccurrences(of: "\"result\":\"", with: "\"result\":\"x")
         #expect(lines[1] != original)
         try Self.write(lines, to: url)
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 1)
         let f = Self.findings(report)
         #expect(f.contains { $0.kind == "record-changed" && $0.key == key && $0.message.contains("line 2 (record 1) was changed") }, "\(f)")
@@ -112,7 +117,7 @@ struct EvidenceTests {
         var (key, url, lines) = try Self.target(store)
         lines.insert(lines[0], at: 2)
         try Self.write(lines, to: url)
-        let f = Self.findings(try Self.verify(["--evidence", store.path]).report)
+        let f = Self.findings(try await Self.verify(["--evidence", store.path]).report)
         #expect(f.contains { $0.kind == "record-inserted" && $0.key == key && $0.message.contains("line 3 repeats record 0") }, "\(f)")
     }
 
@@ -122,7 +127,7 @@ struct EvidenceTests {
         let count = lines.count
         lines.remove(at: 1)
         try Self.write(lines, to: url)
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 1)
         let f = Self.findings(report)
         #expect(f.contains { $0.kind == "record-deleted" && $0.key == key && $0.message.contains("record 1 of \(count) missing") }, "\(f)")
@@ -133,15 +138,18 @@ struct EvidenceTests {
         var (key, url, lines) = try Self.target(store)
         lines.swapAt(1, 2)
         try Self.write(lines, to: url)
-        let f = Self.findings(try Self.verify(["--evidence", store.path]).report)
-        #expect(f.contains { $0.kind == "record-reordered" && $0.key == key && $0.message.contains("line 2 holds record 2 before line 3 with record 1") }, "\(f)")
+        let f = Self.findings(try await Self.verify(["--evidence", store.path]).report)
+        #expect(
+            f.contains {
+                $0.kind == "record-reordered" && $0.key == key && $0.message.contains("line 2 holds record 2 before line 3 with record 1")
+            }, "\(f)")
     }
 
     @Test func aDeletedFileIsNamed() async throws {
         let store = try Self.copy(try await Self.shared.value)
         let (key, url, _) = try Self.target(store)
         try FileManager.default.removeItem(at: url)
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 1)
         #expect(Self.findings(report).contains { $0.kind == "file-deleted" && $0.key == key })
     }
@@ -150,9 +158,10 @@ struct EvidenceTests {
         let store = try Self.copy(try await Self.shared.value)
         let (key, url, _) = try Self.target(store)
         let forged = key.replacingOccurrences(of: "requirement=cc6.1", with: "requirement=cc9.9")
-        try FileManager.default.createDirectory(at: store.appendingPathComponent(forged).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: store.appendingPathComponent(forged).deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: url, to: store.appendingPathComponent(forged))
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 1)
         #expect(Self.findings(report).contains { $0.kind == "file-added" && $0.key == forged }, "\(Self.findings(report))")
     }
@@ -160,7 +169,7 @@ struct EvidenceTests {
     @Test func aDeletedScanLeavesAGapInTheManifestChain() async throws {
         let store = try Self.copy(try await Self.shared.value)
         try FileManager.default.removeItem(at: store.appendingPathComponent(EvidenceLayout.manifestKey(sequence: 1)))
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 1)
         let f = Self.findings(report)
         #expect(f.contains { $0.kind == "scan-deleted" && $0.message.contains("manifest 1 missing") }, "\(f)")
@@ -180,9 +189,11 @@ struct EvidenceTests {
         let entry = try #require(try Self.manifest(store, 2)["files"].asList.first { $0["key"].stringValue == key })
         let newDigest = EvidenceDigest.bytes(try Data(contentsOf: url))
         try Data(text.replacingOccurrences(of: entry["sha256"].stringValue!, with: newDigest).utf8).write(to: manifestURL)
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 1)
-        #expect(Self.findings(report).contains { $0.kind == "bad-signature" && $0.key == EvidenceLayout.manifestKey(sequence: 2) }, "\(Self.findings(report))")
+        #expect(
+            Self.findings(report).contains { $0.kind == "bad-signature" && $0.key == EvidenceLayout.manifestKey(sequence: 2) },
+            "\(Self.findings(report))")
     }
 
     @Test func aManifestSignedWithAnotherKeyIsNamed() async throws {
@@ -192,41 +203,51 @@ struct EvidenceTests {
         var manifest = try ScanManifest(data: Data(contentsOf: manifestURL), key: "m")
         let other = EvidenceSigningKey()
         try manifest.signed(with: other).write(to: manifestURL)
-        let f = Self.findings(try Self.verify(["--evidence", store.path]).report)
+        let f = Self.findings(try await Self.verify(["--evidence", store.path]).report)
         #expect(f.contains { $0.kind == "different-key" && $0.message.contains(other.publicKey.id) }, "\(f)")
 
         // Replacing the stored public key too is caught against the key the auditor holds.
         try Data(other.publicKey.pem.utf8).write(to: store.appendingPathComponent(EvidenceLayout.publicKeyKey))
-        let (status, report) = try Self.verify(["--evidence", store.path, "--public-key", base.publicKey.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path, "--public-key", base.publicKey.path])
         #expect(status == 1)
         #expect(Self.findings(report).contains { $0.kind == "different-key" && $0.key == EvidenceLayout.publicKeyKey })
     }
 
     @Test func everyRecordIsValidOCSF() async throws {
         let base = try await Self.shared.value
-        let out = try runProcessCapturing("/usr/bin/env", ["python3", TestPaths.repository.appendingPathComponent("Tests/Support/evidence/validate_ocsf.py").path,
-                                                           base.store.path])
+        let out = try await runProcessCapturing(
+            "/usr/bin/env",
+            [
+                "python3", TestPaths.repository.appendingPathComponent("Tests/Support/evidence/validate_ocsf.py").path,
+                base.store.path,
+            ])
         #expect(out.status == 0, "\(out.stdout.prefix(2000)) \(out.stderr.suffix(1000))")
         let summary = try JSONValue.parse(out.stdout)
         #expect(summary["invalid"].asList.isEmpty)
-        let (_, report) = try Self.verify(["--evidence", base.store.path])
+        let (_, report) = try await Self.verify(["--evidence", base.store.path])
         #expect(summary["records"] == report["records"])
     }
 
     @Test func duckDBReadsThePartitionsWithTheSameCounts() async throws {
         let base = try await Self.shared.value
-        let out = try runProcess("/usr/bin/env", ["python3", TestPaths.repository.appendingPathComponent("Tests/Support/evidence/duckdb_counts.py").path,
-                                                  base.store.path])
+        let out = try await runProcess(
+            "/usr/bin/env",
+            [
+                "python3", TestPaths.repository.appendingPathComponent("Tests/Support/evidence/duckdb_counts.py").path,
+                base.store.path,
+            ])
         var duck: [String: Int64] = [:]
         for row in try JSONValue.parse(out).asList {
-            duck["\(row["framework"].stringValue!)/\(row["requirement"].stringValue!)/\(row["status"].stringValue ?? "")", default: 0] += row["count"].intValue ?? 0
+            duck["\(row["framework"].stringValue!)/\(row["requirement"].stringValue!)/\(row["status"].stringValue ?? "")", default: 0] +=
+                row["count"].intValue ?? 0
         }
-        let query = try Attest.run(["evidence", "query", "--evidence", base.store.path, "--format", "json"])
+        let query = try await Attest.run(["evidence", "query", "--evidence", base.store.path, "--format", "json"])
         #expect(query.status == 0, "\(query.stderr)")
         let ocsfStatus = ["pass": "Pass", "fail": "Fail", "error": "Error", "not_applicable": "Not Applicable"]
         var attest: [String: Int64] = [:]
         for row in try JSONValue.parse(query.stdout).asList {
-            let key = "\(row["framework"].stringValue!)/\(EvidenceLayout.slug(row["requirement"].stringValue!))/\(ocsfStatus[row["status"].stringValue!]!)"
+            let key =
+                "\(row["framework"].stringValue!)/\(EvidenceLayout.slug(row["requirement"].stringValue!))/\(ocsfStatus[row["status"].stringValue!]!)"
             attest[key, default: 0] += 1
         }
         #expect(!duck.isEmpty)
@@ -242,17 +263,23 @@ struct EvidenceTests {
             }
         }
         #expect(expected > 0)
-        let r = try Attest.run(["evidence", "query", "--evidence", base.store.path, "--framework", "soc2", "--requirement", "cc6.1",
-                                "--status", "fail", "--format", "csv"])
+        let r = try await Attest.run([
+            "evidence", "query", "--evidence", base.store.path, "--framework", "soc2", "--requirement", "cc6.1",
+            "--status", "fail", "--format", "csv",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let rows = r.stdout.split(separator: "\n").dropFirst()
         #expect(Int64(rows.count) == expected)
         #expect(rows.allSatisfy { $0.contains(",soc2,CC6.1,") && $0.contains(",fail,") })
         #expect(rows.contains { $0.contains("arn:aws:iam::\(base.env.account):user/bob") })
         // A period before any scan has nothing.
-        let empty = try Attest.run(["evidence", "query", "--evidence", base.store.path, "--from", "2020-01-01", "--to", "2020-12-31", "--format", "json"])
+        let empty = try await Attest.run([
+            "evidence", "query", "--evidence", base.store.path, "--from", "2020-01-01", "--to", "2020-12-31", "--format", "json",
+        ])
         #expect(try JSONValue.parse(empty.stdout).asList.isEmpty)
-        let summary = try Attest.run(["evidence", "summary", "--evidence", base.store.path, "--framework", "soc2", "--format", "json"])
+        let summary = try await Attest.run([
+            "evidence", "summary", "--evidence", base.store.path, "--framework", "soc2", "--format", "json",
+        ])
         let cc61 = try #require(try JSONValue.parse(summary.stdout).asList.first { $0["requirement"] == "CC6.1" })
         #expect(cc61["scans"] == 2)
         #expect(cc61["failing"] == 2)
@@ -263,32 +290,41 @@ struct EvidenceTests {
         let base = try await Self.shared.value
         let dir = try TestPaths.temporaryDirectory("package")
         let package = dir.appendingPathComponent("soc2.tar.gz")
-        let export = try Attest.run(["evidence", "export", "--evidence", base.store.path, "--framework", "soc2", "--out", package.path])
+        let export = try await Attest.run([
+            "evidence", "export", "--evidence", base.store.path, "--framework", "soc2", "--out", package.path,
+        ])
         #expect(export.status == 0, "\(export.stderr)")
-        let (status, report) = try Self.verify(["--package", package.path, "--public-key", base.publicKey.path])
+        let (status, report) = try await Self.verify(["--package", package.path, "--public-key", base.publicKey.path])
         #expect(status == 0, "\(report)")
         #expect(report["scans"] == 2)
         // Holds only SOC 2 files, with the methodology and the key, readable by tar.
-        let listing = try runProcess("/usr/bin/env", ["tar", "tzf", package.path])
-        #expect(listing.contains("METHODOLOGY.md") && listing.contains("evidence/_keys/") && listing.contains("evidence/_scans/0000000002.json"))
+        let listing = try await runProcess("/usr/bin/env", ["tar", "tzf", package.path])
+        #expect(
+            listing.contains("METHODOLOGY.md") && listing.contains("evidence/_keys/") && listing.contains("evidence/_scans/0000000002.json")
+        )
         #expect(listing.contains("framework=soc2/") && !listing.contains("framework=iso27001/"))
-        let methodology = try runProcess("/usr/bin/env", ["tar", "xzOf", package.path, "METHODOLOGY.md"])
+        let methodology = try await runProcess("/usr/bin/env", ["tar", "xzOf", package.path, "METHODOLOGY.md"])
         #expect(methodology.contains("aws-s3-bucket-not-public") && methodology.contains("How to verify"))
 
         // Change one record inside the package and pack it again.
         let tampered = dir.appendingPathComponent("tampered.tar.gz")
-        try runProcess("/usr/bin/env", ["python3", "-c", """
-            import tarfile, io, sys
-            src, dst = sys.argv[1], sys.argv[2]
-            with tarfile.open(src) as t, tarfile.open(dst, "w:gz") as out:
-                done = False
-                for m in t.getmembers():
-                    data = t.extractfile(m).read()
-                    if not done and m.name.endswith(".jsonl"):
-                        data = data.replace(b'"result":"', b'"result":"x', 1); done = True
-                    m.size = len(data); out.addfile(m, io.BytesIO(data))
-            """, package.path, tampered.path])
-        let (badStatus, badReport) = try Self.verify(["--package", tampered.path])
+        _ = try await runProcess(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import tarfile, io, sys
+                src, dst = sys.argv[1], sys.argv[2]
+                with tarfile.open(src) as t, tarfile.open(dst, "w:gz") as out:
+                    done = False
+                    for m in t.getmembers():
+                        data = t.extractfile(m).read()
+                        if not done and m.name.endswith(".jsonl"):
+                            data = data.replace(b'"result":"', b'"result":"x', 1); done = True
+                        m.size = len(data); out.addfile(m, io.BytesIO(data))
+                """, package.path, tampered.path,
+            ])
+        let (badStatus, badReport) = try await Self.verify(["--package", tampered.path])
         #expect(badStatus == 1)
         #expect(Self.findings(badReport).contains { $0.kind == "record-changed" })
     }
@@ -298,11 +334,16 @@ struct EvidenceTests {
         let store = try Self.copy(base)
         let process = Process()
         process.executableURL = TestPaths.attestBinary
-        process.arguments = ["scan", "aws", "--quiet", "--fail-on", "never", "--output", store.deletingLastPathComponent().appendingPathComponent("killed.txt").path,
-                             "--evidence", store.path,
-                             "--signing-key", base.key]
-        var environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent",
-                           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"]
+        process.arguments = [
+            "scan", "aws", "--quiet", "--fail-on", "never", "--output",
+            store.deletingLastPathComponent().appendingPathComponent("killed.txt").path,
+            "--evidence", store.path,
+            "--signing-key", base.key,
+        ]
+        var environment = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent",
+            "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        ]
         environment.merge(Self.credentials(base.env)) { _, new in new }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
@@ -321,25 +362,25 @@ struct EvidenceTests {
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(!FileManager.default.fileExists(atPath: store.appendingPathComponent(EvidenceLayout.manifestKey(sequence: 3)).path))
 
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 0, "\(report)")
         #expect(report["scans"] == 2)
         #expect(report["incomplete"].asList.contains { $0["scan_id"].stringValue == scanID })
-        let table = try Attest.run(["evidence", "verify", "--evidence", store.path])
+        let table = try await Attest.run(["evidence", "verify", "--evidence", store.path])
         #expect(table.stdout.contains("INCOMPLETE scan \(scanID)"))
         // The next scan goes on from there.
-        #expect(try Self.scan(base.env, evidence: store.path, key: base.key).status != 2)
-        #expect(try Self.verify(["--evidence", store.path]).report["scans"] == 3)
+        #expect(try await Self.scan(base.env, evidence: store.path, key: base.key).status != 2)
+        #expect(try await Self.verify(["--evidence", store.path]).report["scans"] == 3)
     }
 
     @Test func concurrentScansIntoOneStoreChainWithoutCorruption() async throws {
         let base = try await Self.shared.value
         let store = try TestPaths.temporaryDirectory("evidence-concurrent").appendingPathComponent("evidence")
-        async let a = Task.detached { try Self.scan(base.env, evidence: store.path, key: base.key) }.value
-        async let b = Task.detached { try Self.scan(base.env, evidence: store.path, key: base.key) }.value
+        async let a = Task.detached { try await Self.scan(base.env, evidence: store.path, key: base.key) }.value
+        async let b = Task.detached { try await Self.scan(base.env, evidence: store.path, key: base.key) }.value
         let (ra, rb) = try await (a, b)
         #expect(ra.status != 2 && rb.status != 2, "\(ra.stderr) \(rb.stderr)")
-        let (status, report) = try Self.verify(["--evidence", store.path])
+        let (status, report) = try await Self.verify(["--evidence", store.path])
         #expect(status == 0, "\(report)")
         #expect(report["scans"] == 2)
         let second = try Self.manifest(store, 2)
@@ -354,7 +395,8 @@ struct EvidenceTests {
         let moto = try await MotoServer.start()
         defer { moto.stop() }
         let bucket = "attest-evidence-\(UUID().uuidString.prefix(8).lowercased())"
-        try moto.python("""
+        try await moto.python(
+            """
             client("s3").create_bucket(Bucket="\(bucket)", ObjectLockEnabledForBucket=True)
             """)
         let dir = try TestPaths.temporaryDirectory("evidence-s3")
@@ -362,24 +404,32 @@ struct EvidenceTests {
         try Data("evidence:\n  retention_days: 2\n  region: us-east-1\n".utf8).write(to: config)
         let destination = "s3://\(bucket)/team-a"
         let env = ["AWS_ENDPOINT_URL": moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIAEVIDENCE00000002", "AWS_SECRET_ACCESS_KEY": "evidence-s3"]
-        let scan = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--quiet", "--fail-on", "never", "--format", "json",
-                                   "--output", FileManager.default.temporaryDirectory.appendingPathComponent("evidence-s3-\(UUID().uuidString).json").path,
-                                   "--evidence", destination, "--signing-key", base.key, "--config", config.path], environment: env)
+        let scan = try await Attest.run(
+            [
+                "scan", "aws", "--regions", "us-east-1", "--quiet", "--fail-on", "never", "--format", "json",
+                "--output", FileManager.default.temporaryDirectory.appendingPathComponent("evidence-s3-\(UUID().uuidString).json").path,
+                "--evidence", destination, "--signing-key", base.key, "--config", config.path,
+            ], environment: env)
         #expect(scan.status == 0 || scan.status == 3, "\(scan.stderr)")
         #expect(scan.stderr.contains("signed manifest s3://\(bucket)/team-a/_scans/0000000001.json"), "\(scan.stderr)")
 
-        var verify = try Attest.run(["evidence", "verify", "--evidence", destination, "--format", "json", "--config", config.path], environment: env)
+        var verify = try await Attest.run(
+            ["evidence", "verify", "--evidence", destination, "--format", "json", "--config", config.path], environment: env)
         #expect(verify.status == 0, "\(verify.stdout.prefix(1000)) \(verify.stderr)")
         let records = try JSONValue.parse(verify.stdout)["records"].intValue ?? 0
         #expect(records > 50)
-        let query = try Attest.run(["evidence", "query", "--evidence", destination, "--framework", "soc2", "--format", "json",
-                                    "--config", config.path], environment: env)
+        let query = try await Attest.run(
+            [
+                "evidence", "query", "--evidence", destination, "--framework", "soc2", "--format", "json",
+                "--config", config.path,
+            ], environment: env)
         #expect(query.status == 0)
         #expect(!(try JSONValue.parse(query.stdout).asList.isEmpty))
 
         // Locked: COMPLIANCE mode until two days from now; the version cannot be deleted, and an
         // overwrite only adds a version (which verify then reports).
-        let outcome = try moto.python("""
+        let outcome = try await moto.python(
+            """
             import datetime
             s3 = client("s3")
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket="\(bucket)", Prefix="team-a/framework=soc2/")["Contents"]]
@@ -404,9 +454,13 @@ struct EvidenceTests {
         #expect(o["delete"] == "AccessDenied")
         #expect(o["kept"] == true)
         #expect(o["checksum"] == true)
-        verify = try Attest.run(["evidence", "verify", "--evidence", destination, "--format", "json", "--config", config.path], environment: env)
+        verify = try await Attest.run(
+            ["evidence", "verify", "--evidence", destination, "--format", "json", "--config", config.path], environment: env)
         #expect(verify.status == 1)
-        #expect(try JSONValue.parse(verify.stdout)["findings"].asList.contains { $0["kind"] == "record-inserted" || $0["kind"] == "record-deleted" })
+        #expect(
+            try JSONValue.parse(verify.stdout)["findings"].asList.contains {
+                $0["kind"] == "record-inserted" || $0["kind"] == "record-deleted"
+            })
     }
 }
 
@@ -415,10 +469,13 @@ struct EvidenceTests {
 struct EvidenceSummaryTests {
     func manifest(_ sequence: Int, hoursAfterStart hours: Double, counts: [String: Int]) -> ScanManifest {
         let start = Date(timeIntervalSince1970: 1_767_225_600 + hours * 3600)
-        return ScanManifest(sequence: sequence, scanID: "s\(sequence)", startedAt: start, finishedAt: start, toolVersion: "t", provider: "aws",
-                            accounts: ["1"], frameworks: ["soc2"], controlCatalogueDigest: "", configDigest: "",
-                            files: [.init(key: "k\(sequence)", framework: "soc2", requirement: "CC6.1", records: 1, sha256: "", chainHead: "", counts: counts)],
-                            previous: nil, keyID: "")
+        return ScanManifest(
+            sequence: sequence, scanID: "s\(sequence)", startedAt: start, finishedAt: start, toolVersion: "t", provider: "aws",
+            accounts: ["1"], frameworks: ["soc2"], controlCatalogueDigest: "", configDigest: "",
+            files: [
+                .init(key: "k\(sequence)", framework: "soc2", requirement: "CC6.1", records: 1, sha256: "", chainHead: "", counts: counts)
+            ],
+            previous: nil, keyID: "")
     }
 
     @Test func stretchesFixesAndShares() {
@@ -451,38 +508,41 @@ struct EvidenceSummaryTests {
 
 @Suite("Evidence configuration and keys")
 struct EvidenceConfigurationTests {
-    @Test func mistakesInTheEvidenceSectionNameFileAndLine() throws {
+    @Test func mistakesInTheEvidenceSectionNameFileAndLine() async throws {
         let dir = try TestPaths.temporaryDirectory("evidence-config")
         let config = dir.appendingPathComponent("attest.yaml")
         try Data("controls:\n  disabled: []\nevidence:\n  retention_days: many\n".utf8).write(to: config)
-        let r = try Attest.run(["evidence", "verify", "--config", config.path, "--evidence", dir.path])
+        let r = try await Attest.run(["evidence", "verify", "--config", config.path, "--evidence", dir.path])
         #expect(r.status == 2)
         #expect(r.stderr.contains("\(config.path):4") && r.stderr.contains("retention_days"), "\(r.stderr)")
         try Data("evidence:\n  retention: 30\n".utf8).write(to: config)
-        let unknown = try Attest.run(["evidence", "verify", "--config", config.path, "--evidence", dir.path])
+        let unknown = try await Attest.run(["evidence", "verify", "--config", config.path, "--evidence", dir.path])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("\(config.path):2"), "\(unknown.stderr)")
     }
 
-    @Test func keygenRefusesToReplaceAKeyAndAScanRefusesAnotherStoresKey() throws {
+    @Test func keygenRefusesToReplaceAKeyAndAScanRefusesAnotherStoresKey() async throws {
         let dir = try TestPaths.temporaryDirectory("evidence-keys")
         let key = dir.appendingPathComponent("k.pem").path
-        #expect(try Attest.run(["evidence", "keygen", "--out", key]).status == 0)
-        let again = try Attest.run(["evidence", "keygen", "--out", key])
+        #expect(try await Attest.run(["evidence", "keygen", "--out", key]).status == 0)
+        let again = try await Attest.run(["evidence", "keygen", "--out", key])
         #expect(again.status == 2 && again.stderr.contains("already exists"))
         let attributes = try FileManager.default.attributesOfItem(atPath: key)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         // The private key never reaches standard output; the public key does.
-        let shown = try Attest.run(["evidence", "keygen", "--show", "--out", key])
+        let shown = try await Attest.run(["evidence", "keygen", "--show", "--out", key])
         #expect(shown.stdout.contains("BEGIN PUBLIC KEY") && !shown.stdout.contains("PRIVATE"))
 
         // A store already signed with one key refuses a scan signing with another, before any API call.
         let store = dir.appendingPathComponent("evidence")
         try FileManager.default.createDirectory(at: store.appendingPathComponent("_keys"), withIntermediateDirectories: true)
         try Data(EvidenceSigningKey().publicKey.pem.utf8).write(to: store.appendingPathComponent(EvidenceLayout.publicKeyKey))
-        let scan = try Attest.run(["scan", "aws", "--regions", "us-east-1", "--quiet", "--evidence", store.path, "--signing-key", key],
-                                  environment: ["AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "AKIAKEYTEST000000001",
-                                                "AWS_SECRET_ACCESS_KEY": "x"])
+        let scan = try await Attest.run(
+            ["scan", "aws", "--regions", "us-east-1", "--quiet", "--evidence", store.path, "--signing-key", key],
+            environment: [
+                "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "AKIAKEYTEST000000001",
+                "AWS_SECRET_ACCESS_KEY": "x",
+            ])
         #expect(scan.status == 2)
         #expect(scan.stderr.contains("is signed with key"), "\(scan.stderr)")
     }

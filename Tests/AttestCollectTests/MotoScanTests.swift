@@ -1,9 +1,9 @@
 import AttestAWS
 import AttestCollect
-import AttestScan
 import AttestCore
 import AttestHTTP
 import AttestInventory
+import AttestScan
 import AttestTestSupport
 import Foundation
 import Testing
@@ -21,13 +21,15 @@ struct MotoScanTests {
         #expect(result.regions == ["eu-west-1", "us-east-1"])
 
         let counts = Dictionary(uniqueKeysWithValues: result.graph.countsByType.map { ($0.type, $0.count) })
-        #expect(counts == [
-            "aws.cloudtrail.trail": 2, "aws.ec2.flow-log": 1, "aws.ec2.instance": 2, "aws.ec2.network-acl": 3,
-            "aws.ec2.regional-settings": 2, "aws.ec2.security-group": 5, "aws.ec2.snapshot": 1, "aws.ec2.volume": 4,
-            "aws.ec2.vpc": 3, "aws.iam.access-key": 1, "aws.iam.account": 1, "aws.iam.group": 1,
-            "aws.iam.instance-profile": 1, "aws.iam.policy": 2, "aws.iam.role": 2, "aws.lambda.function": 1, "aws.iam.user": 2, "aws.kms.key": 2,
-            "aws.rds.db-instance": 2, "aws.rds.db-snapshot": 3, "aws.s3.bucket": 3,
-        ])
+        #expect(
+            counts == [
+                "aws.cloudtrail.trail": 2, "aws.ec2.flow-log": 1, "aws.ec2.instance": 2, "aws.ec2.network-acl": 3,
+                "aws.ec2.regional-settings": 2, "aws.ec2.security-group": 5, "aws.ec2.snapshot": 1, "aws.ec2.volume": 4,
+                "aws.ec2.vpc": 3, "aws.iam.access-key": 1, "aws.iam.account": 1, "aws.iam.group": 1,
+                "aws.iam.instance-profile": 1, "aws.iam.policy": 2, "aws.iam.role": 2, "aws.lambda.function": 1, "aws.iam.user": 2,
+                "aws.kms.key": 2,
+                "aws.rds.db-instance": 2, "aws.rds.db-snapshot": 3, "aws.s3.bucket": 3,
+            ])
 
         let a = env.account
         let g = result.graph
@@ -82,17 +84,24 @@ struct MotoScanTests {
         #expect(out(hardened) == ["contained-in \(vpc)", "protected-by \(web)"])
         #expect(out(web) == ["contained-in \(vpc)", "allows-traffic-from \(ssh)"])
         #expect(out(ssh) == ["contained-in \(vpc)"])
-        #expect(out("arn:aws:ec2:us-east-1:\(a):volume/\(env.id("volume_encrypted"))") == ["attached-to \(hardened)", "encrypted-by \(key)"])
+        #expect(
+            out("arn:aws:ec2:us-east-1:\(a):volume/\(env.id("volume_encrypted"))") == ["attached-to \(hardened)", "encrypted-by \(key)"])
         #expect(out("arn:aws:ec2:us-east-1:\(a):volume/\(env.id("volume_plain"))").isEmpty)
-        #expect(out("arn:aws:ec2:us-east-1::snapshot/\(env.id("snapshot"))") == ["snapshot-of arn:aws:ec2:us-east-1:\(a):volume/\(env.id("volume_plain"))"])
+        #expect(
+            out("arn:aws:ec2:us-east-1::snapshot/\(env.id("snapshot"))") == [
+                "snapshot-of arn:aws:ec2:us-east-1:\(a):volume/\(env.id("volume_plain"))"
+            ])
         #expect(out("arn:aws:s3:::audit-logs-sample") == ["logs-to arn:aws:s3:::access-logs-sample", "encrypted-by \(key)"])
         #expect(out("arn:aws:s3:::public-assets-sample").isEmpty)
         #expect(out("arn:aws:cloudtrail:us-east-1:\(a):trail/single-region") == ["logs-to arn:aws:s3:::audit-logs-sample"])
-        #expect(out("arn:aws:cloudtrail:us-east-1:\(a):trail/org-wide") == ["logs-to arn:aws:s3:::audit-logs-sample", "encrypted-by \(key)"])
+        #expect(
+            out("arn:aws:cloudtrail:us-east-1:\(a):trail/org-wide") == ["logs-to arn:aws:s3:::audit-logs-sample", "encrypted-by \(key)"])
         #expect(out("arn:aws:rds:us-east-1:\(a):db:private-db").contains("encrypted-by \(key)"))
         #expect(out("arn:aws:rds:us-east-1:\(a):db:private-db").contains("protected-by \(web)"))
-        #expect(out("arn:aws:rds:us-east-1:\(a):snapshot:private-db-manual") ==
-                ["snapshot-of arn:aws:rds:us-east-1:\(a):db:private-db", "encrypted-by \(key)"])
+        #expect(
+            out("arn:aws:rds:us-east-1:\(a):snapshot:private-db-manual") == [
+                "snapshot-of arn:aws:rds:us-east-1:\(a):db:private-db", "encrypted-by \(key)",
+            ])
         let flowLog = try #require(g.resources(ofType: "aws.ec2.flow-log").first)
         #expect(out(flowLog.id) == ["monitors \(vpc)"])
 
@@ -128,8 +137,12 @@ struct MotoScanTests {
 
         #expect(g["arn:aws:ec2:us-east-1:\(a):volume/\(env.id("volume_plain"))"]?.attributes["encrypted"] == false)
         #expect(g["arn:aws:ec2:us-east-1:\(a):volume/\(env.id("volume_encrypted"))"]?.attributes["encrypted"] == true)
-        #expect(g["arn:aws:ec2:us-east-1:\(a):instance/\(env.id("instance_legacy"))"]?.attributes["metadata_options"]?["http_tokens"] == "optional")
-        #expect(g["arn:aws:ec2:us-east-1:\(a):instance/\(env.id("instance_hardened"))"]?.attributes["metadata_options"]?["http_tokens"] == "required")
+        #expect(
+            g["arn:aws:ec2:us-east-1:\(a):instance/\(env.id("instance_legacy"))"]?.attributes["metadata_options"]?["http_tokens"]
+                == "optional")
+        #expect(
+            g["arn:aws:ec2:us-east-1:\(a):instance/\(env.id("instance_hardened"))"]?.attributes["metadata_options"]?["http_tokens"]
+                == "required")
         #expect(g["arn:aws:ec2:eu-west-1:\(a):regional-settings"]?.attributes["ebs_encryption_by_default"] == true)
         #expect(g["arn:aws:ec2:us-east-1:\(a):regional-settings"]?.attributes["ebs_encryption_by_default"] == false)
 
@@ -184,10 +197,13 @@ struct MotoScanTests {
 
     @Test func servicesAndRegionsNarrowTheScan() async throws {
         let env = try await SeededMoto.shared.value
-        let result = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1"], services: ["s3", "ec2"])
+        let result = try await ScanHarness.scan(
+            ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1"], services: ["s3", "ec2"])
         #expect(result.services == ["ec2", "s3"])
-        #expect(Set(result.graph.resources.values.map(\.type)).isSubset(of: [
-            "aws.s3.bucket", "aws.ec2.vpc", "aws.ec2.security-group", "aws.ec2.network-acl", "aws.ec2.regional-settings"]))
+        #expect(
+            Set(result.graph.resources.values.map(\.type)).isSubset(of: [
+                "aws.s3.bucket", "aws.ec2.vpc", "aws.ec2.security-group", "aws.ec2.network-acl", "aws.ec2.regional-settings",
+            ]))
         // S3 is global: every bucket, wherever it lives.
         #expect(result.graph.resources(ofType: "aws.s3.bucket").count == 3)
         #expect(result.graph.resources(ofType: "aws.ec2.regional-settings").map(\.region) == ["eu-west-1"])
@@ -196,7 +212,8 @@ struct MotoScanTests {
             _ = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint), services: ["s3", "nosuch"])
         }
         // A region that is not enabled is reported, not silently dropped.
-        let odd = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1", "xx-nowhere-1"], services: ["kms"])
+        let odd = try await ScanHarness.scan(
+            ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1", "xx-nowhere-1"], services: ["kms"])
         #expect(odd.errors.map(\.code) == ["RegionNotEnabled"])
         #expect(!odd.isComplete)
     }
@@ -205,8 +222,9 @@ struct MotoScanTests {
         let env = try await SeededMoto.shared.value
         let baseline = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint))
         let faults = FaultInjectingTransport(base: AsyncHTTPClientTransport(), throttleRate: 0.3, dropRate: 0.05, seed: 7)
-        let client = ScanHarness.client(endpoint: env.moto.endpoint, transport: faults,
-                                        retry: RetryPolicy(maxAttempts: 12, maxConnectionAttempts: 12, baseDelay: .milliseconds(2), maxDelay: .milliseconds(40)))
+        let client = ScanHarness.client(
+            endpoint: env.moto.endpoint, transport: faults,
+            retry: RetryPolicy(maxAttempts: 12, maxConnectionAttempts: 12, baseDelay: .milliseconds(2), maxDelay: .milliseconds(40)))
         let faulty = try await ScanHarness.scan(client)
         #expect(faulty.errors.isEmpty, "errors: \(faulty.errors)")
         #expect(ScanHarness.shape(faulty.graph) == ScanHarness.shape(baseline.graph))
@@ -218,7 +236,8 @@ struct MotoScanTests {
         let volatile: Set<String> = ["summary", "credential_report", "latest_delivery_time", "password_last_used"]
         for res in baseline.graph.sortedResources {
             let other = try #require(faulty.graph[res.id])
-            #expect(res.attributes.filter { !volatile.contains($0.key) } == other.attributes.filter { !volatile.contains($0.key) }, "\(res.id)")
+            #expect(
+                res.attributes.filter { !volatile.contains($0.key) } == other.attributes.filter { !volatile.contains($0.key) }, "\(res.id)")
         }
     }
 
@@ -229,8 +248,11 @@ struct MotoScanTests {
         config.connectTimeout = .seconds(1)
         let client = AWSClient(
             transport: AsyncHTTPClientTransport(configuration: config),
-            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: "AKIAEXAMPLETESTKEY01", secretAccessKey: "test-secret-key-that-is-long-enough", source: "test")),
-            endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:\(closed)"]),
+            credentials: StaticCredentialProvider(
+                AWSCredentials(accessKeyId: "AKIAEXAMPLETESTKEY01", secretAccessKey: "test-secret-key-that-is-long-enough", source: "test")),
+            endpoints: AWSEndpointResolver(environment: [
+                "AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:\(closed)",
+            ]),
             retryPolicy: RetryPolicy(maxAttempts: 8, maxConnectionAttempts: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)))
         let result = try await ScanHarness.scan(client, services: ["kms", "cloudtrail"])
         #expect(result.errors.count == 2)

@@ -1,9 +1,10 @@
 import AttestAWS
 import AttestCollect
-import AttestScan
 import AttestCore
 import AttestHTTP
+import AttestInventory
 import AttestReplay
+import AttestScan
 import AttestTestSupport
 import Foundation
 import Testing
@@ -35,13 +36,13 @@ struct ReplayAndHostileTests {
         let hostile = MutatingTransport(base: AsyncHTTPClientTransport()) { request, response in
             var r = response
             switch operationName(request) {
-            case "DescribeVolumes": r.body = Array(response.body.prefix(response.body.count / 2))          // truncated XML
-            case "ListKeys": r.body = Array("{\"Keys\": [{\"KeyId\": ".utf8)                                 // truncated JSON
-            case "DescribeTrails": r.body = Array(deep.utf8)                                                   // nesting bomb
-            case "DescribeSecurityGroups": r.body = Array(deepXML.utf8)                                        // unclosed, deep XML
-            case "ListGroups": r.body = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }               // binary garbage
+            case "DescribeVolumes": r.body = Array(response.body.prefix(response.body.count / 2))  // truncated XML
+            case "ListKeys": r.body = Array("{\"Keys\": [{\"KeyId\": ".utf8)  // truncated JSON
+            case "DescribeTrails": r.body = Array(deep.utf8)  // nesting bomb
+            case "DescribeSecurityGroups": r.body = Array(deepXML.utf8)  // unclosed, deep XML
+            case "ListGroups": r.body = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }  // binary garbage
             case "GetCallerIdentity", "DescribeRegions": break
-            case "DescribeDBInstances": r.body = Array("<SomethingElseResponse><x/></SomethingElseResponse>".utf8) // wrong envelope
+            case "DescribeDBInstances": r.body = Array("<SomethingElseResponse><x/></SomethingElseResponse>".utf8)  // wrong envelope
             default:
                 if request.url.hasSuffix("?acl=") { r.body = Array("<AccessControlPolicy><Owner><ID>x</ID>".utf8) }
             }
@@ -49,8 +50,11 @@ struct ReplayAndHostileTests {
         }
         let result = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint, transport: hostile))
         let malformed = Dictionary(grouping: result.errors.filter { $0.code == "MalformedResponse" }, by: \.operation)
-        #expect(Set(malformed.keys) == ["DescribeVolumes", "ListKeys", "DescribeTrails", "DescribeSecurityGroups", "ListGroups",
-                                        "DescribeDBInstances", "GetBucketAcl"])
+        #expect(
+            Set(malformed.keys) == [
+                "DescribeVolumes", "ListKeys", "DescribeTrails", "DescribeSecurityGroups", "ListGroups",
+                "DescribeDBInstances", "GetBucketAcl",
+            ])
         #expect(result.errors.allSatisfy { $0.code == "MalformedResponse" }, "\(result.errors)")
         #expect(malformed["GetBucketAcl"]?.count == 3)
         #expect(malformed["GetBucketAcl"]?.allSatisfy { $0.resourceId?.hasPrefix("arn:aws:s3:::") == true } == true)
@@ -70,12 +74,15 @@ struct ReplayAndHostileTests {
         let token = "recording-session-token-\(UUID().uuidString)"
         let dir = try TestPaths.temporaryDirectory("fixtures")
         let recorder = RecordingTransport(base: AsyncHTTPClientTransport(), store: FixtureStore(directory: dir))
-        let live = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint, transport: recorder,
-                                                                  accessKey: "ASIARECORDING0000001", secret: secret, sessionToken: token))
+        let live = try await ScanHarness.scan(
+            ScanHarness.client(
+                endpoint: env.moto.endpoint, transport: recorder,
+                accessKey: "ASIARECORDING0000001", secret: secret, sessionToken: token))
         #expect(live.isComplete)
 
         var text = ""
-        for case let url as URL in FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)! where url.pathExtension == "json" {
+        for case let url as URL in FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)!
+        where url.pathExtension == "json" {
             text += try String(contentsOf: url, encoding: .utf8)
         }
         #expect(text.count > 10_000)
@@ -84,16 +91,20 @@ struct ReplayAndHostileTests {
         #expect(!text.contains("Signature="))
         #expect(!text.contains("AWS4-HMAC-SHA256"))
 
-        let replay = try await ReplayServer.start(fixtures: try FixtureStore(directory: dir).loadAll(),
-                                                  verifying: ["AKIAREPLAY0000000001": "replay-secret-key-0001"])
-        let replayed = try await ScanHarness.scan(ScanHarness.client(endpoint: replay.baseURL, accessKey: "AKIAREPLAY0000000001",
-                                                                     secret: "replay-secret-key-0001"))
+        let replay = try await ReplayServer.start(
+            fixtures: try FixtureStore(directory: dir).loadAll(),
+            verifying: ["AKIAREPLAY0000000001": "replay-secret-key-0001"])
+        let replayed = try await ScanHarness.scan(
+            ScanHarness.client(
+                endpoint: replay.baseURL, accessKey: "AKIAREPLAY0000000001",
+                secret: "replay-secret-key-0001"))
         #expect(replayed.errors.isEmpty, "\(replayed.errors)")
         #expect(ScanHarness.shape(replayed.graph) == ScanHarness.shape(live.graph))
 
         // The replay server checks signatures as AWS does: a wrong secret is refused.
         let refused = await #expect(throws: ScanSetupError.self) {
-            _ = try await ScanHarness.scan(ScanHarness.client(endpoint: replay.baseURL, accessKey: "AKIAREPLAY0000000001", secret: "wrong-secret-0001"))
+            _ = try await ScanHarness.scan(
+                ScanHarness.client(endpoint: replay.baseURL, accessKey: "AKIAREPLAY0000000001", secret: "wrong-secret-0001"))
         }
         #expect(refused?.description.contains("SignatureDoesNotMatch") == true)
         await replay.stop()
@@ -106,12 +117,17 @@ struct ReplayAndHostileTests {
         let dir = try TestPaths.temporaryDirectory("secrets")
         let report = dir.appendingPathComponent("scan.json")
         let signingKey = dir.appendingPathComponent("signing.key").path
-        #expect(try Attest.run(["evidence", "keygen", "--out", signingKey]).status == 0)
-        let r = try Attest.run(["scan", "aws", "--fail-on", "never", "--regions", "us-east-1", "--log-level", "trace", "--format", "json",
-                                "--output", report.path, "--record", dir.appendingPathComponent("rec").path,
-                                "--evidence", dir.appendingPathComponent("evidence").path, "--signing-key", signingKey],
-                               environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "ASIACLITEST000000001",
-                                             "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token])
+        #expect(try await Attest.run(["evidence", "keygen", "--out", signingKey]).status == 0)
+        let r = try await Attest.run(
+            [
+                "scan", "aws", "--fail-on", "never", "--regions", "us-east-1", "--log-level", "trace", "--format", "json",
+                "--output", report.path, "--record", dir.appendingPathComponent("rec").path,
+                "--evidence", dir.appendingPathComponent("evidence").path, "--signing-key", signingKey,
+            ],
+            environment: [
+                "AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "ASIACLITEST000000001",
+                "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token,
+            ])
         // 3, not 0: moto's credential report has no root row, so one root-user control cannot be evaluated.
         #expect(r.status == 3, "\(r.stderr.suffix(500))")
         #expect(r.stderr.contains("1 control result(s) could not be evaluated"))
@@ -122,7 +138,8 @@ struct ReplayAndHostileTests {
         }
         // The evidence (records and manifests) carries none either.
         var evidence = ""
-        for case let url as URL in FileManager.default.enumerator(at: dir.appendingPathComponent("evidence"), includingPropertiesForKeys: nil)!
+        for case let url as URL in FileManager.default.enumerator(
+            at: dir.appendingPathComponent("evidence"), includingPropertiesForKeys: nil)!
         where ["json", "jsonl"].contains(url.pathExtension) {
             evidence += try String(contentsOf: url, encoding: .utf8)
         }
@@ -137,9 +154,9 @@ struct ReplayAndHostileTests {
         #expect(!everything.contains("sample-db-password-not-a-real-one"))
     }
 
-    @Test func theDemoScansTheRecordedAccountOffline() throws {
+    @Test func theDemoScansTheRecordedAccountOffline() async throws {
         let out = try TestPaths.temporaryDirectory("demo").appendingPathComponent("demo.json")
-        let r = try Attest.run(["demo", "--format", "json", "--output", out.path])
+        let r = try await Attest.run(["demo", "--format", "json", "--output", out.path])
         #expect(r.status == 0, "\(r.stderr)")
         let report = try Attest.json(out)
         #expect(report["scan"]["complete"] == true)

@@ -1,9 +1,9 @@
 import AttestAWS
 import AttestAWSProvider
 import AttestCEL
+import AttestCollect
 import AttestCore
 import AttestEvidence
-import AttestCollect
 import AttestHTTP
 import AttestInventory
 import AttestScan
@@ -17,7 +17,7 @@ struct SeededMoto: Sendable {
 
     static let shared = Task<SeededMoto, any Error> {
         let moto = try await MotoServer.start()
-        let seed = try moto.seed()
+        let seed = try await moto.seed()
         return SeededMoto(moto: moto, seed: seed.compactMapValues { $0 as? String })
     }
 
@@ -57,20 +57,26 @@ enum ScanHarness {
     static let regions = ["us-east-1", "eu-west-1"]
 
     static func providerSpec() throws -> ProviderSpec {
-        let spec = try SpecLoader.loadProvider(directory: TestPaths.repository.appendingPathComponent("providers/aws"), provider: "aws",
-                                               transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
+        let spec = try SpecLoader.loadProvider(
+            directory: TestPaths.repository.appendingPathComponent("providers/aws"), provider: "aws",
+            transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
         try spec.validateScopes(levels: AWSProvider().scopeLevels.map(\.name))
         try AWSProvider().validate(spec)
         return spec
     }
 
-    static func client(endpoint: String, transport: any HTTPTransport = AsyncHTTPClientTransport(),
-                       accessKey: String = "AKIAEXAMPLETESTKEY01", secret: String = "test-secret-key-that-is-long-enough",
-                       sessionToken: String? = nil, retry: RetryPolicy = RetryPolicy(baseDelay: .milliseconds(5), maxDelay: .milliseconds(80))) -> AWSClient {
-        AWSClient(transport: transport,
-                  credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: accessKey, secretAccessKey: secret,
-                                                                       sessionToken: sessionToken, source: "test")),
-                  endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": endpoint]), retryPolicy: retry)
+    static func client(
+        endpoint: String, transport: any HTTPTransport = AsyncHTTPClientTransport(),
+        accessKey: String = "AKIAEXAMPLETESTKEY01", secret: String = "test-secret-key-that-is-long-enough",
+        sessionToken: String? = nil, retry: RetryPolicy = RetryPolicy(baseDelay: .milliseconds(5), maxDelay: .milliseconds(80))
+    ) -> AWSClient {
+        AWSClient(
+            transport: transport,
+            credentials: StaticCredentialProvider(
+                AWSCredentials(
+                    accessKeyId: accessKey, secretAccessKey: secret,
+                    sessionToken: sessionToken, source: "test")),
+            endpoints: AWSEndpointResolver(environment: ["AWS_ENDPOINT_URL": endpoint]), retryPolicy: retry)
     }
 
     /// Scans through the real pipeline with `client`.
@@ -81,8 +87,9 @@ enum ScanHarness {
             try await pipeline.run([ScanTarget(provider: "aws", regions: regions, services: services)], in: session)
         }
         let target = outcome.targets[0]
-        return HarnessScan(account: target.accounts.first ?? "", regions: target.regions, services: target.services,
-                           graph: outcome.graph, errors: outcome.errors)
+        return HarnessScan(
+            account: target.accounts.first ?? "", regions: target.regions, services: target.services,
+            graph: outcome.graph, errors: outcome.errors)
     }
 
     /// The graph reduced to what must be identical between two scans of the same account:

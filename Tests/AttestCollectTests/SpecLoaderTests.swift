@@ -1,5 +1,5 @@
-import AttestCollect
 import AttestAWSProvider
+import AttestCollect
 import AttestTestSupport
 import Foundation
 import Testing
@@ -14,22 +14,28 @@ struct SpecLoaderTests {
     }
 
     static let base = """
-    service: demo
-    settings: {protocol: json, target_prefix: Demo}
-    operations:
-      ListThings: {items: "Things[]"}
-    resources:
-      - type: test.thing
-        list: ListThings
-        id: "thing/{item.Id}"
+        service: demo
+        settings: {protocol: json, target_prefix: Demo}
+        operations:
+          ListThings: {items: "Things[]"}
+        resources:
+          - type: test.thing
+            list: ListThings
+            id: "thing/{item.Id}"
 
-    """
+        """
 
     @Test(arguments: [
         ("  - type: test.other\n    list: ListMissing\n    id: x\n", 10, "operation ListMissing is not declared"),
         ("  - type: test.other\n    list: ListThings\n    id: \"x/{item.Id\"\n", 11, "unclosed '{'"),
-        ("  - type: test.other\n    list: ListThings\n    id: x\n    attributes:\n      a: {path: x, transform: nope}\n", 13, "unknown transform nope"),
-        ("  - type: test.other\n    list: ListThings\n    id: x\n    enrich:\n      - {name: item, operation: ListThings}\n", 13, "enrichment name item is reserved"),
+        (
+            "  - type: test.other\n    list: ListThings\n    id: x\n    attributes:\n      a: {path: x, transform: nope}\n", 13,
+            "unknown transform nope"
+        ),
+        (
+            "  - type: test.other\n    list: ListThings\n    id: x\n    enrich:\n      - {name: item, operation: ListThings}\n", 13,
+            "enrichment name item is reserved"
+        ),
         ("  - type: test.other\n    idd: x\n", 10, "unknown key idd"),
         ("  - type: test.other\n    id: x\n", 9, "needs list:"),
         ("  - type: [unclosed\n", 10, "YAML syntax error"),
@@ -50,7 +56,9 @@ struct SpecLoaderTests {
     @Test func unknownAWSSettingsAreRefused() throws {
         let text = Self.base.replacingOccurrences(of: "target_prefix: Demo", with: "target_prefix: Demo, protocl: json")
         let service = try SpecLoader.loadService(text, file: "providers/aws/demo.yaml", provider: "aws")
-        let error = #expect(throws: SpecError.self) { try AWSServiceCaller.validate(ProviderSpec(provider: "aws", services: [service], discovery: [:])) }
+        let error = #expect(throws: SpecError.self) {
+            try AWSServiceCaller.validate(ProviderSpec(provider: "aws", services: [service], discovery: [:]))
+        }
         #expect(error?.line == 2)
         #expect(error?.message.contains("unknown setting protocl") == true)
     }

@@ -1,7 +1,9 @@
 import AttestAWSProvider
-@testable import AttestControls
+import AttestCEL
 import Foundation
 import Testing
+
+@testable import AttestControls
 
 /// The environment the shipped controls compile in: the graph functions and AWS's.
 let builtinEnvironment = try! RuleEnvironment.make(providerFunctions: AWSRuleFunctions.all)
@@ -10,20 +12,25 @@ let builtinEnvironment = try! RuleEnvironment.make(providerFunctions: AWSRuleFun
 /// and every framework lists every requirement with the controls that evidence it.
 @Suite("Built-in controls and framework catalogues")
 struct BuiltinControlsTests {
-    static let controls: [Control] = (try? ControlLoader.load(directories: [repositoryRoot.appendingPathComponent("controls")],
-                                                              environment: builtinEnvironment)) ?? []
+    static let controls: [Control] =
+        (try? ControlLoader.load(
+            directories: [repositoryRoot.appendingPathComponent("controls")],
+            environment: builtinEnvironment)) ?? []
 
     @Test func everyBuiltinControlLoads() throws {
-        let controls = try ControlLoader.load(directories: [repositoryRoot.appendingPathComponent("controls")], environment: builtinEnvironment)
+        let controls = try ControlLoader.load(
+            directories: [repositoryRoot.appendingPathComponent("controls")], environment: builtinEnvironment)
         #expect(controls.filter { $0.provider == "aws" }.count >= 60)
         for c in controls {
             #expect(c.tests.contains { $0.expect == .pass }, "\(c.id) has no passing example")
             #expect(c.tests.contains { $0.expect == .fail }, "\(c.id) has no failing example")
             // controls/<provider>/<service>/<id>.yaml; account-wide controls sit with the service they are about.
             let folder = URL(fileURLWithPath: c.file).deletingLastPathComponent()
-            #expect(folder.deletingLastPathComponent().lastPathComponent == c.provider, "\(c.id) is filed under the wrong provider: \(c.file)")
-            #expect(c.id.hasPrefix("\(c.provider)-\(folder.lastPathComponent)-") || folder.lastPathComponent == c.service,
-                    "\(c.id) is filed under the wrong service: \(c.file)")
+            #expect(
+                folder.deletingLastPathComponent().lastPathComponent == c.provider, "\(c.id) is filed under the wrong provider: \(c.file)")
+            #expect(
+                c.id.hasPrefix("\(c.provider)-\(folder.lastPathComponent)-") || folder.lastPathComponent == c.service,
+                "\(c.id) is filed under the wrong service: \(c.file)")
             // What was read is evidence; only rules that look across the graph may have nothing of their own to record.
             let graphRule = ["resources(", "related", "referrers", "iam.policies"].contains { c.assertion.source.contains($0) }
             #expect(!c.observed.isEmpty || graphRule, "\(c.id) records nothing as observed")
@@ -34,7 +41,9 @@ struct BuiltinControlsTests {
         let outcomes = ControlTestRunner.run(Self.controls)
         #expect(outcomes.count >= 180)
         for o in outcomes where !o.passed {
-            Issue.record("\(o.file):\(o.line): \(o.controlID) / \(o.testName): expected \(o.expected.rawValue), got \(o.actual.rawValue) \(o.reason ?? "")")
+            Issue.record(
+                "\(o.file):\(o.line): \(o.controlID) / \(o.testName): expected \(o.expected.rawValue), got \(o.actual.rawValue) \(o.reason ?? "")"
+            )
         }
     }
 
@@ -48,12 +57,17 @@ struct BuiltinControlsTests {
         #expect(iso.requirements.filter { $0.id.hasPrefix("A.") }.count == 93)
         for point in "abcdefghij" { #expect(nis2.requirement("21.2.\(point)") != nil, "NIS2 21(2)(\(point)) missing") }
         for article in 5...16 {
-            #expect(dora.requirements.contains { $0.id == "\(article)" || $0.id.hasPrefix("\(article).") }, "DORA Article \(article) missing")
+            #expect(
+                dora.requirements.contains { $0.id == "\(article)" || $0.id.hasPrefix("\(article).") }, "DORA Article \(article) missing")
         }
         for framework in [soc2, iso, nis2, dora] {
-            #expect(framework.requirements.contains { $0.isManual }, "\(framework.id): a scanner cannot evidence everything; manual requirements must be listed")
+            #expect(
+                framework.requirements.contains { $0.isManual },
+                "\(framework.id): a scanner cannot evidence everything; manual requirements must be listed")
             for control in Self.controls {
-                #expect(!set.requirements(of: control.id, frameworks: [framework.id]).isEmpty, "\(control.id) maps to nothing in \(framework.id)")
+                #expect(
+                    !set.requirements(of: control.id, frameworks: [framework.id]).isEmpty,
+                    "\(control.id) maps to nothing in \(framework.id)")
             }
         }
     }

@@ -6,97 +6,108 @@ import Testing
 /// `attest controls …` and `attest frameworks …` run as a user runs them.
 @Suite("controls and frameworks commands")
 struct ControlCommandTests {
-    func attest(_ arguments: [String]) throws -> ProcessResult {
-        try runProcessCapturing(TestPaths.attestBinary.path, arguments,
-                                       environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent"])
+    func attest(_ arguments: [String]) async throws -> ProcessResult {
+        try await runProcessCapturing(
+            TestPaths.attestBinary.path, arguments,
+            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent"])
     }
 
-    @Test func listAndShowDescribeTheCatalogue() throws {
-        let list = try attest(["controls", "list"])
+    @Test func listAndShowDescribeTheCatalogue() async throws {
+        let list = try await attest(["controls", "list"])
         #expect(list.status == 0, "\(list.stderr)")
         #expect(list.stdout.contains("aws-s3-bucket-not-public"))
         #expect(list.stdout.contains("82 control(s)"))
-        let json = try attest(["controls", "list", "--framework", "nis2", "--format", "json"])
+        let json = try await attest(["controls", "list", "--framework", "nis2", "--format", "json"])
         #expect(try JSONValue.parse(json.stdout).asList.count == 82)
 
-        let show = try attest(["controls", "show", "aws-ec2-instance-imdsv2"])
+        let show = try await attest(["controls", "show", "aws-ec2-instance-imdsv2"])
         #expect(show.status == 0)
-        for expected in ["Assert:", "http_tokens", "Remediation:", "Equivalent prowler: ec2_instance_imdsv2_enabled", "Evidences:", "soc2", "iso27001"] {
+        for expected in [
+            "Assert:", "http_tokens", "Remediation:", "Equivalent prowler: ec2_instance_imdsv2_enabled", "Evidences:", "soc2", "iso27001",
+        ] {
             #expect(show.stdout.contains(expected), "missing \(expected)")
         }
-        let missing = try attest(["controls", "show", "no-such-control"])
+        let missing = try await attest(["controls", "show", "no-such-control"])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("no control no-such-control"))
     }
 
-    @Test func controlsTestRunsInlineTestsAndFailsOnAWrongExpectation() throws {
-        let builtin = try attest(["controls", "test"])
+    @Test func controlsTestRunsInlineTestsAndFailsOnAWrongExpectation() async throws {
+        let builtin = try await attest(["controls", "test"])
         #expect(builtin.status == 0, "\(builtin.stdout.suffix(2000))")
         #expect(builtin.stdout.contains("of") && builtin.stdout.contains("test(s) passed over 82 control(s)"))
 
-        let dir = try temporaryControlsDirectory(["team-tagged.yaml": """
-        id: team-tagged
-        title: Buckets carry a team tag
-        description: d
-        rationale: r
-        severity: low
-        resource_types: [aws.s3.bucket]
-        assert: "'team' in resource.tags"
-        observed: [tags]
-        remediation: {text: tag it}
-        tests:
-          - name: tagged passes
-            resource: {tags: {team: data}}
-            expect: pass
-          - name: untagged is wrongly expected to pass
-            resource: {tags: {}}
-            expect: pass
-        """])
-        let r = try attest(["controls", "test", dir.path])
+        let dir = try temporaryControlsDirectory([
+            "team-tagged.yaml": """
+            id: team-tagged
+            title: Buckets carry a team tag
+            description: d
+            rationale: r
+            severity: low
+            resource_types: [aws.s3.bucket]
+            assert: "'team' in resource.tags"
+            observed: [tags]
+            remediation: {text: tag it}
+            tests:
+              - name: tagged passes
+                resource: {tags: {team: data}}
+                expect: pass
+              - name: untagged is wrongly expected to pass
+                resource: {tags: {}}
+                expect: pass
+            """
+        ])
+        let r = try await attest(["controls", "test", dir.path])
         #expect(r.status == 1)
-        #expect(r.stdout.contains("FAIL \(dir.path)/team-tagged.yaml:14: team-tagged: untagged is wrongly expected to pass: expected pass, got fail"))
+        #expect(
+            r.stdout.contains(
+                "FAIL \(dir.path)/team-tagged.yaml:14: team-tagged: untagged is wrongly expected to pass: expected pass, got fail"))
         #expect(r.stdout.contains("1 of 2 test(s) passed"))
 
-        let broken = try temporaryControlsDirectory(["bad-rule.yaml": """
-        id: bad-rule
-        title: t
-        description: d
-        rationale: r
-        severity: low
-        resource_types: [aws.s3.bucket]
-        assert: "resource.attributes.versioning == "
-        remediation: {text: x}
-        """])
-        let b = try attest(["controls", "test", broken.path])
+        let broken = try temporaryControlsDirectory([
+            "bad-rule.yaml": """
+            id: bad-rule
+            title: t
+            description: d
+            rationale: r
+            severity: low
+            resource_types: [aws.s3.bucket]
+            assert: "resource.attributes.versioning == "
+            remediation: {text: x}
+            """
+        ])
+        let b = try await attest(["controls", "test", broken.path])
         #expect(b.status == 2)
         #expect(b.stderr.contains("\(broken.path)/bad-rule.yaml:7:"), "\(b.stderr)")
     }
 
-    @Test func evalPrintsTheValueAsJSONAndPositionsErrors() throws {
+    @Test func evalPrintsTheValueAsJSONAndPositionsErrors() async throws {
         let dir = try temporaryControlsDirectory([:])
         let input = dir.appendingPathComponent("sg.json")
         try """
         {"type": "aws.ec2.security-group", "attributes": {"ingress": [{"protocol": "tcp", "from_port": 20, "to_port": 25,
           "cidrs": ["0.0.0.0/0"], "ipv6_cidrs": []}]}}
         """.write(to: input, atomically: true, encoding: .utf8)
-        let r = try attest(["controls", "eval", "--input", input.path, "--expr",
-                            "[22, 443].map(p, aws.ingressOpenToInternet(resource.attributes.ingress, p))"])
+        let r = try await attest([
+            "controls", "eval", "--input", input.path, "--expr",
+            "[22, 443].map(p, aws.ingressOpenToInternet(resource.attributes.ingress, p))",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try JSONValue.parse(r.stdout) == [true, false])
-        let days = try attest(["controls", "eval", "--now", "2026-03-01T00:00:00Z", "--expr", "daysSince('2026-01-01T00:00:00Z')"])
+        let days = try await attest(["controls", "eval", "--now", "2026-03-01T00:00:00Z", "--expr", "daysSince('2026-01-01T00:00:00Z')"])
         #expect(days.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "59")
-        let times = try attest(["controls", "eval", "--expr", "[timestamp('2026-01-02T03:04:05.5Z'), duration('90s')]"])
+        let times = try await attest(["controls", "eval", "--expr", "[timestamp('2026-01-02T03:04:05.5Z'), duration('90s')]"])
         #expect(try JSONValue.parse(times.stdout) == ["2026-01-02T03:04:05.5Z", "90s"])
-        let parse = try attest(["controls", "eval", "--expr", "1 +"])
+        let parse = try await attest(["controls", "eval", "--expr", "1 +"])
         #expect(parse.status == 2)
         #expect(parse.stderr.contains("--expr:1:"))
-        let runtime = try attest(["controls", "eval", "--expr", "1 / 0"])
+        let runtime = try await attest(["controls", "eval", "--expr", "1 / 0"])
         #expect(runtime.status == 1)
         #expect(runtime.stderr.contains("evaluation error"))
     }
 
-    @Test func frameworksListAndCoverageShowAutomatedAndManualRequirements() throws {
-        let list = try attest(["frameworks", "list", "--format", "json"])
+    @Test func frameworksListAndCoverageShowAutomatedAndManualRequirements() async throws {
+        let list = try await attest(["frameworks", "list", "--format", "json"])
         #expect(list.status == 0)
         let frameworks = try JSONValue.parse(list.stdout).asList
         #expect(frameworks.compactMap { $0["id"].stringValue } == ["soc2", "iso27001", "nis2", "dora"])
@@ -104,38 +115,43 @@ struct ControlCommandTests {
             #expect(f["automated"].intValue! > 0 && f["manual"].intValue! > 0)
             #expect(f["automated"].intValue! + f["manual"].intValue! == f["requirements"].intValue!)
         }
-        let coverage = try attest(["frameworks", "coverage", "iso27001", "--format", "json"])
+        let coverage = try await attest(["frameworks", "coverage", "iso27001", "--format", "json"])
         let requirements = try JSONValue.parse(coverage.stdout).asList.first?["requirements"].asList ?? []
         #expect(requirements.count == 93)
         let cryptography = try #require(requirements.first { $0["id"] == "A.8.24" })
         #expect(cryptography["coverage"] == "automated")
         #expect(cryptography["controls"].asList.contains("aws-ec2-volume-encrypted"))
         #expect(requirements.first { $0["id"] == "A.7.1" }?["coverage"] == "manual")
-        let table = try attest(["frameworks", "coverage", "soc2"])
+        let table = try await attest(["frameworks", "coverage", "soc2"])
         #expect(table.stdout.contains("CC6.1") && table.stdout.contains("manual"))
-        #expect(try attest(["frameworks", "coverage", "pci"]).status == 2)
+        #expect(try await attest(["frameworks", "coverage", "pci"]).status == 2)
     }
 
-    @Test func configDisablesOverridesAndNamesTheLineOfAMistake() throws {
-        let dir = try temporaryControlsDirectory(["attest.yaml": """
-        controls:
-          disabled: [aws-s3-bucket-object-lock]
-          parameters:
-            aws-iam-access-key-rotated:
-              max_age_days: 30
-        """, "typo.yaml": """
-        controls:
-          parameters:
-            aws-iam-access-key-rotated:
-              max_age: 30
-        """])
-        let list = try attest(["controls", "list", "--config", dir.appendingPathComponent("attest.yaml").path])
+    @Test func configDisablesOverridesAndNamesTheLineOfAMistake() async throws {
+        let dir = try temporaryControlsDirectory([
+            "attest.yaml": """
+            controls:
+              disabled: [aws-s3-bucket-object-lock]
+              parameters:
+                aws-iam-access-key-rotated:
+                  max_age_days: 30
+            """,
+            "typo.yaml": """
+            controls:
+              parameters:
+                aws-iam-access-key-rotated:
+                  max_age: 30
+            """,
+        ])
+        let list = try await attest(["controls", "list", "--config", dir.appendingPathComponent("attest.yaml").path])
         #expect(list.status == 0, "\(list.stderr)")
         #expect(!list.stdout.contains("aws-s3-bucket-object-lock"))
         #expect(list.stdout.contains("81 control(s)"))
-        let show = try attest(["controls", "show", "aws-iam-access-key-rotated", "--config", dir.appendingPathComponent("attest.yaml").path])
+        let show = try await attest([
+            "controls", "show", "aws-iam-access-key-rotated", "--config", dir.appendingPathComponent("attest.yaml").path,
+        ])
         #expect(show.stdout.contains("\"max_age_days\":30"))
-        let typo = try attest(["controls", "list", "--config", dir.appendingPathComponent("typo.yaml").path])
+        let typo = try await attest(["controls", "list", "--config", dir.appendingPathComponent("typo.yaml").path])
         #expect(typo.status == 2)
         #expect(typo.stderr.contains("typo.yaml:4:"), "\(typo.stderr)")
         #expect(typo.stderr.contains("max_age_days"))

@@ -1,25 +1,29 @@
 import AttestCollect
-@testable import AttestControls
 import AttestInventory
 import Foundation
 import Testing
 
+@testable import AttestControls
+
 @Suite("Control files, config and catalogues: mistakes name the file, line and column")
 struct ControlLoaderTests {
     func loadError(_ yaml: String, file: String = "/x/my-control.yaml") -> SpecError? {
-        do { _ = try ControlLoader.load(text: yaml, file: file); return nil } catch let e as SpecError { return e } catch { return nil }
+        do {
+            _ = try ControlLoader.load(text: yaml, file: file)
+            return nil
+        } catch let e as SpecError { return e } catch { return nil }
     }
 
     let head = """
-    id: my-control
-    title: t
-    description: d
-    rationale: r
-    severity: low
-    resource_types: [aws.s3.bucket]
-    remediation: {text: fix}
+        id: my-control
+        title: t
+        description: d
+        rationale: r
+        severity: low
+        resource_types: [aws.s3.bucket]
+        remediation: {text: fix}
 
-    """
+        """
 
     @Test func aRuleParseErrorNamesFileLineAndColumn() throws {
         // plain scalar: the error is at the second '=' of "= =" on line 8
@@ -62,13 +66,15 @@ struct ControlLoaderTests {
     }
 
     @Test func configDisablesAndReparameterisesControlsAndRefusesTypos() throws {
-        let c = try ControlLoader.load(text: head + "parameters: {max_age_days: 90}\nassert: 'params.max_age_days < 100'\n", file: "/x/my-control.yaml")
-        let config = try ControlConfig(text: """
-        controls:
-          parameters:
-            my-control:
-              max_age_days: 120
-        """, file: "/x/attest.yaml")
+        let c = try ControlLoader.load(
+            text: head + "parameters: {max_age_days: 90}\nassert: 'params.max_age_days < 100'\n", file: "/x/my-control.yaml")
+        let config = try ControlConfig(
+            text: """
+                controls:
+                  parameters:
+                    my-control:
+                      max_age_days: 120
+                """, file: "/x/attest.yaml")
         let kept = try config.apply(to: [c])
         let engine = ControlEngine(controls: kept, parameterOverrides: config.parameters)
         #expect(engine.parameters(of: c)["max_age_days"] == 120)
@@ -80,27 +86,32 @@ struct ControlLoaderTests {
         #expect { try typo.apply(to: [c]) } throws: { ($0 as? SpecError)?.line == 3 }
         let badParam = try ControlConfig(text: "controls:\n  parameters:\n    my-control:\n      max_days: 3\n", file: "/x/attest.yaml")
         #expect { try badParam.apply(to: [c]) } throws: { ($0 as? SpecError)?.line == 4 && String(describing: $0).contains("max_age_days") }
-        let badKind = try ControlConfig(text: "controls:\n  parameters:\n    my-control:\n      max_age_days: lots\n", file: "/x/attest.yaml")
+        let badKind = try ControlConfig(
+            text: "controls:\n  parameters:\n    my-control:\n      max_age_days: lots\n", file: "/x/attest.yaml")
         #expect { try badKind.apply(to: [c]) } throws: { ($0 as? SpecError)?.message.contains("number") == true }
         #expect(throws: SpecError.self) { try ControlConfig(text: "controls:\n  disable: [x]\n", file: "/x/attest.yaml") }
     }
 
     @Test func aCatalogueListsRequirementsOnlyAndControlsNameTheirs() throws {
         // Mappings live in one place, the control: a catalogue that lists controls is refused at the line.
-        let dir = try temporaryControlsDirectory(["f.yaml": """
-        id: f
-        name: F
-        title: T
-        requirements:
-          - id: R1
-            title: one
-            controls: [my-control]
-        """])
+        let dir = try temporaryControlsDirectory([
+            "f.yaml": """
+            id: f
+            name: F
+            title: T
+            requirements:
+              - id: R1
+                title: one
+                controls: [my-control]
+            """
+        ])
         let c = try ControlLoader.load(text: head + "assert: 'true'\nframeworks: {f: [R1]}\n", file: "/x/my-control.yaml")
         #expect { try FrameworkSet(directory: dir, controls: [c]) } throws: {
             ($0 as? SpecError)?.line == 7 && ($0 as? SpecError)?.message.contains("frameworks:") == true
         }
-        let ok = try temporaryControlsDirectory(["f.yaml": "id: f\nname: F\ntitle: T\nrequirements:\n  - {id: R1, title: one}\n  - {id: R2, title: two}\n"])
+        let ok = try temporaryControlsDirectory([
+            "f.yaml": "id: f\nname: F\ntitle: T\nrequirements:\n  - {id: R1, title: one}\n  - {id: R2, title: two}\n"
+        ])
         let set = try FrameworkSet(directory: ok, controls: [c])
         #expect(set.requirements(of: "my-control").map(\.requirement) == ["R1"])
         #expect(set.framework("f")?.requirement("R1")?.controls == ["my-control"])
@@ -119,7 +130,9 @@ struct ControlLoaderTests {
             ($0 as? SpecError)?.line == line && ($0 as? SpecError)?.message.contains("R9") == true
         }
         let unknown = try ControlLoader.load(text: head + "assert: 'true'\nframeworks: {soc3: [CC1.1]}\n", file: "/x/my-control.yaml")
-        #expect { try FrameworkSet(directory: dir, controls: [unknown]) } throws: { String(describing: $0).contains("unknown framework soc3") }
+        #expect { try FrameworkSet(directory: dir, controls: [unknown]) } throws: {
+            String(describing: $0).contains("unknown framework soc3")
+        }
     }
 }
 

@@ -5,7 +5,8 @@ import Testing
 @Suite("JSON values")
 struct JSONValueTests {
     @Test func parsesEveryKindExactly() throws {
-        let v = try JSONValue.parse(#"{"a": [1, -2, 3.5, 1e3, true, false, null, "x\u00e9\ud83d\ude00\n"], "big": 9007199254740993, "min": -9223372036854775808}"#)
+        let v = try JSONValue.parse(
+            #"{"a": [1, -2, 3.5, 1e3, true, false, null, "x\u00e9\ud83d\ude00\n"], "big": 9007199254740993, "min": -9223372036854775808}"#)
         #expect(v["a"] == [1, -2, 3.5, 1000.0, true, false, nil, "xé😀\n"])
         #expect(v["big"] == .int(9_007_199_254_740_993))
         #expect(v["min"] == .int(Int64.min))
@@ -20,7 +21,9 @@ struct JSONValueTests {
     }
 
     @Test func refusesNestingBombsButAcceptsDeepDocuments() throws {
-        #expect(throws: JSONParseError.self) { try JSONValue.parse(String(repeating: "[", count: 600) + String(repeating: "]", count: 600)) }
+        #expect(throws: JSONParseError.self) {
+            try JSONValue.parse(String(repeating: "[", count: 600) + String(repeating: "]", count: 600))
+        }
         let ok = try JSONValue.parse(String(repeating: "[", count: 200) + String(repeating: "]", count: 200))
         #expect(ok.arrayValue?.count == 1)
     }
@@ -37,10 +40,12 @@ struct JSONValueTests {
 @Suite("Paths and templates")
 struct PathTemplateTests {
     let doc: JSONValue = [
-        "reservationSet": ["item": [
-            ["instancesSet": ["item": ["instanceId": "i-1"]]],
-            ["instancesSet": ["item": [["instanceId": "i-2"], ["instanceId": "i-3"]]]],
-        ]],
+        "reservationSet": [
+            "item": [
+                ["instancesSet": ["item": ["instanceId": "i-1"]]],
+                ["instancesSet": ["item": [["instanceId": "i-2"], ["instanceId": "i-3"]]]],
+            ]
+        ],
         "empty": "",
     ]
 
@@ -69,11 +74,11 @@ struct SecretTests {
         scrubber.register("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
         scrubber.register("short")
         let text = """
-        key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY and wJalrXUtnFEMI%2FK7MDENG%2BbPxRfiCYEXAMPLEKEY short
-        Authorization: AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7
-        ?X-Amz-Signature=abc123&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE
-        <SecretAccessKey>s3cr3t</SecretAccessKey> {"SessionToken": "tok"}
-        """
+            key wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY and wJalrXUtnFEMI%2FK7MDENG%2BbPxRfiCYEXAMPLEKEY short
+            Authorization: AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7
+            ?X-Amz-Signature=abc123&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE
+            <SecretAccessKey>s3cr3t</SecretAccessKey> {"SessionToken": "tok"}
+            """
         let out = scrubber.scrub(text)
         #expect(!out.contains("wJalrXUtnFEMI"))
         #expect(!out.contains("5d672d79c15b"))

@@ -8,8 +8,9 @@ import Testing
 /// The attempt loop's decisions, without I/O.
 @Suite("Attempt state machine")
 struct AttemptStateMachineTests {
-    let policy = RetryPolicy(maxAttempts: 4, maxConnectionAttempts: 2, baseDelay: .milliseconds(100), maxDelay: .seconds(1),
-                             maxRetryAfter: .seconds(30), maxCallDuration: .seconds(60), maxClockCorrections: 2)
+    let policy = RetryPolicy(
+        maxAttempts: 4, maxConnectionAttempts: 2, baseDelay: .milliseconds(100), maxDelay: .seconds(1),
+        maxRetryAfter: .seconds(30), maxCallDuration: .seconds(60), maxClockCorrections: 2)
 
     func machine() -> AttemptStateMachine { AttemptStateMachine(policy: policy, random: { $0.upperBound }) }
 
@@ -33,7 +34,8 @@ struct AttemptStateMachineTests {
         var m = machine()
         _ = m.start()
         #expect(m.answered(.retry(throttled: true, retryAfter: .seconds(5)), elapsed: .zero) == .wait(.seconds(5), thenAttempt: 2))
-        #expect(m.answered(.retry(throttled: true, retryAfter: .seconds(86_400)), elapsed: .seconds(5)) == .wait(.seconds(30), thenAttempt: 3))
+        #expect(
+            m.answered(.retry(throttled: true, retryAfter: .seconds(86_400)), elapsed: .seconds(5)) == .wait(.seconds(30), thenAttempt: 3))
     }
 
     @Test func aWaitThatWouldPassTheCallDeadlineIsNotStarted() {
@@ -41,22 +43,27 @@ struct AttemptStateMachineTests {
         _ = m.start()
         #expect(m.answered(.retry(throttled: true, retryAfter: .seconds(30)), elapsed: .seconds(1)) == .wait(.seconds(30), thenAttempt: 2))
         // 31 s spent; another 30 s wait would end past the 60 s a call may take.
-        #expect(m.answered(.retry(throttled: true, retryAfter: .seconds(30)), elapsed: .seconds(31)) == .giveUp(.callDeadline(waited: .seconds(30))))
+        #expect(
+            m.answered(.retry(throttled: true, retryAfter: .seconds(30)), elapsed: .seconds(31))
+                == .giveUp(.callDeadline(waited: .seconds(30))))
     }
 
     @Test func connectionFailuresGiveUpSoonerThanThrottling() {
         var m = machine()
         _ = m.start()
-        #expect(m.failed(TransportError(.connect, host: "h", detail: "refused"), elapsed: .zero) == .wait(.milliseconds(100), thenAttempt: 2))
+        #expect(
+            m.failed(TransportError(.connect, host: "h", detail: "refused"), elapsed: .zero) == .wait(.milliseconds(100), thenAttempt: 2))
         #expect(m.failed(TransportError(.timeout, host: "h", detail: "slow"), elapsed: .zero) == .giveUp(.connectionAttemptsExhausted))
         var dropped = machine()
         _ = dropped.start()
         // A dropped connection is not a failed connect: it counts against attempts only.
         for n in 2...4 {
-            #expect(dropped.failed(TransportError(.connectionClosed, host: "h", detail: "reset"), elapsed: .zero)
+            #expect(
+                dropped.failed(TransportError(.connectionClosed, host: "h", detail: "reset"), elapsed: .zero)
                     == .wait(.milliseconds(100 << (n - 2)), thenAttempt: n))
         }
-        #expect(dropped.failed(TransportError(.connectionClosed, host: "h", detail: "reset"), elapsed: .zero) == .giveUp(.attemptsExhausted))
+        #expect(
+            dropped.failed(TransportError(.connectionClosed, host: "h", detail: "reset"), elapsed: .zero) == .giveUp(.attemptsExhausted))
     }
 
     @Test func permanentTransportErrorsAreNotRetried() {
@@ -79,7 +86,10 @@ struct AttemptStateMachineTests {
 
 /// Answers from a script, recording what was sent.
 final class ScriptedTransport: HTTPTransport {
-    enum Step: Sendable { case respond(Int), fail(TransportError.Kind) }
+    enum Step: Sendable {
+        case respond(Int)
+        case fail(TransportError.Kind)
+    }
     private let state: Mutex<(steps: [Step], sent: [HTTPRequest])>
 
     init(_ steps: [Step]) { state = Mutex((steps, [])) }
@@ -108,11 +118,14 @@ struct AttemptLoopTests {
         let total = Mutex<[Duration]>([])
     }
 
-    func loop(_ transport: ScriptedTransport, counters: CallCounters = CallCounters(),
-              policy: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))) -> AttemptLoop {
+    func loop(
+        _ transport: ScriptedTransport, counters: CallCounters = CallCounters(),
+        policy: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
+    ) -> AttemptLoop {
         let slept = self.slept
-        return AttemptLoop(transport: transport, policy: policy, counters: counters, logger: Logger(label: "test"),
-                           sleep: { d in slept.total.withLock { $0.append(d) } })
+        return AttemptLoop(
+            transport: transport, policy: policy, counters: counters, logger: Logger(label: "test"),
+            sleep: { d in slept.total.withLock { $0.append(d) } })
     }
 
     /// A provider that succeeds on 200, retries 503, and treats anything else as final.
@@ -122,7 +135,8 @@ struct AttemptLoopTests {
             return HTTPRequest(method: "GET", url: "http://peer/", headers: [("Authorization", "signed-for-attempt-\(attempt)")])
         } interpret: { response in
             if response.status == 200 { return .success(response.bodyText) }
-            return .failure(StatusError(status: response.status), response.status == 503 ? .retry(throttled: false, retryAfter: nil) : .done)
+            return .failure(
+                StatusError(status: response.status), response.status == 503 ? .retry(throttled: false, retryAfter: nil) : .done)
         }
     }
 
@@ -172,9 +186,9 @@ struct AttemptLoopTests {
         // Two 40 s waits fit in the 100 s a call may take; a third would not, so it is not started.
         #expect(t.sent.count == 3)
         #expect(slept.total.withLock { $0 } == [.seconds(40), .seconds(40)])
-        #expect(error?.description.contains("GetThing gave up after 3 attempt(s) and 80 s of waiting, within the 100 s") == true,
-                "\(String(describing: error))")
+        #expect(
+            error?.description.contains("GetThing gave up after 3 attempt(s) and 80 s of waiting, within the 100 s") == true,
+            "\(String(describing: error))")
         #expect(error?.description.contains("StatusError(status: 503)") == true)
     }
 }
-

@@ -73,7 +73,7 @@ struct RefresherTests {
 @Suite("Custom CA bundles")
 struct CABundleTests {
     @Test func aServerSignedByAPrivateCAIsTrustedOnlyWithItsBundle() async throws {
-        let ca = try TestCertificateAuthority.make()
+        let ca = try await TestCertificateAuthority.make()
         let server = try await ca.server { _ in LoopbackResponse(status: 200, contentType: "text/plain", text: "hello over TLS") }
         do {
             let request = HTTPRequest(method: "GET", url: server.baseURL + "/", timeout: .seconds(10))

@@ -1,5 +1,6 @@
 import AttestCore
 import Testing
+
 @testable import AttestPolicy
 
 @Suite("iam.isAdmin")
@@ -42,9 +43,10 @@ struct IsAdminTests {
     }
 
     @Test func aDenyDoesNotCancelTheAdminGrant() throws {
-        let doc = try policy(#"""
-        {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
+            """#)
         #expect(try IAMPolicyAnalysis.isAdmin(doc))
     }
 }
@@ -72,61 +74,67 @@ struct AllowsTests {
     }
 
     @Test func notActionAndNotResource() throws {
-        let doc = try statement(#"{"Effect": "Allow", "NotAction": "iam:*", "NotResource": ["arn:aws:s3:::secret", "arn:aws:s3:::secret/*"]}"#)
+        let doc = try statement(
+            #"{"Effect": "Allow", "NotAction": "iam:*", "NotResource": ["arn:aws:s3:::secret", "arn:aws:s3:::secret/*"]}"#)
         #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:GetObject", resource: "arn:aws:s3:::public/x"))
         #expect(try !IAMPolicyAnalysis.allows(doc, action: "IAM:CreateUser", resource: "*"))
         #expect(try !IAMPolicyAnalysis.allows(doc, action: "s3:GetObject", resource: "arn:aws:s3:::secret/x"))
     }
 
     @Test func anUnconditionalDenyOverrides() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-          {"Effect": "Deny", "Action": "s3:Delete*", "Resource": "arn:aws:s3:::prod-*"}
-        ]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+              {"Effect": "Deny", "Action": "s3:Delete*", "Resource": "arn:aws:s3:::prod-*"}
+            ]}
+            """#)
         #expect(try !IAMPolicyAnalysis.allows(doc, action: "s3:DeleteObject", resource: "arn:aws:s3:::prod-data/x"))
         #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:DeleteObject", resource: "arn:aws:s3:::dev-data/x"))
         #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:GetObject", resource: "arn:aws:s3:::prod-data/x"))
     }
 
     @Test func aConditionalDenyDoesNotOverrideAndAConditionalAllowCounts() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*",
-           "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
-          {"Effect": "Deny", "Action": "ec2:*", "Resource": "*",
-           "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}
-        ]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*",
+               "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
+              {"Effect": "Deny", "Action": "ec2:*", "Resource": "*",
+               "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}
+            ]}
+            """#)
         #expect(try IAMPolicyAnalysis.allows(doc, action: "ec2:TerminateInstances", resource: "arn:aws:ec2:eu-west-1:1:instance/i-1"))
     }
 
     @Test func aDenyForSomePrincipalsOnlyDoesNotOverride() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
-          {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:role/Intern"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
-          {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:role/Admin"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
-        ]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+              {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:role/Intern"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+              {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:role/Admin"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+            ]}
+            """#)
         #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:GetObject", resource: "arn:aws:s3:::b/k"))
-        let everyone = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
-          {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "*"}
-        ]}
-        """#)
+        let everyone = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+              {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "*"}
+            ]}
+            """#)
         #expect(try !IAMPolicyAnalysis.allows(everyone, action: "s3:GetObject", resource: "arn:aws:s3:::b/k"))
     }
 
     @Test func policyVariablesWidenAllowsAndNarrowDenies() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::home/${aws:username}/*"},
-          {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::home/${aws:username}/keep/*"}
-        ]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::home/${aws:username}/*"},
+              {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::home/${aws:username}/keep/*"}
+            ]}
+            """#)
         #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:PutObject", resource: "arn:aws:s3:::home/alice/notes.txt"))
         #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:DeleteObject", resource: "arn:aws:s3:::home/alice/keep/x"))
         #expect(try !IAMPolicyAnalysis.allows(doc, action: "s3:PutObject", resource: "arn:aws:s3:::other/alice/x"))
@@ -137,15 +145,19 @@ struct AllowsTests {
     }
 
     @Test func wildcardsCrossARNSegmentsForAllowsButNotForDenies() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Action": "logs:*", "Resource": "arn:aws:logs:*"},
-          {"Effect": "Deny", "Action": "logs:DeleteLogGroup", "Resource": "arn:aws:logs:us-east-1*:log-group:prod"}
-        ]}
-        """#)
-        #expect(try IAMPolicyAnalysis.allows(doc, action: "logs:PutLogEvents", resource: "arn:aws:logs:us-east-1:111122223333:log-group:app:*"))
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Action": "logs:*", "Resource": "arn:aws:logs:*"},
+              {"Effect": "Deny", "Action": "logs:DeleteLogGroup", "Resource": "arn:aws:logs:us-east-1*:log-group:prod"}
+            ]}
+            """#)
+        #expect(
+            try IAMPolicyAnalysis.allows(doc, action: "logs:PutLogEvents", resource: "arn:aws:logs:us-east-1:111122223333:log-group:app:*"))
         // The deny's `us-east-1*` stays within the region segment, so it does not reach the account's log group.
-        #expect(try IAMPolicyAnalysis.allows(doc, action: "logs:DeleteLogGroup", resource: "arn:aws:logs:us-east-1:111122223333:log-group:prod"))
+        #expect(
+            try IAMPolicyAnalysis.allows(doc, action: "logs:DeleteLogGroup", resource: "arn:aws:logs:us-east-1:111122223333:log-group:prod")
+        )
         #expect(try !IAMPolicyAnalysis.allows(doc, action: "logs:DeleteLogGroup", resource: "arn:aws:logs:us-east-1x:log-group:prod"))
     }
 

@@ -1,5 +1,6 @@
 import AttestCore
 import Testing
+
 @testable import AttestPolicy
 
 @Suite("Policy document forms and malformed documents")
@@ -13,7 +14,8 @@ struct DocumentFormTests {
 
     @Test func decodesTheURLEncodingIAMReturns() throws {
         // As returned by GetPolicyVersion / GetRolePolicy.
-        let fromIAM = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C"
+        let fromIAM =
+            "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C"
             + "%22Action%22%3A%5B%22s3%3AGetObject%22%5D%2C%22Resource%22%3A%22arn%3Aaws%3As3%3A%3A%3Amy-bucket%2F%2A%22%7D%5D%7D"
         let doc = JSONValue.string(fromIAM)
         #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:GetObject", resource: "arn:aws:s3:::my-bucket/key"))
@@ -22,7 +24,8 @@ struct DocumentFormTests {
     }
 
     @Test func decodesFormEncodedSpacesAsPlus() throws {
-        let encoded = "%7B+%22Statement%22%3A+%7B+%22Effect%22%3A+%22Allow%22%2C+%22Action%22%3A+%22*%22%2C+%22Resource%22%3A+%22*%22+%7D+%7D"
+        let encoded =
+            "%7B+%22Statement%22%3A+%7B+%22Effect%22%3A+%22Allow%22%2C+%22Action%22%3A+%22*%22%2C+%22Resource%22%3A+%22*%22+%7D+%7D"
         #expect(try IAMPolicyAnalysis.isAdmin(.string(encoded)))
     }
 
@@ -83,7 +86,10 @@ struct DocumentFormTests {
         (#"{"Statement": {"Effect": "Allow", "Action": "*", "Principal": "*", "NotPrincipal": "*"}}"#, "both Principal and NotPrincipal"),
         (#"{"Statement": {"Effect": "Allow", "Action": "*", "Condition": "yes"}}"#, "Condition must be an object"),
         (#"{"Statement": {"Effect": "Allow", "Action": "*", "Condition": {"StringEquals": "x"}}}"#, "must map to an object of keys"),
-        (#"{"Statement": {"Effect": "Allow", "Action": "*", "Condition": {"StringEquals": {"k": {"a": 1}}}}}"#, "not a string, number or boolean"),
+        (
+            #"{"Statement": {"Effect": "Allow", "Action": "*", "Condition": {"StringEquals": {"k": {"a": 1}}}}}"#,
+            "not a string, number or boolean"
+        ),
     ])
     func malformedDocumentsThrowSayingWhatIsWrong(_ text: String, _ message: String) throws {
         let doc = try JSONValue.parse(text)

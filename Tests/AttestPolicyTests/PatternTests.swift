@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AttestPolicy
 
 @Suite("Wildcards and address ranges")
@@ -40,7 +41,9 @@ struct PatternTests {
         #expect(range.isIPv4 == v4)
     }
 
-    @Test(arguments: ["", "10.0.0", "10.0.0.256", "10.0.0.0/33", "10.0.0.0/", "1::2::3", "12345::", "::/129", "*", "10.0.0.0/8/8", "1:2:3:4:5:6:7:8:9"])
+    @Test(arguments: [
+        "", "10.0.0", "10.0.0.256", "10.0.0.0/33", "10.0.0.0/", "1::2::3", "12345::", "::/129", "*", "10.0.0.0/8/8", "1:2:3:4:5:6:7:8:9",
+    ])
     func refusesNonRanges(_ text: String) {
         #expect(IPRange(text) == nil, "\(text)")
     }

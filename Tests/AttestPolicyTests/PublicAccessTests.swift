@@ -1,6 +1,7 @@
 import AttestCore
 import Foundation
 import Testing
+
 @testable import AttestPolicy
 
 @Suite("iam.isPublic and iam.allowsPublic")
@@ -8,8 +9,9 @@ struct PublicAccessTests {
     /// An `Allow` of s3:GetObject on a bucket's objects to `principal`, with an optional condition.
     func grant(_ principal: String, condition: String? = nil) throws -> JSONValue {
         let cond = condition.map { #", "Condition": "# + $0 } ?? ""
-        return try statement(#"{"Effect": "Allow", "Principal": "# + principal
-            + #", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*""# + cond + "}")
+        return try statement(
+            #"{"Effect": "Allow", "Principal": "# + principal
+                + #", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*""# + cond + "}")
     }
 
     @Test(arguments: [
@@ -29,7 +31,8 @@ struct PublicAccessTests {
     }
 
     @Test func notPrincipalWithAllowIsPublic() throws {
-        let doc = try statement(#"{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/Bob"}, "Action": "s3:*", "Resource": "*"}"#)
+        let doc = try statement(
+            #"{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:user/Bob"}, "Action": "s3:*", "Resource": "*"}"#)
         #expect(try IAMPolicyAnalysis.isPublic(doc))
         #expect(try IAMPolicyAnalysis.allowsPublic(doc, action: "s3:GetObject"))
     }
@@ -81,7 +84,8 @@ struct PublicAccessTests {
     ])
     func conditions(_ condition: String, _ expected: Bool) throws {
         #expect(try IAMPolicyAnalysis.isPublic(grant(#""*""#, condition: condition)) == expected, "\(condition)")
-        #expect(try IAMPolicyAnalysis.allowsPublic(grant(#""*""#, condition: condition), action: "s3:GetObject") == expected, "\(condition)")
+        #expect(
+            try IAMPolicyAnalysis.allowsPublic(grant(#""*""#, condition: condition), action: "s3:GetObject") == expected, "\(condition)")
     }
 
     @Test func publicReadBucket() throws {
@@ -107,15 +111,18 @@ struct PublicAccessTests {
         let doc = try policy(Examples.cloudTrailBucket)
         #expect(try !IAMPolicyAnalysis.isPublic(doc))
         #expect(try !IAMPolicyAnalysis.allowsPublic(doc, action: "s3:PutObject"))
-        #expect(try IAMPolicyAnalysis.allows(doc, action: "s3:PutObject", resource: "arn:aws:s3:::amzn-s3-demo-bucket/AWSLogs/111111111111/x"))
+        #expect(
+            try IAMPolicyAnalysis.allows(doc, action: "s3:PutObject", resource: "arn:aws:s3:::amzn-s3-demo-bucket/AWSLogs/111111111111/x"))
         // The same grant to "*" is still kept to the trail by aws:SourceArn.
-        let star = try policy(Examples.cloudTrailBucket.replacingOccurrences(of: #"{"Service": "cloudtrail.amazonaws.com"}"#, with: #""*""#))
+        let star = try policy(
+            Examples.cloudTrailBucket.replacingOccurrences(of: #"{"Service": "cloudtrail.amazonaws.com"}"#, with: #""*""#))
         #expect(try !IAMPolicyAnalysis.isPublic(star))
         // Without the condition it is public.
-        let open = try policy(#"""
-        {"Statement": {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:PutObject",
-          "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/AWSLogs/111111111111/*"}}
-        """#)
+        let open = try policy(
+            #"""
+            {"Statement": {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:PutObject",
+              "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/AWSLogs/111111111111/*"}}
+            """#)
         #expect(try IAMPolicyAnalysis.isPublic(open))
     }
 
@@ -128,51 +135,55 @@ struct PublicAccessTests {
     }
 
     @Test func allowsPublicLooksOnlyAtStatementsForTheAction() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
-          {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*",
-           "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}},
-          {"Effect": "Allow", "Principal": "*", "NotAction": "s3:Delete*", "Resource": "arn:aws:s3:::other/*",
-           "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
-        ]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+              {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*",
+               "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}},
+              {"Effect": "Allow", "Principal": "*", "NotAction": "s3:Delete*", "Resource": "arn:aws:s3:::other/*",
+               "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+            ]}
+            """#)
         #expect(try IAMPolicyAnalysis.allowsPublic(doc, action: "s3:GetObject"))
         #expect(try !IAMPolicyAnalysis.allowsPublic(doc, action: "s3:PutObject"))
         #expect(try !IAMPolicyAnalysis.allowsPublic(doc, action: "s3:ListBucket"))
     }
 
     @Test func anUnconditionalDenyForEveryoneTakesPublicAccessAway() throws {
-        let denied = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
-          {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}
-        ]}
-        """#)
+        let denied = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
+              {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}
+            ]}
+            """#)
         #expect(try IAMPolicyAnalysis.allowsPublic(denied, action: "s3:GetObject"))
         #expect(try !IAMPolicyAnalysis.allowsPublic(denied, action: "s3:PutObject"))
         #expect(try IAMPolicyAnalysis.isPublic(denied))  // GetObject is still public
 
-        let all = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
-          {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}
-        ]}
-        """#)
+        let all = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
+              {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}
+            ]}
+            """#)
         #expect(try !IAMPolicyAnalysis.isPublic(all))
         #expect(try !IAMPolicyAnalysis.allowsPublic(all, action: "s3:GetObject"))
     }
 
     @Test func aDenyThatDoesNotCoverEverythingLeavesThePublicIn() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
-          {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/private/*"},
-          {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
-           "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-          {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:*", "Resource": "*"}
-        ]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+              {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/private/*"},
+              {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*",
+               "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+              {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:*", "Resource": "*"}
+            ]}
+            """#)
         #expect(try IAMPolicyAnalysis.isPublic(doc))
         #expect(try IAMPolicyAnalysis.allowsPublic(doc, action: "s3:GetObject"))
     }

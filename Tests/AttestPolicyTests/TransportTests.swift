@@ -1,5 +1,6 @@
 import AttestCore
 import Testing
+
 @testable import AttestPolicy
 
 @Suite("iam.deniesInsecureTransport")
@@ -12,8 +13,9 @@ struct TransportTests {
     }
 
     func deny(principal: String = #""*""#, action: String = #""s3:*""#, condition: String) throws -> JSONValue {
-        try statement(#"{"Effect": "Deny", "Principal": "# + principal + #", "Action": "# + action
-            + #", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], "Condition": "# + condition + "}")
+        try statement(
+            #"{"Effect": "Deny", "Principal": "# + principal + #", "Action": "# + action
+                + #", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], "Condition": "# + condition + "}")
     }
 
     @Test(arguments: [
@@ -50,26 +52,33 @@ struct TransportTests {
     }
 
     @Test func notActionDenyCountsWhenItLeavesS3In() throws {
-        let doc = try statement(#"{"Effect": "Deny", "Principal": "*", "NotAction": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#)
+        let doc = try statement(
+            #"{"Effect": "Deny", "Principal": "*", "NotAction": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#
+        )
         #expect(try IAMPolicyAnalysis.deniesInsecureTransport(doc))
     }
 
     @Test func anAllowOrADenyWithoutPrincipalIsNotEnough() throws {
-        let allow = try statement(#"{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#)
+        let allow = try statement(
+            #"{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#
+        )
         #expect(try !IAMPolicyAnalysis.deniesInsecureTransport(allow))
-        let notPrincipal = try statement(#"{"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}, "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#)
+        let notPrincipal = try statement(
+            #"{"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}, "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#
+        )
         #expect(try !IAMPolicyAnalysis.deniesInsecureTransport(notPrincipal))
         #expect(try !IAMPolicyAnalysis.deniesInsecureTransport(policy(Examples.publicReadBucket)))
     }
 
     @Test func aPolicyWithOtherStatementsStillCounts() throws {
-        let doc = try policy(#"""
-        {"Statement": [
-          {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"},
-          {"Sid": "TLS", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*",
-           "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}}
-        ]}
-        """#)
+        let doc = try policy(
+            #"""
+            {"Statement": [
+              {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"},
+              {"Sid": "TLS", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*",
+               "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}}
+            ]}
+            """#)
         #expect(try IAMPolicyAnalysis.deniesInsecureTransport(doc))
     }
 }

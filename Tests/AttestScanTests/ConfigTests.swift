@@ -1,5 +1,6 @@
 import AttestAWSProvider
 import AttestCollect
+import AttestControls
 import AttestScan
 import AttestTestSupport
 import Foundation
@@ -11,7 +12,10 @@ struct ConfigTests {
     let registry = try! ProviderRegistry([AWSProvider(), FakeCloudProvider()])
 
     func error(_ text: String) -> SpecError? {
-        do { _ = try AttestConfig(text: text, file: "/x/attest.yaml", registry: registry); return nil } catch { return error as? SpecError }
+        do {
+            _ = try AttestConfig(text: text, file: "/x/attest.yaml", registry: registry)
+            return nil
+        } catch { return error as? SpecError }
     }
 
     @Test func anUnknownKeyAtAnyLevelNamesItsLineAndTheKnownKeys() throws {
@@ -40,25 +44,28 @@ struct ConfigTests {
     }
 
     @Test func targetsAreReadWithTheirOriginAndTheProvidersOptions() throws {
-        let config = try AttestConfig(text: """
-        targets:
-          - provider: aws
-            profile: audit
-            regions: [eu-west-1, eu-central-1]
-            services: [iam, s3]
-            role_arn: arn:aws:iam::111122223333:role/Audit
-            external_id: XYZ
-          - provider: fake
-            accounts: [acct-a]
-            label: second
-        evidence:
-          path: store
-        """, file: "/x/attest.yaml", registry: registry)
-        #expect(config.targets == [
-            ScanTarget(provider: "aws", profile: "audit", regions: ["eu-west-1", "eu-central-1"], services: ["iam", "s3"],
-                       options: ["role_arn": "arn:aws:iam::111122223333:role/Audit", "external_id": "XYZ"], origin: "/x/attest.yaml:2"),
-            ScanTarget(provider: "fake", accounts: ["acct-a"], options: ["label": "second"], origin: "/x/attest.yaml:8"),
-        ])
+        let config = try AttestConfig(
+            text: """
+                targets:
+                  - provider: aws
+                    profile: audit
+                    regions: [eu-west-1, eu-central-1]
+                    services: [iam, s3]
+                    role_arn: arn:aws:iam::111122223333:role/Audit
+                    external_id: XYZ
+                  - provider: fake
+                    accounts: [acct-a]
+                    label: second
+                evidence:
+                  path: store
+                """, file: "/x/attest.yaml", registry: registry)
+        #expect(
+            config.targets == [
+                ScanTarget(
+                    provider: "aws", profile: "audit", regions: ["eu-west-1", "eu-central-1"], services: ["iam", "s3"],
+                    options: ["role_arn": "arn:aws:iam::111122223333:role/Audit", "external_id": "XYZ"], origin: "/x/attest.yaml:2"),
+                ScanTarget(provider: "fake", accounts: ["acct-a"], options: ["label": "second"], origin: "/x/attest.yaml:8"),
+            ])
         // Relative paths are the config file's neighbours.
         #expect(config.evidence.path == "/x/store")
     }

@@ -21,27 +21,33 @@ struct FakeProviderTests {
             id: "acct-a", secret: "secret-a",
             owners: [("ann", "Ann", "ann@example.com"), ("bob", "Bob", "bob@elsewhere.test")],
             widgets: [
-                "north": [FakeCloud.Widget(id: "w1", name: "alpha", encrypted: true, owner: "ann", isPublic: false),
-                          FakeCloud.Widget(id: "w2", name: "beta", encrypted: false, owner: "bob", isPublic: true),
-                          FakeCloud.Widget(id: "w3", name: "gamma", encrypted: true, owner: "ann", isPublic: nil)],
+                "north": [
+                    FakeCloud.Widget(id: "w1", name: "alpha", encrypted: true, owner: "ann", isPublic: false),
+                    FakeCloud.Widget(id: "w2", name: "beta", encrypted: false, owner: "bob", isPublic: true),
+                    FakeCloud.Widget(id: "w3", name: "gamma", encrypted: true, owner: "ann", isPublic: nil),
+                ],
                 "south": [FakeCloud.Widget(id: "w4", name: "delta", encrypted: false, owner: "ann", isPublic: nil)],
             ]),
         FakeCloud.Account(
             id: "acct-b", secret: "secret-b", owners: [("cy", "Cy", "cy@example.com")],
-            widgets: ["north": [FakeCloud.Widget(id: "w9", name: "omega", encrypted: true, owner: "cy", isPublic: false)],
-                      "south": [FakeCloud.Widget(id: "w8", name: "hidden", encrypted: false, owner: "cy", isPublic: nil)]],
+            widgets: [
+                "north": [FakeCloud.Widget(id: "w9", name: "omega", encrypted: true, owner: "cy", isPublic: false)],
+                "south": [FakeCloud.Widget(id: "w8", name: "hidden", encrypted: false, owner: "cy", isPublic: nil)],
+            ],
             deniedRegions: ["south"]),
     ]
 
     static func loaded() throws -> (ProviderRegistry, ProviderSpec, ControlPlan) {
         let registry = try ProviderRegistry([FakeCloudProvider()])
         let provider = FakeCloudProvider()
-        let spec = try SpecLoader.loadProvider(directory: TestPaths.fakeCloud.appendingPathComponent("providers/fake"), provider: "fake",
-                                               transforms: try registry.transforms(for: provider))
+        let spec = try SpecLoader.loadProvider(
+            directory: TestPaths.fakeCloud.appendingPathComponent("providers/fake"), provider: "fake",
+            transforms: try registry.transforms(for: provider))
         try spec.validateScopes(levels: provider.scopeLevels.map(\.name))
         try provider.validate(spec)
-        let controls = try ControlLoader.load(directories: [TestPaths.fakeCloud.appendingPathComponent("controls")],
-                                              environment: try registry.ruleEnvironment())
+        let controls = try ControlLoader.load(
+            directories: [TestPaths.fakeCloud.appendingPathComponent("controls")],
+            environment: try registry.ruleEnvironment())
         let frameworks = try FrameworkSet(directory: TestPaths.repository.appendingPathComponent("controls/frameworks"), controls: controls)
         return (registry, spec, ControlPlan(controls: controls, frameworks: frameworks, failThreshold: .high))
     }
@@ -54,24 +60,33 @@ struct FakeProviderTests {
         let (registry, spec, plan) = try Self.loaded()
         let store = LocalEvidenceStore(root: try TestPaths.temporaryDirectory("fake-evidence"))
         let lines = Lines()
-        let evidence = EvidenceScanSink(writer: EvidenceWriter(store: store, key: EvidenceSigningKey()), toolVersion: "test",
-                                        configDigest: "", clouds: registry.evidenceClouds) { line in lines.value.withLock { $0.append(line) } }
+        let evidence = EvidenceScanSink(
+            writer: EvidenceWriter(store: store, key: EvidenceSigningKey()), toolVersion: "test",
+            configDigest: "", clouds: registry.evidenceClouds
+        ) { line in lines.value.withLock { $0.append(line) } }
         let pipeline = ScanPipeline(registry: registry, specs: ["fake": spec], plan: plan, sinks: [evidence])
         let environment = ["FAKE_CLOUD_URL": cloud.baseURL, "FAKE_CLOUD_SECRET_A": "secret-a", "FAKE_CLOUD_SECRET_B": "secret-b"]
         let outcome = try await ScanSession.withSession(environment: environment, userAgent: "attest-test") { session in
-            try await pipeline.run([ScanTarget(provider: "fake", profile: "a", options: ["label": "first"], origin: "target a"),
-                                    ScanTarget(provider: "fake", profile: "b", origin: "target b")], in: session)
+            try await pipeline.run(
+                [
+                    ScanTarget(provider: "fake", profile: "a", options: ["label": "first"], origin: "target a"),
+                    ScanTarget(provider: "fake", profile: "b", origin: "target b"),
+                ], in: session)
         }
 
         // One graph: both accounts, owners, quotas fanned out per region, paged widgets, edges.
         let g = outcome.graph
         #expect(outcome.accounts == ["acct-a", "acct-b"])
         #expect(outcome.targets.map(\.principal) == ["client-acct-a", "client-acct-b"])
-        #expect(g.resources(ofType: "fake.widgets.widget").map(\.id) == [
-            "fake:acct-a:north:widget/w1", "fake:acct-a:north:widget/w2", "fake:acct-a:north:widget/w3",
-            "fake:acct-a:south:widget/w4", "fake:acct-b:north:widget/w9"])
-        #expect(g.resources(ofType: "fake.directory.quota").map { "\($0.id)=\($0.attributes["widgets"]?.intValue ?? -1)" } == [
-            "fake:acct-a:north:quota=30", "fake:acct-a:south:quota=10", "fake:acct-b:north:quota=10", "fake:acct-b:south:quota=10"])
+        #expect(
+            g.resources(ofType: "fake.widgets.widget").map(\.id) == [
+                "fake:acct-a:north:widget/w1", "fake:acct-a:north:widget/w2", "fake:acct-a:north:widget/w3",
+                "fake:acct-a:south:widget/w4", "fake:acct-b:north:widget/w9",
+            ])
+        #expect(
+            g.resources(ofType: "fake.directory.quota").map { "\($0.id)=\($0.attributes["widgets"]?.intValue ?? -1)" } == [
+                "fake:acct-a:north:quota=30", "fake:acct-a:south:quota=10", "fake:acct-b:north:quota=10", "fake:acct-b:south:quota=10",
+            ])
         #expect(g.resources(ofType: "fake.directory.quota").map(\.region) == ["north", "south", "north", "south"])
         #expect(g.resources(ofType: "fake.directory.owner").allSatisfy { $0.region == "global" })
         #expect(g["fake:acct-a:north:widget/w2"]?.attributes["public"] == true)
@@ -80,8 +95,10 @@ struct FakeProviderTests {
         #expect(g.edges(from: "fake:acct-a:north:widget/w2").map(\.to) == ["fake:acct-a:owner/bob"])
 
         // What could not be read: exactly account b's south widgets.
-        #expect(outcome.errors.map { "\($0.account)/\($0.region) \($0.service) \($0.operation) \($0.code)" } == [
-            "acct-b/south widgets ListWidgets AccessDenied"])
+        #expect(
+            outcome.errors.map { "\($0.account)/\($0.region) \($0.service) \($0.operation) \($0.code)" } == [
+                "acct-b/south widgets ListWidgets AccessDenied"
+            ])
 
         // One result set: account b's gap in south is one error result there, and turns nothing
         // else into an error, in its own account or the other.
@@ -89,7 +106,8 @@ struct FakeProviderTests {
         func status(_ control: String, _ subject: String) -> String? {
             results.first { $0.controlID == control && $0.subject == subject }?.status.rawValue
         }
-        let encrypted = "fake-widgets-widget-encrypted", owner = "fake-widgets-owner-in-company"
+        let encrypted = "fake-widgets-widget-encrypted"
+        let owner = "fake-widgets-owner-in-company"
         #expect(status(encrypted, "fake:acct-a:north:widget/w1") == "pass")
         #expect(status(encrypted, "fake:acct-a:north:widget/w2") == "fail")
         #expect(status(encrypted, "fake:acct-a:south:widget/w4") == "fail")
@@ -113,7 +131,8 @@ struct FakeProviderTests {
         // soc2 CC6.1 holds both controls' 12 results, iso27001 A.8.24 the encryption control's 6.
         #expect(report.records == 18)
         let file = try #require(manifest.files.first { $0.framework == "soc2" })
-        let record = try JSONValue.parse(try #require(try await store.read(file.key)).split(separator: 0x0A).first.map { Data($0) } ?? Data())
+        let record = try JSONValue.parse(
+            try #require(try await store.read(file.key)).split(separator: 0x0A).first.map { Data($0) } ?? Data())
         #expect(record["cloud"]["provider"] == "FakeCloud")
         #expect(record["cloud_partition"] == .null)
 
@@ -124,8 +143,14 @@ struct FakeProviderTests {
 
     @Test func theGenericTargetsNameNoProvider() throws {
         // No provider-specific code in the generic targets: no AWS module imported, no AWS literal.
-        let generic = ["AttestCollect", "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestInventory", "AttestHTTP", "AttestCore"]
-        let forbidden = ["import AttestAWS", "import AttestSigV4", "import AttestPolicy", "import AttestAWSProvider", "\"aws\"", "\"AWS\"", "provider == "]
+        let generic = [
+            "AttestCollect", "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestInventory", "AttestHTTP",
+            "AttestCore",
+        ]
+        let forbidden = [
+            "import AttestAWS", "import AttestSigV4", "import AttestPolicy", "import AttestAWSProvider", "\"aws\"", "\"AWS\"",
+            "provider == ",
+        ]
         var found: [String] = []
         for target in generic {
             let dir = TestPaths.repository.appendingPathComponent("Sources/\(target)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AttestSigV4
 
 /// One case of the upstream AWS SigV4 test suite (`../shared/vectors/sigv4/<name>/`).
@@ -29,22 +30,24 @@ struct SigV4Vector: CustomTestStringConvertible, Sendable {
 
     struct Context: Decodable {
         struct Credentials: Decodable {
-            var access_key_id: String
-            var secret_access_key: String
+            var accessKeyId: String
+            var secretAccessKey: String
             var token: String?
         }
         var credentials: Credentials
-        var expiration_in_seconds: Int
+        var expirationInSeconds: Int
         var normalize: Bool
         var region: String
         var service: String
-        var sign_body: Bool
+        var signBody: Bool
         var timestamp: String
-        var omit_session_token: Bool?
+        var omitSessionToken: Bool?
     }
 
     func context() throws -> Context {
-        try JSONDecoder().decode(Context.self, from: Data(try file("context.json").utf8))
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase  // the vectors' keys are snake_case
+        return try decoder.decode(Context.self, from: Data(try file("context.json").utf8))
     }
 
     /// Parses `request.txt`: request line, headers (with folded continuation lines), body.
@@ -59,8 +62,14 @@ struct SigV4Vector: CustomTestStringConvertible, Sendable {
         var bodyLines: [String] = []
         var inBody = false
         for line in lines {
-            if inBody { bodyLines.append(line); continue }
-            if line.isEmpty { inBody = true; continue }
+            if inBody {
+                bodyLines.append(line)
+                continue
+            }
+            if line.isEmpty {
+                inBody = true
+                continue
+            }
             if line.first == " " || line.first == "\t", !headers.isEmpty {
                 headers[headers.count - 1].value += "\n" + line
                 continue
@@ -86,15 +95,17 @@ struct SigV4Vector: CustomTestStringConvertible, Sendable {
 
     func signer(_ ctx: Context) -> SigV4Signer {
         // The suite encodes the path once and signs the body hash header only when asked.
-        SigV4Signer(service: ctx.service, region: ctx.region, doubleEncodePath: false, normalizePath: ctx.normalize,
-                    signContentHeader: ctx.sign_body, omitSessionTokenFromSignature: ctx.omit_session_token ?? false)
+        SigV4Signer(
+            service: ctx.service, region: ctx.region, doubleEncodePath: false, normalizePath: ctx.normalize,
+            signContentHeader: ctx.signBody, omitSessionTokenFromSignature: ctx.omitSessionToken ?? false)
     }
 
     func date(_ ctx: Context) -> Date { ISO8601DateFormatter().date(from: ctx.timestamp)! }
 
     func credentials(_ ctx: Context) -> SigningCredentials {
-        SigningCredentials(accessKeyId: ctx.credentials.access_key_id, secretAccessKey: ctx.credentials.secret_access_key,
-                           sessionToken: ctx.credentials.token)
+        SigningCredentials(
+            accessKeyId: ctx.credentials.accessKeyId, secretAccessKey: ctx.credentials.secretAccessKey,
+            sessionToken: ctx.credentials.token)
     }
 }
 
@@ -118,8 +129,9 @@ struct SigV4VectorTests {
     @Test("presigned query signing", arguments: SigV4Vector.all)
     func querySigning(_ vector: SigV4Vector) throws {
         let ctx = try vector.context()
-        let result = vector.signer(ctx).presign(try vector.request(), credentials: vector.credentials(ctx),
-                                                date: vector.date(ctx), expires: ctx.expiration_in_seconds)
+        let result = vector.signer(ctx).presign(
+            try vector.request(), credentials: vector.credentials(ctx),
+            date: vector.date(ctx), expires: ctx.expirationInSeconds)
         #expect(result.canonicalRequest == (try vector.file("query-canonical-request.txt")))
         #expect(result.stringToSign == (try vector.file("query-string-to-sign.txt")))
         #expect(result.signature == (try vector.file("query-signature.txt")).trimmingCharacters(in: .whitespacesAndNewlines))
@@ -137,8 +149,7 @@ struct SigV4BehaviourTests {
 
     @Test func nonS3ServicesEncodeThePathTwice() {
         let signer = SigV4Signer(service: "lambda", region: "us-east-1")
-        #expect(signer.canonicalURI("/2015-03-31/functions/my fn:1/invocations") ==
-                "/2015-03-31/functions/my%2520fn%253A1/invocations")
+        #expect(signer.canonicalURI("/2015-03-31/functions/my fn:1/invocations") == "/2015-03-31/functions/my%2520fn%253A1/invocations")
     }
 
     @Test func s3EncodesOnceAndDoesNotNormalise() {
@@ -149,8 +160,9 @@ struct SigV4BehaviourTests {
 
     @Test func s3SignsThePayloadHashHeader() {
         let signer = SigV4Signer(service: "s3", region: "eu-west-1")
-        let req = SigningRequest(method: "GET", path: "/b", headers: [("Host", "s3.eu-west-1.amazonaws.com")],
-                                 payload: .hash(SigV4Signer.unsignedPayload))
+        let req = SigningRequest(
+            method: "GET", path: "/b", headers: [("Host", "s3.eu-west-1.amazonaws.com")],
+            payload: .hash(SigV4Signer.unsignedPayload))
         let sig = signer.sign(req, credentials: credentials, date: Date(timeIntervalSince1970: 1_440_938_160))
         #expect(sig.signedHeaders == "host;x-amz-content-sha256;x-amz-date")
         #expect(sig.canonicalRequest.hasSuffix("\nUNSIGNED-PAYLOAD"))
@@ -160,8 +172,9 @@ struct SigV4BehaviourTests {
     @Test func sessionTokenIsSignedAsAHeader() {
         let signer = SigV4Signer(service: "sts", region: "us-east-1")
         let creds = SigningCredentials(accessKeyId: "ASIA1", secretAccessKey: "secret", sessionToken: "tok/en+=")
-        let sig = signer.sign(SigningRequest(method: "POST", path: "/", headers: [("Host", "sts.amazonaws.com")]),
-                              credentials: creds, date: Date(timeIntervalSince1970: 0))
+        let sig = signer.sign(
+            SigningRequest(method: "POST", path: "/", headers: [("Host", "sts.amazonaws.com")]),
+            credentials: creds, date: Date(timeIntervalSince1970: 0))
         #expect(sig.signedHeaders == "host;x-amz-date;x-amz-security-token")
         #expect(sig.canonicalRequest.contains("x-amz-security-token:tok/en+=\n"))
     }
@@ -176,7 +189,8 @@ struct SigV4BehaviourTests {
         let req = SigningRequest(method: "GET", path: "/", headers: [("Host", "iam.amazonaws.com")])
         let date = Date(timeIntervalSince1970: 1_700_000_000)
         let a = signer.sign(req, credentials: credentials, date: date).signature
-        let b = signer.sign(req, credentials: SigningCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "other"), date: date).signature
+        let b = signer.sign(req, credentials: SigningCredentials(accessKeyId: "AKIDEXAMPLE", secretAccessKey: "other"), date: date)
+            .signature
         #expect(a != b)
         #expect(a.count == 64)
     }

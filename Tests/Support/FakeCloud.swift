@@ -1,11 +1,11 @@
-import AttestCEL
-import AttestCollect
-import AttestCore
-import AttestEvidence
+public import AttestCEL
+public import AttestCollect
+public import AttestCore
+public import AttestEvidence
 import AttestHTTP
-import AttestReplay
-import AttestScan
-import Foundation
+public import AttestReplay
+public import AttestScan
+public import Foundation
 import Logging
 import Synchronization
 
@@ -40,8 +40,10 @@ public final class FakeCloud: Sendable {
         /// Regions whose widget list answers 403.
         public var deniedRegions: Set<String> = []
 
-        public init(id: String, secret: String, owners: [(id: String, name: String, email: String)], widgets: [String: [Widget]],
-                    deniedRegions: Set<String> = []) {
+        public init(
+            id: String, secret: String, owners: [(id: String, name: String, email: String)], widgets: [String: [Widget]],
+            deniedRegions: Set<String> = []
+        ) {
             self.id = id
             self.secret = secret
             self.owners = owners
@@ -112,7 +114,8 @@ private struct FakeCloudState: Sendable {
             return json(200, ["access_token": .string("token-\(account.id)"), "expires_in": 3600])
         }
         guard let auth = request.header("Authorization"), auth.hasPrefix("Bearer token-"),
-              let caller = accounts.first(where: { auth == "Bearer token-\($0.id)" }) else {
+            let caller = accounts.first(where: { auth == "Bearer token-\($0.id)" })
+        else {
             return json(401, ["error": "Unauthorized", "message": "no valid bearer token"])
         }
         if parts == ["whoami"] { return json(200, ["account": .string(caller.id), "principal": .string("client-\(caller.id)")]) }
@@ -125,7 +128,8 @@ private struct FakeCloudState: Sendable {
         case 1 where rest[0] == "regions":
             return json(200, ["regions": .array(regions.map(JSONValue.string))])
         case 1 where rest[0] == "owners":
-            return json(200, ["owners": .array(caller.owners.map { ["id": .string($0.id), "name": .string($0.name), "email": .string($0.email)] })])
+            return json(
+                200, ["owners": .array(caller.owners.map { ["id": .string($0.id), "name": .string($0.name), "email": .string($0.email)] })])
         case 3 where rest[0] == "regions" && rest[2] == "quota":
             return json(200, ["widgets": .int(Int64(caller.widgets[rest[1]]?.count ?? 0) * 10)])
         case 3 where rest[0] == "regions" && rest[2] == "widgets":
@@ -133,9 +137,12 @@ private struct FakeCloudState: Sendable {
             let all = caller.widgets[rest[1]] ?? []
             let start = Int(query(request.query)["page"] ?? "0") ?? 0
             let page = all.dropFirst(start).prefix(FakeCloud.pageSize)
-            var body: [String: JSONValue] = ["items": .array(page.map {
-                ["id": .string($0.id), "name": .string($0.name), "encrypted": .bool($0.encrypted), "owner": .string($0.owner)]
-            })]
+            var body: [String: JSONValue] = [
+                "items": .array(
+                    page.map {
+                        ["id": .string($0.id), "name": .string($0.name), "encrypted": .bool($0.encrypted), "owner": .string($0.owner)]
+                    })
+            ]
             if start + FakeCloud.pageSize < all.count { body["next"] = .string(String(start + FakeCloud.pageSize)) }
             return json(200, .object(body))
         case 3 where rest[0] == "widgets" && rest[2] == "policy":
@@ -175,10 +182,14 @@ public struct FakeCloudProvider: CloudProvider {
     }
 
     public var ruleFunctions: [CELFunction] {
-        [CELFunction("fake.domain", arity: 1...1) { args, _ in
-            guard case .string(let email) = args[0], let at = email.lastIndex(of: "@") else { throw CELError("fake.domain: expected an email address") }
-            return .string(String(email[email.index(after: at)...]))
-        }]
+        [
+            CELFunction("fake.domain", arity: 1...1) { args, _ in
+                guard case .string(let email) = args[0], let at = email.lastIndex(of: "@") else {
+                    throw CELError("fake.domain: expected an email address")
+                }
+                return .string(String(email[email.index(after: at)...]))
+            }
+        ]
     }
 
     public var evidenceCloud: any EvidenceCloud { FakeEvidenceCloud() }
@@ -201,15 +212,17 @@ public struct FakeCloudProvider: CloudProvider {
         }
         let transport = try await context.transports.transport()
         let tokens = RefreshingBearerTokenProvider(FakeTokenEndpoint(base: base, secret: Secret(secret), transport: transport))
-        let loop = AttemptLoop(transport: transport, policy: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)),
-                               counters: context.counters, logger: context.logger)
+        let loop = AttemptLoop(
+            transport: transport, policy: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)),
+            counters: context.counters, logger: context.logger)
         return FakeConnection(caller: FakeServiceCaller(base: base, tokens: tokens, loop: loop))
     }
 
     public func permissions(spec: ProviderSpec, services: [String]?) -> JSONValue {
-        .array(spec.services.filter { services?.contains($0.id) ?? true }.flatMap { s in
-            s.operations.keys.sorted().map { JSONValue.string("\(s.id):\($0)") }
-        })
+        .array(
+            spec.services.filter { services?.contains($0.id) ?? true }.flatMap { s in
+                s.operations.keys.sorted().map { JSONValue.string("\(s.id):\($0)") }
+            })
     }
 }
 
@@ -228,13 +241,15 @@ struct FakeTokenEndpoint: BearerTokenProvider {
     let transport: any HTTPTransport
 
     func token(scope: String) async throws -> BearerToken {
-        let response = try await transport.send(HTTPRequest(method: "POST", url: base + "/token", body: Array("secret=\(secret.value)".utf8)))
+        let response = try await transport.send(
+            HTTPRequest(method: "POST", url: base + "/token", body: Array("secret=\(secret.value)".utf8)))
         let body = try JSONValue.parse(Data(response.body))
         guard response.status == 200, let token = body["access_token"].stringValue else {
             throw ScanSetupError("FakeCloud refused the client secret: \(body["error"].stringValue ?? "HTTP \(response.status)")")
         }
-        return BearerToken(token: token, expiration: Date().addingTimeInterval(TimeInterval(body["expires_in"].intValue ?? 60)),
-                           source: "client secret")
+        return BearerToken(
+            token: token, expiration: Date().addingTimeInterval(TimeInterval(body["expires_in"].intValue ?? 60)),
+            source: "client secret")
     }
 }
 
@@ -251,14 +266,20 @@ struct FakeConnection: ProviderConnection {
         }
         guard let account = identity["account"].stringValue else { throw ScanSetupError("whoami answered without an account") }
         let accountTarget = AccountTarget(id: account, homeRegion: "home", values: ["label": .string(target.options["label"] ?? "")])
-        let regions = try await engine.discover(spec.discovery["regions"]!, in: spec, scope: CollectionScope(account: account, region: "home"),
-                                                context: CollectionEngine.baseContext(scope: CollectionScope(account: account, region: "home"),
-                                                                                      account: accountTarget))
-            .asList.compactMap(\.stringValue).filter { target.regions?.contains($0) ?? true }
+        let regions = try await engine.discover(
+            spec.discovery["regions"]!, in: spec, scope: CollectionScope(account: account, region: "home"),
+            context: CollectionEngine.baseContext(
+                scope: CollectionScope(account: account, region: "home"),
+                account: accountTarget)
+        )
+        .asList.compactMap(\.stringValue).filter { target.regions?.contains($0) ?? true }
         return Discovery(
-            target: CollectionTarget(accounts: [accountTarget],
-                                     scopes: ["account": [CollectionScope(account: account, region: CollectionScope.global)],
-                                              "location": regions.map { CollectionScope(account: account, region: $0) }]),
+            target: CollectionTarget(
+                accounts: [accountTarget],
+                scopes: [
+                    "account": [CollectionScope(account: account, region: CollectionScope.global)],
+                    "location": regions.map { CollectionScope(account: account, region: $0) },
+                ]),
             principal: identity["principal"].stringValue, regions: regions)
     }
 }
@@ -277,8 +298,10 @@ struct FakeServiceCaller: ServiceCaller {
     let tokens: any BearerTokenProvider
     let loop: AttemptLoop
 
-    func call(service: ServiceSpec, operation: OperationSpec, scope: CollectionScope, parameters: [String: JSONValue],
-              context: JSONValue) async throws -> JSONValue {
+    func call(
+        service: ServiceSpec, operation: OperationSpec, scope: CollectionScope, parameters: [String: JSONValue],
+        context: JSONValue
+    ) async throws -> JSONValue {
         var ctx = context.objectValue ?? [:]
         for (k, v) in parameters { ctx[k] = v }
         guard let path = operation.path?.render(.object(ctx)) else {
@@ -295,9 +318,11 @@ struct FakeServiceCaller: ServiceCaller {
         } interpret: { response in
             let body = (try? JSONValue.parse(Data(response.body))) ?? .null
             if response.status == 200 { return .success(body) }
-            let error = FakeServiceError(code: body["error"].stringValue ?? "HTTP\(response.status)",
-                                         message: body["message"].stringValue ?? "", status: response.status)
-            return .failure(error, RetryPolicy.isRetryableStatus(response.status) ? .retry(throttled: response.status == 429, retryAfter: nil) : .done)
+            let error = FakeServiceError(
+                code: body["error"].stringValue ?? "HTTP\(response.status)",
+                message: body["message"].stringValue ?? "", status: response.status)
+            return .failure(
+                error, RetryPolicy.isRetryableStatus(response.status) ? .retry(throttled: response.status == 429, retryAfter: nil) : .done)
         }
     }
 

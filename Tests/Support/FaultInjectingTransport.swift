@@ -1,4 +1,4 @@
-import AttestHTTP
+public import AttestHTTP
 import Foundation
 import Synchronization
 
@@ -22,12 +22,19 @@ public final class FaultInjectingTransport: HTTPTransport {
     public var dropped: Int { state.withLock { $0.dropped } }
     public var forwarded: Int { state.withLock { $0.forwarded } }
 
-    enum Fault { case none, throttle(Int), dropBefore, dropAfter }
+    enum Fault {
+        case none
+        case throttle(Int)
+        case dropBefore, dropAfter
+    }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let fault: Fault = state.withLock { s in
             let roll = s.rng.nextDouble()
-            if roll < throttleRate { s.throttled += 1; return .throttle(Int(s.rng.next() % 3)) }
+            if roll < throttleRate {
+                s.throttled += 1
+                return .throttle(Int(s.rng.next() % 3))
+            }
             if roll < throttleRate + dropRate {
                 s.dropped += 1
                 return s.rng.next() % 2 == 0 ? .dropBefore : .dropAfter
@@ -52,16 +59,21 @@ public final class FaultInjectingTransport: HTTPTransport {
     /// Throttling as each protocol family says it: XML `<Error><Code>`, JSON `__type`, bare 429.
     static func throttleResponse(for request: HTTPRequest, kind: Int) -> HTTPResponse {
         if request.header("X-Amz-Target") != nil {
-            return HTTPResponse(status: 400, headers: [("Content-Type", "application/x-amz-json-1.1")],
-                                body: Array(#"{"__type":"com.amazonaws#ThrottlingException","message":"Rate exceeded"}"#.utf8))
+            return HTTPResponse(
+                status: 400, headers: [("Content-Type", "application/x-amz-json-1.1")],
+                body: Array(#"{"__type":"com.amazonaws#ThrottlingException","message":"Rate exceeded"}"#.utf8))
         }
         switch kind {
         case 0:
-            return HTTPResponse(status: 503, headers: [("Content-Type", "application/xml")],
-                                body: Array("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".utf8))
+            return HTTPResponse(
+                status: 503, headers: [("Content-Type", "application/xml")],
+                body: Array("<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".utf8))
         case 1:
-            return HTTPResponse(status: 400, headers: [("Content-Type", "text/xml")], body: Array(
-                "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>".utf8))
+            return HTTPResponse(
+                status: 400, headers: [("Content-Type", "text/xml")],
+                body: Array(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"
+                        .utf8))
         default:
             return HTTPResponse(status: 429, headers: [("Retry-After", "0")], body: [])
         }

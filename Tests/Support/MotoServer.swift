@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// A real `moto_server` (the AWS emulator) on a free loopback port, started for a test and
@@ -49,6 +49,10 @@ public final class MotoServer: Sendable {
     /// that started it is gone, however that process ended.
     static let launcher = """
         import os, signal, subprocess, sys, time
+        # The test process may block SIGTERM; its children inherit the mask. A group of our own
+        # lets the test process kill moto_server with us if we cannot answer.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        os.setpgrp()
         parent = os.getppid()
         child = subprocess.Popen(sys.argv[1:])
         def stop(*_):
@@ -69,7 +73,9 @@ public final class MotoServer: Sendable {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             guard process.isRunning else {
-                throw TestPeerError("moto_server exited (status \(process.terminationStatus)); is moto[server] installed? run .ci/run or pip install 'moto[server]'")
+                throw TestPeerError(
+                    "moto_server exited (status \(process.terminationStatus)); is moto[server] installed? run .ci/run or pip install 'moto[server]'"
+                )
             }
             if let url = URL(string: "\(endpoint)/moto-api/reset-auth"), (try? await probe(url)) == true { return }
             try await Task.sleep(for: .milliseconds(200))
@@ -92,9 +98,13 @@ public final class MotoServer: Sendable {
     }
 
     /// Runs `Tests/Support/moto/seed.py` against this server and returns what it printed.
-    public func seed(auth: Bool = false) throws -> [String: Any] {
-        let output = try runProcess("/usr/bin/env", ["python3", TestPaths.repository.appendingPathComponent("Tests/Support/moto/seed.py").path,
-                                                     endpoint] + (auth ? ["--auth"] : []))
+    public func seed(auth: Bool = false) async throws -> [String: Any] {
+        let output = try await runProcess(
+            "/usr/bin/env",
+            [
+                "python3", TestPaths.repository.appendingPathComponent("Tests/Support/moto/seed.py").path,
+                endpoint,
+            ] + (auth ? ["--auth"] : []))
         guard let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else {
             throw TestPeerError("seed.py printed no JSON")
         }
@@ -103,14 +113,14 @@ public final class MotoServer: Sendable {
 
     /// Runs a Python snippet with `boto3` set up for this server (`client(service, region)`).
     @discardableResult
-    public func python(_ code: String) throws -> String {
+    public func python(_ code: String) async throws -> String {
         let prelude = """
-        import boto3, json, sys
-        def client(service, region="us-east-1", key="testing", secret="testing"):
-            return boto3.client(service, region_name=region, endpoint_url="\(endpoint)", aws_access_key_id=key, aws_secret_access_key=secret)
+            import boto3, json, sys
+            def client(service, region="us-east-1", key="testing", secret="testing"):
+                return boto3.client(service, region_name=region, endpoint_url="\(endpoint)", aws_access_key_id=key, aws_secret_access_key=secret)
 
-        """
-        return try runProcess("/usr/bin/env", ["python3", "-c", prelude + code])
+            """
+        return try await runProcess("/usr/bin/env", ["python3", "-c", prelude + code])
     }
 
     /// Stops the server; moto ignores SIGTERM while a client holds a keep-alive connection, so
@@ -120,7 +130,8 @@ public final class MotoServer: Sendable {
         process.terminate()
         let deadline = Date().addingTimeInterval(2)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        // The launcher leads a process group with moto_server in it: kill the group.
+        if process.isRunning { kill(-process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 
@@ -143,7 +154,8 @@ enum StartedServers {
     }
 
     static func stopAll() {
-        for p in processes.withLock({ $0 }) where p.isRunning { kill(p.processIdentifier, SIGTERM) }  // the launcher kills moto_server
+        // Each launcher leads a process group holding its moto_server.
+        for p in processes.withLock({ $0 }) where p.isRunning { kill(-p.processIdentifier, SIGKILL) }
     }
 }
 
@@ -153,8 +165,8 @@ public struct TestPeerError: Error, CustomStringConvertible {
 }
 
 /// Runs a program to completion and returns its standard output; fails on a non-zero status.
-public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
-    let result = try runProcessCapturing(executable, arguments, environment: environment)
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> String {
+    let result = try await runProcessCapturing(executable, arguments, environment: environment)
     guard result.status == 0 else {
         throw TestPeerError("\(arguments.prefix(2).joined(separator: " ")) exited \(result.status): \(result.stderr.suffix(2000))")
     }
@@ -167,8 +179,45 @@ public struct ProcessResult: Sendable {
     public var stderr: String
 }
 
-public func runProcessCapturing(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                                currentDirectory: URL? = nil) throws -> ProcessResult {
+/// Runs a program to completion and returns its status and output. The waiting happens on a
+/// thread of its own: blocking a thread of the concurrency pool (two on a two-core machine)
+/// would starve every other test, and the loopback peers they talk to. At most two run at once,
+/// so that they do not oversubscribe two cores either.
+public func runProcessCapturing(
+    _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+    currentDirectory: URL? = nil
+) async throws -> ProcessResult {
+    try await ProcessSlots.shared.withSlot {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(
+                    with: Result {
+                        try runProcessBlocking(executable, arguments, environment: environment, currentDirectory: currentDirectory)
+                    })
+            }.start()
+        }
+    }
+}
+
+/// Limits the child processes the tests run at once.
+actor ProcessSlots {
+    static let shared = ProcessSlots(limit: 2)
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { free = limit }
+
+    func withSlot<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        if free > 0 { free -= 1 } else { await withCheckedContinuation { waiting.append($0) } }
+        defer { if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() } }
+        return try await body()
+    }
+}
+
+func runProcessBlocking(
+    _ executable: String, _ arguments: [String], environment: [String: String]?,
+    currentDirectory: URL?
+) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -186,8 +235,9 @@ public func runProcessCapturing(_ executable: String, _ arguments: [String], env
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     while !errThread.isFinished { usleep(1000) }
-    return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// A TCP port nobody listens on right now.

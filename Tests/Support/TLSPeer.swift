@@ -1,5 +1,6 @@
-import AttestReplay
+public import AttestReplay
 import Foundation
+import HummingbirdCore
 import HummingbirdTLS
 import NIOSSL
 
@@ -11,16 +12,29 @@ public struct TestCertificateAuthority: Sendable {
     public let serverCertificate: String
     public let serverKey: String
 
-    public static func make() throws -> TestCertificateAuthority {
+    public static func make() async throws -> TestCertificateAuthority {
         let dir = try TestPaths.temporaryDirectory("attest-ca")
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        try runProcess("/usr/bin/env", ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("ca.key"),
-                                        "-out", path("ca.pem"), "-days", "2", "-subj", "/CN=attest test CA"])
-        try runProcess("/usr/bin/env", ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("server.key"),
-                                        "-out", path("server.csr"), "-subj", "/CN=127.0.0.1"])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n".write(toFile: path("ext.cnf"), atomically: true, encoding: .utf8)
-        try runProcess("/usr/bin/env", ["openssl", "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
-                                        "-CAcreateserial", "-out", path("server.pem"), "-days", "2", "-extfile", path("ext.cnf")])
+        _ = try await runProcess(
+            "/usr/bin/env",
+            [
+                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path("ca.key"),
+                "-out", path("ca.pem"), "-days", "2", "-subj", "/CN=attest test CA",
+            ])
+        _ = try await runProcess(
+            "/usr/bin/env",
+            [
+                "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", path("server.key"),
+                "-out", path("server.csr"), "-subj", "/CN=127.0.0.1",
+            ])
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n".write(
+            toFile: path("ext.cnf"), atomically: true, encoding: .utf8)
+        _ = try await runProcess(
+            "/usr/bin/env",
+            [
+                "openssl", "x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+                "-CAcreateserial", "-out", path("server.pem"), "-days", "2", "-extfile", path("ext.cnf"),
+            ])
         return TestCertificateAuthority(bundle: path("ca.pem"), serverCertificate: path("server.pem"), serverKey: path("server.key"))
     }
 

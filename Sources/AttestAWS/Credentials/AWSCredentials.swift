@@ -11,8 +11,10 @@ public struct AWSCredentials: ExpiringCredential, CustomStringConvertible {
     /// Where they came from, for messages: "environment", "profile dev", "web identity", …
     public var source: String
 
-    public init(accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil,
-                source: String) {
+    public init(
+        accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil,
+        source: String
+    ) {
         self.accessKeyId = accessKeyId
         self.secretAccessKey = Secret(secretAccessKey)
         self.sessionToken = sessionToken.flatMap { $0.isEmpty ? nil : Secret($0) }
@@ -49,8 +51,10 @@ public struct StaticCredentialProvider: AWSCredentialProvider {
 public struct RefreshingCredentialProvider: AWSCredentialProvider {
     private let refresher: SingleFlightRefresher<AWSCredentials>
 
-    public init(_ base: any AWSCredentialProvider, refreshWindow: TimeInterval = 300,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        _ base: any AWSCredentialProvider, refreshWindow: TimeInterval = 300,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         refresher = SingleFlightRefresher(refreshWindow: refreshWindow, now: now) { try await base.credentials() }
     }
 
@@ -65,7 +69,8 @@ enum CredentialJSON {
     /// container endpoint, IMDS and `credential_process`.
     static func decode(_ value: JSONValue, source: String) throws -> AWSCredentials {
         guard let key = value["AccessKeyId"].stringValue, let secret = value["SecretAccessKey"].stringValue,
-              !key.isEmpty, !secret.isEmpty else {
+            !key.isEmpty, !secret.isEmpty
+        else {
             throw CredentialError("\(source): the answer has no AccessKeyId/SecretAccessKey")
         }
         let token = value["Token"].stringValue ?? value["SessionToken"].stringValue

@@ -24,8 +24,10 @@ public struct AWSCredentialChain: Sendable {
     let transport: any HTTPTransport
     let makeClient: @Sendable (any AWSCredentialProvider) -> AWSClient
 
-    public init(environment: [String: String], explicitProfile: String?, files: SharedConfigFiles, region: String,
-                transport: any HTTPTransport, makeClient: @escaping @Sendable (any AWSCredentialProvider) -> AWSClient) {
+    public init(
+        environment: [String: String], explicitProfile: String?, files: SharedConfigFiles, region: String,
+        transport: any HTTPTransport, makeClient: @escaping @Sendable (any AWSCredentialProvider) -> AWSClient
+    ) {
         self.environment = environment
         self.explicitProfile = explicitProfile
         self.files = files
@@ -50,8 +52,9 @@ public struct AWSCredentialChain: Sendable {
         if let explicitProfile { return try profileProvider(explicitProfile, visited: []) }
         if let env = try environmentCredentials() { return StaticCredentialProvider(env) }
         if let roleArn = nonEmpty(environment["AWS_ROLE_ARN"]), let tokenFile = nonEmpty(environment["AWS_WEB_IDENTITY_TOKEN_FILE"]) {
-            return WebIdentityCredentialProvider(roleArn: roleArn, tokenFile: tokenFile, sessionName: nonEmpty(environment["AWS_ROLE_SESSION_NAME"]),
-                                                 region: region, client: makeClient(StaticCredentialProvider(.anonymous)))
+            return WebIdentityCredentialProvider(
+                roleArn: roleArn, tokenFile: tokenFile, sessionName: nonEmpty(environment["AWS_ROLE_SESSION_NAME"]),
+                region: region, client: makeClient(StaticCredentialProvider(.anonymous)))
         }
         let name = profileName
         if files.profiles[name] != nil, Self.hasCredentialKeys(files.profiles[name]!) {
@@ -62,13 +65,16 @@ public struct AWSCredentialChain: Sendable {
         }
         if let container = try containerProvider() { return container }
         if ["true", "1"].contains(environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() ?? "") == false {
-            let imds = InstanceMetadataCredentialProvider(endpoint: nonEmpty(environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"]) ?? "http://169.254.169.254",
-                                                          transport: transport)
+            let imds = InstanceMetadataCredentialProvider(
+                endpoint: nonEmpty(environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"]) ?? "http://169.254.169.254",
+                transport: transport, timeout: metadataTimeout ?? .seconds(2))
             if let creds = try? await imds.credentials() {
                 return RefreshingSeed(first: creds, base: imds)
             }
         }
-        throw CredentialError("no AWS credentials found: tried environment variables, web identity, profile \(name) in the shared files, container credentials and instance metadata")
+        throw CredentialError(
+            "no AWS credentials found: tried environment variables, web identity, profile \(name) in the shared files, container credentials and instance metadata"
+        )
     }
 
     func environmentCredentials() throws -> AWSCredentials? {
@@ -77,7 +83,8 @@ public struct AWSCredentialChain: Sendable {
         switch (key, secret) {
         case (nil, nil): return nil
         case (.some(let k), .some(let s)):
-            return AWSCredentials(accessKeyId: k, secretAccessKey: s, sessionToken: nonEmpty(environment["AWS_SESSION_TOKEN"]), source: "environment")
+            return AWSCredentials(
+                accessKeyId: k, secretAccessKey: s, sessionToken: nonEmpty(environment["AWS_SESSION_TOKEN"]), source: "environment")
         default:
             throw CredentialError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
         }
@@ -85,12 +92,26 @@ public struct AWSCredentialChain: Sendable {
 
     func containerProvider() throws -> (any AWSCredentialProvider)? {
         guard let url = try ContainerCredentialProvider.url(from: environment) else { return nil }
-        return ContainerCredentialProvider(url: url, tokenFile: nonEmpty(environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]),
-                                           token: nonEmpty(environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"]), transport: transport)
+        return ContainerCredentialProvider(
+            url: url, tokenFile: nonEmpty(environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]),
+            token: nonEmpty(environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"]), transport: transport,
+            timeout: metadataTimeout ?? .seconds(5))
+    }
+
+    /// `AWS_METADATA_SERVICE_TIMEOUT`: seconds to wait for instance metadata and the container
+    /// endpoint, as in the AWS SDKs (botocore's variable); a value that is not a positive number
+    /// up to an hour is ignored.
+    public var metadataTimeout: Duration? {
+        guard let text = nonEmpty(environment["AWS_METADATA_SERVICE_TIMEOUT"]), let seconds = Double(text),
+            seconds > 0, seconds <= 3600
+        else { return nil }
+        return .milliseconds(Int64(seconds * 1000))
     }
 
     static func hasCredentialKeys(_ p: [String: String]) -> Bool {
-        ["aws_access_key_id", "role_arn", "credential_process", "web_identity_token_file", "sso_start_url", "sso_session"].contains { p[$0] != nil }
+        ["aws_access_key_id", "role_arn", "credential_process", "web_identity_token_file", "sso_start_url", "sso_session"].contains {
+            p[$0] != nil
+        }
     }
 
     func profileProvider(_ name: String, visited: [String]) throws -> any AWSCredentialProvider {
@@ -100,16 +121,20 @@ public struct AWSCredentialChain: Sendable {
         let region = nonEmpty(p["region"]) ?? self.region
         if let roleArn = nonEmpty(p["role_arn"]) {
             if let tokenFile = nonEmpty(p["web_identity_token_file"]) {
-                return WebIdentityCredentialProvider(roleArn: roleArn, tokenFile: tokenFile, sessionName: nonEmpty(p["role_session_name"]),
-                                                     region: region, client: makeClient(StaticCredentialProvider(.anonymous)))
+                return WebIdentityCredentialProvider(
+                    roleArn: roleArn, tokenFile: tokenFile, sessionName: nonEmpty(p["role_session_name"]),
+                    region: region, client: makeClient(StaticCredentialProvider(.anonymous)))
             }
             if nonEmpty(p["mfa_serial"]) != nil {
-                throw CredentialError("profile \(name): role_arn with mfa_serial needs an interactive MFA code, which a scanner cannot ask for; use credential_process or export temporary credentials")
+                throw CredentialError(
+                    "profile \(name): role_arn with mfa_serial needs an interactive MFA code, which a scanner cannot ask for; use credential_process or export temporary credentials"
+                )
             }
             let source: any AWSCredentialProvider
             if let sourceProfile = nonEmpty(p["source_profile"]) {
                 if visited.contains(sourceProfile) || (sourceProfile == name && p["aws_access_key_id"] == nil) {
-                    throw CredentialError("profile \(name): source_profile chain loops (\((visited + [name, sourceProfile]).joined(separator: " → ")))")
+                    throw CredentialError(
+                        "profile \(name): source_profile chain loops (\((visited + [name, sourceProfile]).joined(separator: " → ")))")
                 }
                 if sourceProfile == name {
                     source = StaticCredentialProvider(try staticKeys(p, profile: name)!)
@@ -121,15 +146,18 @@ public struct AWSCredentialChain: Sendable {
             } else {
                 throw CredentialError("profile \(name): role_arn needs source_profile, credential_source or web_identity_token_file")
             }
-            return RefreshingCredentialProvider(AssumeRoleCredentialProvider(
-                roleArn: roleArn, externalId: nonEmpty(p["external_id"]), sessionName: nonEmpty(p["role_session_name"]),
-                durationSeconds: p["duration_seconds"].flatMap { Int($0) }, region: region,
-                client: makeClient(RefreshingCredentialProvider(source))))
+            return RefreshingCredentialProvider(
+                AssumeRoleCredentialProvider(
+                    roleArn: roleArn, externalId: nonEmpty(p["external_id"]), sessionName: nonEmpty(p["role_session_name"]),
+                    durationSeconds: p["duration_seconds"].flatMap { Int($0) }, region: region,
+                    client: makeClient(RefreshingCredentialProvider(source))))
         }
         if let creds = try staticKeys(p, profile: name) { return StaticCredentialProvider(creds) }
         if let command = nonEmpty(p["credential_process"]) { return ProcessCredentialProvider(command: command, profile: name) }
         if p["sso_start_url"] != nil || p["sso_session"] != nil {
-            throw CredentialError("profile \(name) uses IAM Identity Center (SSO), which attest does not support yet; use credential_process (e.g. `aws configure export-credentials --profile \(name) --format process`)")
+            throw CredentialError(
+                "profile \(name) uses IAM Identity Center (SSO), which attest does not support yet; use credential_process (e.g. `aws configure export-credentials --profile \(name) --format process`)"
+            )
         }
         throw CredentialError("profile \(name) has no credentials (no aws_access_key_id, role_arn or credential_process)")
     }
@@ -138,7 +166,8 @@ public struct AWSCredentialChain: Sendable {
         switch (nonEmpty(p["aws_access_key_id"]), nonEmpty(p["aws_secret_access_key"])) {
         case (nil, nil): return nil
         case (.some(let k), .some(let s)):
-            return AWSCredentials(accessKeyId: k, secretAccessKey: s, sessionToken: nonEmpty(p["aws_session_token"]), source: "profile \(profile)")
+            return AWSCredentials(
+                accessKeyId: k, secretAccessKey: s, sessionToken: nonEmpty(p["aws_session_token"]), source: "profile \(profile)")
         default:
             throw CredentialError("profile \(profile): aws_access_key_id and aws_secret_access_key must be set together")
         }
@@ -157,10 +186,12 @@ public struct AWSCredentialChain: Sendable {
             }
             return c
         case "Ec2InstanceMetadata":
-            return InstanceMetadataCredentialProvider(endpoint: nonEmpty(environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"]) ?? "http://169.254.169.254",
-                                                      transport: transport)
+            return InstanceMetadataCredentialProvider(
+                endpoint: nonEmpty(environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"]) ?? "http://169.254.169.254",
+                transport: transport, timeout: metadataTimeout ?? .seconds(2))
         default:
-            throw CredentialError("profile \(profile): unknown credential_source \(source) (Environment, EcsContainer or Ec2InstanceMetadata)")
+            throw CredentialError(
+                "profile \(profile): unknown credential_source \(source) (Environment, EcsContainer or Ec2InstanceMetadata)")
         }
     }
 

@@ -10,8 +10,10 @@ public struct ContainerCredentialProvider: AWSCredentialProvider {
     public var tokenFile: String?
     public var token: String?
     let transport: any HTTPTransport
+    let timeout: Duration
 
-    public init(url: String, tokenFile: String?, token: String?, transport: any HTTPTransport) {
+    public init(url: String, tokenFile: String?, token: String?, transport: any HTTPTransport, timeout: Duration = .seconds(5)) {
+        self.timeout = timeout
         self.url = url
         self.tokenFile = tokenFile
         self.token = token
@@ -57,7 +59,7 @@ public struct ContainerCredentialProvider: AWSCredentialProvider {
         }
         let response: HTTPResponse
         do {
-            response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: headers, timeout: .seconds(5)))
+            response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: headers, timeout: timeout))
         } catch {
             throw CredentialError("container credentials endpoint unreachable: \(error)")
         }
@@ -87,9 +89,10 @@ public struct InstanceMetadataCredentialProvider: AWSCredentialProvider {
     public func credentials() async throws -> AWSCredentials {
         let tokenResponse: HTTPResponse
         do {
-            tokenResponse = try await transport.send(HTTPRequest(
-                method: "PUT", url: "\(endpoint)/latest/api/token",
-                headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")], timeout: timeout))
+            tokenResponse = try await transport.send(
+                HTTPRequest(
+                    method: "PUT", url: "\(endpoint)/latest/api/token",
+                    headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")], timeout: timeout))
         } catch {
             throw CredentialError("instance metadata service not reachable at \(endpoint)")
         }

@@ -12,8 +12,10 @@ public struct AssumeRoleCredentialProvider: AWSCredentialProvider {
     let client: AWSClient
 
     /// - Parameter client: a client signing with the *source* credentials.
-    public init(roleArn: String, externalId: String? = nil, sessionName: String? = nil, durationSeconds: Int? = nil,
-                region: String, client: AWSClient) {
+    public init(
+        roleArn: String, externalId: String? = nil, sessionName: String? = nil, durationSeconds: Int? = nil,
+        region: String, client: AWSClient
+    ) {
         self.roleArn = roleArn
         self.externalId = externalId
         self.sessionName = sessionName ?? "attest-\(Int(Date().timeIntervalSince1970))"
@@ -27,8 +29,9 @@ public struct AssumeRoleCredentialProvider: AWSCredentialProvider {
         if let externalId { params["ExternalId"] = .string(externalId) }
         if let durationSeconds { params["DurationSeconds"] = .string(String(durationSeconds)) }
         do {
-            let response = try await client.send(AWSOperation(name: "AssumeRole", region: region, parameters: .object(params)),
-                                                 service: .sts)
+            let response = try await client.send(
+                AWSOperation(name: "AssumeRole", region: region, parameters: .object(params)),
+                service: .sts)
             return try STSCredentials.decode(response.value["Credentials"], source: "assumed role \(roleArn)")
         } catch let error as AWSServiceError {
             throw CredentialError("could not assume \(roleArn): \(error)")
@@ -61,8 +64,10 @@ public struct WebIdentityCredentialProvider: AWSCredentialProvider {
             throw CredentialError("web identity: cannot read token file \(tokenFile)")
         }
         SecretScrubber.shared.register(token)
-        let params: JSONValue = ["RoleArn": .string(roleArn), "RoleSessionName": .string(sessionName),
-                                 "WebIdentityToken": .string(token)]
+        let params: JSONValue = [
+            "RoleArn": .string(roleArn), "RoleSessionName": .string(sessionName),
+            "WebIdentityToken": .string(token),
+        ]
         do {
             let response = try await client.send(
                 AWSOperation(name: "AssumeRoleWithWebIdentity", region: region, parameters: params, unsigned: true),
@@ -79,7 +84,8 @@ enum STSCredentials {
         guard let key = value["AccessKeyId"].stringValue, let secret = value["SecretAccessKey"].stringValue else {
             throw CredentialError("\(source): STS answered without credentials")
         }
-        return AWSCredentials(accessKeyId: key, secretAccessKey: secret, sessionToken: value["SessionToken"].stringValue,
-                              expiration: value["Expiration"].stringValue.flatMap(CredentialJSON.parseDate), source: source)
+        return AWSCredentials(
+            accessKeyId: key, secretAccessKey: secret, sessionToken: value["SessionToken"].stringValue,
+            expiration: value["Expiration"].stringValue.flatMap(CredentialJSON.parseDate), source: source)
     }
 }

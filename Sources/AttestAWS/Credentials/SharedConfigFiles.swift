@@ -22,9 +22,13 @@ public struct SharedConfigFiles: Sendable {
         if let text = try? String(contentsOfFile: expand(configPath, home: home), encoding: .utf8) {
             for (section, keys) in try INIParser.parse(text, file: configPath) {
                 let name: String
-                if section == "default" { name = "default" }
-                else if section.hasPrefix("profile ") { name = String(section.dropFirst(8)).trimmingCharacters(in: .whitespaces) }
-                else { continue }  // sso-session, services: not profiles
+                if section == "default" {
+                    name = "default"
+                } else if section.hasPrefix("profile ") {
+                    name = String(section.dropFirst(8)).trimmingCharacters(in: .whitespaces)
+                } else {
+                    continue
+                }  // sso-session, services: not profiles
                 profiles[name, default: [:]].merge(keys) { _, new in new }
                 origins[name] = configPath
             }

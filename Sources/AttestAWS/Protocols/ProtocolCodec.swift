@@ -25,16 +25,20 @@ enum ProtocolCodec {
             }
             // application/x-www-form-urlencoded as AWS query APIs expect: RFC 3986, as SigV4 encodes.
             let body = items.map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }.joined(separator: "&")
-            return Encoded(method: "POST", path: "/", query: [],
-                           headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")] + op.headers,
-                           body: Array(body.utf8))
+            return Encoded(
+                method: "POST", path: "/", query: [],
+                headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")] + op.headers,
+                body: Array(body.utf8))
         case .json:
             let target = "\(service.targetPrefix ?? service.id).\(op.name)"
             let body = op.parameters.serialized()
-            return Encoded(method: "POST", path: "/", query: op.query,
-                           headers: [("Content-Type", "application/x-amz-json-\(service.jsonVersion ?? "1.1")"),
-                                     ("X-Amz-Target", target)] + op.headers,
-                           body: Array(body.utf8))
+            return Encoded(
+                method: "POST", path: "/", query: op.query,
+                headers: [
+                    ("Content-Type", "application/x-amz-json-\(service.jsonVersion ?? "1.1")"),
+                    ("X-Amz-Target", target),
+                ] + op.headers,
+                body: Array(body.utf8))
         case .restXML, .restJSON:
             var body: [UInt8] = op.body
             var headers = op.headers
@@ -45,7 +49,6 @@ enum ProtocolCodec {
             return Encoded(method: op.method, path: op.path, query: op.query, headers: headers, body: body)
         }
     }
-
 
     static func decode(_ response: HTTPResponse, op: AWSOperation, service: AWSService) throws -> JSONValue {
         if op.rawPayload {
@@ -59,8 +62,9 @@ enum ProtocolCodec {
             let tree = try parseXML(response)
             let envelope = tree["\(op.name)Response"]
             guard !envelope.isNull else {
-                throw AWSResponseDecodingError(detail: "expected <\(op.name)Response>, got <\(tree.objectValue?.keys.first ?? "?")>",
-                                               status: response.status)
+                throw AWSResponseDecodingError(
+                    detail: "expected <\(op.name)Response>, got <\(tree.objectValue?.keys.first ?? "?")>",
+                    status: response.status)
             }
             let result = envelope["\(op.name)Result"]
             return result.isNull ? .object([:]) : (result.objectValue == nil ? .object([:]) : result)

@@ -1,7 +1,8 @@
 public import AttestCore
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// Turns an XML document into a ``JSONValue`` tree.
@@ -71,8 +72,10 @@ public enum XMLTree {
         var stack: [Node] = []
         var root: Node?
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                    qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+            qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+        ) {
             let node = Node(name: Self.localName(elementName))
             node.type = attributeDict["xsi:type"]
             stack.append(node)
@@ -82,8 +85,8 @@ public enum XMLTree {
             stack.last?.text += string
         }
 
-        func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) {
-            stack.last?.text += String(decoding: CDATABlock, as: UTF8.self)
+        func parser(_ parser: XMLParser, foundCDATA cdataBlock: Data) {
+            stack.last?.text += String(decoding: cdataBlock, as: UTF8.self)
         }
 
         func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {

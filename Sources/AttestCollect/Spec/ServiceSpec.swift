@@ -1,12 +1,14 @@
-import AttestCore
+public import AttestCore
 
 /// A service's collection spec, loaded from `providers/<provider>/<service>.yaml`: what its API
 /// calls are, how they page, and how their answers become graph nodes and edges.
 /// The schema is documented in `docs/providers.md`.
 public struct ServiceSpec: Sendable {
-    public init(provider: String, id: String, file: String, settings: [String: String], settingLines: [String: Int] = [:],
-                scope: String = ServiceSpec.defaultScope, scopeLine: Int = 1, operations: [String: OperationSpec],
-                resources: [ResourceSpec]) {
+    public init(
+        provider: String, id: String, file: String, settings: [String: String], settingLines: [String: Int] = [:],
+        scope: String = ServiceSpec.defaultScope, scopeLine: Int = 1, operations: [String: OperationSpec],
+        resources: [ResourceSpec]
+    ) {
         self.provider = provider
         self.id = id
         self.file = file

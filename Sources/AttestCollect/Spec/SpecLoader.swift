@@ -1,5 +1,5 @@
-import AttestCore
-import Foundation
+public import AttestCore
+public import Foundation
 import Yams
 
 /// A mistake in a spec file, with the file and line to fix.
@@ -47,8 +47,10 @@ public enum SpecLoader {
         return spec
     }
 
-    public static func loadService(_ text: String, file: String, provider: String,
-                                   transforms: TransformRegistry = .generic) throws -> ServiceSpec {
+    public static func loadService(
+        _ text: String, file: String, provider: String,
+        transforms: TransformRegistry = .generic
+    ) throws -> ServiceSpec {
         let root = try parse(text, file: file)
         let r = try root.map(["service", "scope", "settings", "operations", "resources"])
         let settingsNode = try r.optionalMap("settings", allowed: nil)
@@ -71,9 +73,10 @@ public enum SpecLoader {
         if let list = r.node("resources") {
             for item in try list.sequence() { resources.append(try resource(item, operations: operations, transforms: transforms)) }
         }
-        return ServiceSpec(provider: provider, id: try r.string("service"), file: file, settings: settings,
-                           settingLines: settingLines, scope: scope, scopeLine: r.node("scope")?.line ?? 1,
-                           operations: operations, resources: resources)
+        return ServiceSpec(
+            provider: provider, id: try r.string("service"), file: file, settings: settings,
+            settingLines: settingLines, scope: scope, scopeLine: r.node("scope")?.line ?? 1,
+            operations: operations, resources: resources)
     }
 
     static func loadDiscovery(_ text: String, file: String) throws -> [String: DiscoveryCall] {
@@ -83,9 +86,10 @@ public enum SpecLoader {
         if let d = try r.optionalMap("discovery", allowed: nil) {
             for (name, node) in d.entries {
                 let m = try node.map(["service", "operation", "items", "parameters"])
-                out[name] = DiscoveryCall(service: try m.string("service"), operation: try m.string("operation"),
-                                          items: try m.optionalString("items").map(ValuePath.init),
-                                          parameters: try parameters(m.optionalMap("parameters", allowed: nil)))
+                out[name] = DiscoveryCall(
+                    service: try m.string("service"), operation: try m.string("operation"),
+                    items: try m.optionalString("items").map(ValuePath.init),
+                    parameters: try parameters(m.optionalMap("parameters", allowed: nil)))
             }
         }
         return out
@@ -112,11 +116,14 @@ public enum SpecLoader {
     }
 
     static func operation(_ name: String, _ node: YAMLNode) throws -> OperationSpec {
-        let m = try node.map(["action", "method", "path", "query", "headers", "host_prefix", "bucket", "payload", "paginate", "items", "parameters"])
+        let m = try node.map([
+            "action", "method", "path", "query", "headers", "host_prefix", "bucket", "payload", "paginate", "items", "parameters",
+        ])
         var paginate: OperationSpec.Pagination?
         if let p = try m.optionalMap("paginate", allowed: ["input", "output", "more"]) {
-            paginate = .init(input: try p.string("input"), output: ValuePath(try p.string("output")),
-                             more: try p.optionalString("more").map(ValuePath.init))
+            paginate = .init(
+                input: try p.string("input"), output: ValuePath(try p.string("output")),
+                more: try p.optionalString("more").map(ValuePath.init))
         }
         let payload = try m.optionalString("payload")
         if let payload, payload != "raw" { throw m.node("payload")!.error("payload must be raw") }
@@ -180,23 +187,30 @@ public enum SpecLoader {
                     }
                     interval = seconds
                 }
-                before.append(PollSpec(operation: op, path: ValuePath(try p.string("path")), until: try p.string("until"),
-                                       attempts: attempts, intervalSeconds: interval))
+                before.append(
+                    PollSpec(
+                        operation: op, path: ValuePath(try p.string("path")), until: try p.string("until"),
+                        attempts: attempts, intervalSeconds: interval))
             }
         }
         let decode = try m.optionalString("decode")
         if let decode, decode != "base64-csv" { throw m.node("decode")!.error("decode must be base64-csv") }
-        return CallSpec(operation: opName, parameters: try parameters(m.optionalMap("parameters", allowed: nil)), before: before,
-                        decode: decode, items: try m.optionalString("items").map(ValuePath.init), line: node.line)
+        return CallSpec(
+            operation: opName, parameters: try parameters(m.optionalMap("parameters", allowed: nil)), before: before,
+            decode: decode, items: try m.optionalString("items").map(ValuePath.init), line: node.line)
     }
 
     /// Context keys the engine sets itself; an enrichment may not shadow them.
-    static let reservedNames: Set<String> = ["account", "partition", "region", "home_region", "item", "parent", "each",
-                                             "value", "id", "name", "attributes"]
+    static let reservedNames: Set<String> = [
+        "account", "partition", "region", "home_region", "item", "parent", "each",
+        "value", "id", "name", "attributes",
+    ]
 
     static func resource(_ node: YAMLNode, operations: [String: OperationSpec], transforms: TransformRegistry) throws -> ResourceSpec {
-        let m = try node.map(["type", "parent", "singleton", "merge", "list", "fan_out", "id", "name", "region", "filter", "enrich",
-                              "tags", "attributes", "edges"])
+        let m = try node.map([
+            "type", "parent", "singleton", "merge", "list", "fan_out", "id", "name", "region", "filter", "enrich",
+            "tags", "attributes", "edges",
+        ])
         let singleton = try m.optionalBool("singleton") ?? false
         let mergeOnly = try m.optionalBool("merge") ?? false
         let list = try m.node("list").map { try call($0, operations: operations) }
@@ -205,7 +219,9 @@ public enum SpecLoader {
         var seen: Set<String> = []
         if let e = m.node("enrich") {
             for item in try e.sequence() {
-                let em = try item.map(["name", "operation", "parameters", "each", "region", "absent_on", "when", "select", "before", "decode", "items"])
+                let em = try item.map([
+                    "name", "operation", "parameters", "each", "region", "absent_on", "when", "select", "before", "decode", "items",
+                ])
                 let name = try em.string("name")
                 guard seen.insert(name).inserted else { throw item.error("enrichment \(name) is defined twice") }
                 guard !reservedNames.contains(name) else {
@@ -215,12 +231,13 @@ public enum SpecLoader {
                 if let a = em.node("absent_on") { for c in try a.sequence() { absent.insert(try c.string()) } }
                 var callMap = em
                 callMap.entries = em.entries.filter { ["operation", "parameters", "before", "decode", "items"].contains($0.0) }
-                enrich.append(EnrichmentSpec(
-                    name: name, call: try call(YAMLNode(mapFrom: callMap, like: item), operations: operations),
-                    each: try em.optionalString("each").map(ValuePath.init), region: try em.optionalTemplate("region"),
-                    absentOn: absent, when: try em.node("when").map(condition),
-                    select: try em.node("select").map { try attribute($0, transforms) },
-                    line: item.line))
+                enrich.append(
+                    EnrichmentSpec(
+                        name: name, call: try call(YAMLNode(mapFrom: callMap, like: item), operations: operations),
+                        each: try em.optionalString("each").map(ValuePath.init), region: try em.optionalTemplate("region"),
+                        absentOn: absent, when: try em.node("when").map(condition),
+                        select: try em.node("select").map { try attribute($0, transforms) },
+                        line: item.line))
             }
         }
         var attributes: [(String, AttributeSpec)] = []
@@ -232,8 +249,10 @@ public enum SpecLoader {
             for item in try e.sequence() {
                 let em = try item.map(["kind", "each", "to"])
                 guard let to = em.node("to") else { throw item.error("an edge needs to:") }
-                edges.append(EdgeSpec(kind: try em.string("kind"), each: try em.optionalString("each").map(ValuePath.init),
-                                      to: try attribute(to, transforms), line: item.line))
+                edges.append(
+                    EdgeSpec(
+                        kind: try em.string("kind"), each: try em.optionalString("each").map(ValuePath.init),
+                        to: try attribute(to, transforms), line: item.line))
             }
         }
         return ResourceSpec(
@@ -246,8 +265,9 @@ public enum SpecLoader {
 
     static func condition(_ node: YAMLNode) throws -> Condition {
         let m = try node.map(["path", "equals", "not_equals", "exists"])
-        return Condition(path: ValuePath(try m.string("path")), equals: try m.optionalTemplate("equals"),
-                         notEquals: try m.optionalTemplate("not_equals"), exists: try m.optionalBool("exists"), line: node.line)
+        return Condition(
+            path: ValuePath(try m.string("path")), equals: try m.optionalTemplate("equals"),
+            notEquals: try m.optionalTemplate("not_equals"), exists: try m.optionalBool("exists"), line: node.line)
     }
 
     /// `path.to.value` | `"{template}"` | `{path, transform, fields, default}` | `{value: constant}`
@@ -271,8 +291,9 @@ public enum SpecLoader {
         if let f = try m.optionalMap("fields", allowed: nil) {
             fields = try f.entries.map { ($0.0, try attribute($0.1, transforms)) }
         }
-        return .path(ValuePath(try m.optionalString("path") ?? "."), transform: transform, fields: fields,
-                     defaultValue: try m.node("default").map { try $0.json() })
+        return .path(
+            ValuePath(try m.optionalString("path") ?? "."), transform: transform, fields: fields,
+            defaultValue: try m.node("default").map { try $0.json() })
     }
 }
 
@@ -295,13 +316,15 @@ public struct ProviderSpec: Sendable {
     public func validateScopes(levels: [String]) throws {
         for s in services {
             guard levels.contains(s.scope) else {
-                throw SpecError(file: s.file, line: s.scopeLine,
-                                message: "scope must be one of \(levels.joined(separator: ", ")), not \(s.scope)")
+                throw SpecError(
+                    file: s.file, line: s.scopeLine,
+                    message: "scope must be one of \(levels.joined(separator: ", ")), not \(s.scope)")
             }
             for r in s.resources {
                 if let level = r.fanOut, !levels.contains(level) {
-                    throw SpecError(file: s.file, line: r.line,
-                                    message: "fan_out must be one of \(levels.joined(separator: ", ")), not \(level)")
+                    throw SpecError(
+                        file: s.file, line: r.line,
+                        message: "fan_out must be one of \(levels.joined(separator: ", ")), not \(level)")
                 }
             }
         }
@@ -310,8 +333,9 @@ public struct ProviderSpec: Sendable {
     func validate() throws {
         for (name, call) in discovery {
             guard let s = service(call.service), s.operations[call.operation] != nil else {
-                throw SpecError(file: "providers/\(provider)/provider.yaml", line: 1,
-                                message: "discovery \(name) names \(call.service).\(call.operation), which no service spec declares")
+                throw SpecError(
+                    file: "providers/\(provider)/provider.yaml", line: 1,
+                    message: "discovery \(name) names \(call.service).\(call.operation), which no service spec declares")
             }
         }
         for s in services {

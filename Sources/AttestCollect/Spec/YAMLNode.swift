@@ -1,5 +1,5 @@
-import AttestCore
-import Yams
+package import AttestCore
+package import Yams
 
 /// A YAML node that remembers its file and line, so every complaint can point at both.
 package struct YAMLNode {
@@ -34,8 +34,9 @@ package struct YAMLNode {
             guard case .scalar(let key) = k else { throw error("mapping keys must be plain values") }
             let child = YAMLNode(node: v, file: file)
             if let allowed, !allowed.contains(key.string) {
-                throw SpecError(file: file, line: k.mark?.line ?? line,
-                                message: "unknown key \(key.string) (expected one of: \(allowed.joined(separator: ", ")))")
+                throw SpecError(
+                    file: file, line: k.mark?.line ?? line,
+                    message: "unknown key \(key.string) (expected one of: \(allowed.joined(separator: ", ")))")
             }
             entries.append((key.string, child))
         }
