@@ -69,6 +69,8 @@ public final class AWSClient: Sendable {
                         accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey.value,
                         sessionToken: creds.sessionToken?.value),
                     date: clock.current)
+                // The signature itself, however a server echoes it, never reaches an error or a recording.
+                SecretScrubber.shared.registerRecent(signature.signature)
                 headers.append(contentsOf: signature.headersToAdd)
                 query.append(contentsOf: signature.queryToAdd)
             }

@@ -48,6 +48,11 @@ public struct AWSEndpointResolver: Sendable {
     }
 
     public func endpoint(for service: AWSService, region: String) throws -> AWSEndpoint {
+        // A region reaches the credential scope and the host name: it must be a region's name,
+        // whoever supplied it (a flag, a profile, or an API's answer such as a bucket's location).
+        guard AWSPartition.isRegionName(region) else {
+            throw ConfigurationError(description: "\(region.debugDescription) is not an AWS region name; not called")
+        }
         let partition = AWSPartition(region: region)
         let signingRegion = service.isGlobal ? partition.globalSigningRegion : region
         if let custom = customEndpointURL(for: service) {
@@ -81,6 +86,16 @@ public struct AWSPartition: Sendable, Equatable {
         } else {
             self.init(name: "aws", dnsSuffix: "amazonaws.com", globalSigningRegion: "us-east-1")
         }
+    }
+
+    /// True for text shaped like an AWS region name (`eu-west-1`, `us-gov-west-1`,
+    /// `ap-southeast-5`): lower-case words joined by `-`, ending in a number.
+    public static func isRegionName(_ region: String) -> Bool {
+        let parts = region.split(separator: "-", omittingEmptySubsequences: false)
+        guard region.utf8.count <= 32, parts.count >= 3, let number = parts.last, (1...2).contains(number.count),
+            number.allSatisfy({ $0.isASCII && $0.isNumber })
+        else { return false }
+        return parts.dropLast().allSatisfy { word in !word.isEmpty && word.allSatisfy { $0.isASCII && $0.isLowercase } }
     }
 
     init(name: String, dnsSuffix: String, globalSigningRegion: String) {

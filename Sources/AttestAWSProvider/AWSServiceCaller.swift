@@ -90,6 +90,7 @@ public struct AWSServiceCaller: ServiceCaller {
         case let e as TransportError: (e.kind == .timeout ? "Timeout" : e.kind == .tls ? "TLSError" : "Unreachable", e.description)
         case let e as CredentialError: ("CredentialsError", e.description)
         case let e as CallDeadlineError: ("Timeout", e.description)
+        case let e as AWSEndpointResolver.ConfigurationError: ("InvalidEndpoint", e.description)
         case is CancellationError: ("Cancelled", "the scan was cancelled")
         default: ("Error", SecretScrubber.shared.scrub(String(describing: error)))
         }

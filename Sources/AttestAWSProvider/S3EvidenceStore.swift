@@ -43,6 +43,7 @@ public struct S3EvidenceStore: EvidenceStore {
     public var location: String { "s3://\(bucket)/\(prefix)" }
 
     public func write(_ data: Data, to key: String, ifAbsent: Bool, retain: Bool) async throws -> Bool {
+        _ = try EvidenceLayout.components(of: key)
         var headers: [(name: String, value: String)] = [
             ("Content-Type", key.hasSuffix(".jsonl") ? "application/x-ndjson" : "application/json"),
             ("Content-MD5", Data(Insecure.MD5.hash(data: data)).base64EncodedString()),
@@ -68,6 +69,7 @@ public struct S3EvidenceStore: EvidenceStore {
     }
 
     public func read(_ key: String) async throws -> Data? {
+        _ = try EvidenceLayout.components(of: key)
         let op = AWSOperation(name: "GetObject", region: region, method: "GET", path: "/" + prefix + key, bucket: bucket, rawPayload: true)
         do {
             return Data(try await client.send(op, service: Self.service).body)
@@ -100,6 +102,7 @@ public struct S3EvidenceStore: EvidenceStore {
     }
 
     public func remove(_ key: String) async throws {
+        _ = try EvidenceLayout.components(of: key)
         let op = AWSOperation(
             name: "DeleteObject", region: region, method: "DELETE", path: "/" + prefix + key, bucket: bucket, rawPayload: true)
         do { _ = try await client.send(op, service: Self.service) } catch {
@@ -108,7 +111,8 @@ public struct S3EvidenceStore: EvidenceStore {
     }
 
     public func objectWriter(for key: String) throws -> any EvidenceObjectWriter {
-        BufferedObjectWriter(store: self, key: key)
+        _ = try EvidenceLayout.components(of: key)
+        return BufferedObjectWriter(store: self, key: key)
     }
 
     func describe(_ error: any Error, _ verb: String, _ key: String) -> EvidenceStoreError {

@@ -1,6 +1,7 @@
 public import ArgumentParser
 import AttestCollect
 import AttestCore
+import AttestEvidence
 import AttestHTTP
 import AttestScan
 import Foundation
@@ -49,16 +50,19 @@ public enum AttestMain {
         } catch let exit as ExitCode {
             return exit.rawValue
         } catch let error as ConfigurationError {
-            FileHandle.standardError.write(Data("attest: \(error.description)\n".utf8))
+            FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(error.description))\n".utf8))
             return ExitStatus.usage
         } catch let error as SpecError {
-            FileHandle.standardError.write(Data("attest: invalid provider spec: \(error.description)\n".utf8))
+            FileHandle.standardError.write(Data("attest: invalid provider spec: \(SecretScrubberLine.scrub(error.description))\n".utf8))
             return ExitStatus.usage
         } catch let error as ScanSetupError {
-            FileHandle.standardError.write(Data("attest: \(error.description)\n".utf8))
+            FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(error.description))\n".utf8))
             return ExitStatus.usage
+        } catch let error as EvidenceNotVerifiedError {
+            FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(error.description))\n".utf8))
+            return ExitStatus.findings
         } catch let error as TransportConfigurationError {
-            FileHandle.standardError.write(Data("attest: \(error.description)\n".utf8))
+            FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(error.description))\n".utf8))
             return ExitStatus.usage
         } catch {
             let code = AttestCommand.exitCode(for: error)
@@ -69,7 +73,7 @@ public enum AttestMain {
             }
             if code == .validationFailure {
                 let message = AttestCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
-                FileHandle.standardError.write(Data("attest: \(message) (see attest --help)\n".utf8))
+                FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(message)) (see attest --help)\n".utf8))
                 return ExitStatus.usage
             }
             FileHandle.standardError.write(Data("attest: \(SecretScrubberLine.scrub(String(describing: error)))\n".utf8))
@@ -80,6 +84,6 @@ public enum AttestMain {
 
 enum SecretScrubberLine {
     static func scrub(_ s: String) -> String {
-        AttestCore.SecretScrubber.shared.scrub(s).replacingOccurrences(of: "\n", with: " ")
+        TerminalText.safe(AttestCore.SecretScrubber.shared.scrub(s).replacingOccurrences(of: "\n", with: " "), singleLine: true)
     }
 }

@@ -85,7 +85,9 @@ struct ControlSuite {
                 }
             }
             let environment = try Providers.registry.ruleEnvironment()
-            let all = try ControlLoader.load(directories: [builtin] + userDirectories, environment: environment)
+            let all = try ControlLoader.load(
+                directories: [builtin] + userDirectories, environment: environment,
+                resourceTypes: try Self.resourceTypes(providers: providers))
             var controls = try config.controls.apply(to: all)
             if options.noBuiltinControls {
                 let builtinFiles = builtin.standardizedFileURL.path + "/"
@@ -99,6 +101,16 @@ struct ControlSuite {
         } catch let error as SpecError {
             throw ConfigurationError("invalid control or config: \(error.description)")
         }
+    }
+
+    /// Provider id → the resource types its specs collect, for every provider whose specs are found.
+    static func resourceTypes(providers: String?) throws -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        for id in Providers.registry.ids {
+            let spec = try ProviderLocator.load(id, override: providers)
+            out[id] = Set(spec.services.flatMap { $0.resources.map(\.type) })
+        }
+        return out
     }
 
     static func builtinDirectory(providers: String?) throws -> URL {

@@ -79,7 +79,7 @@ struct ControlsCommand: AsyncParsableCommand {
             }
             for r in c.references { out += "See: \(r)\n" }
             out += "File: \(c.file) (\(c.tests.count) inline test(s))\n"
-            print(out, terminator: "")
+            print(TerminalText.safe(out), terminator: "")
         }
     }
 
@@ -140,14 +140,20 @@ struct ControlsCommand: AsyncParsableCommand {
         func run() async throws {
             var resource: Resource?
             if let input {
-                let data: Data
+                // One resource: a bound keeps a mistaken or hostile input from costing gigabytes.
+                let limit = Self.maxInputBytes
+                let handle: FileHandle
                 if input == "-" {
-                    data = FileHandle.standardInput.readDataToEndOfFile()
+                    handle = FileHandle.standardInput
                 } else {
-                    guard let d = FileManager.default.contents(atPath: input) else {
+                    guard let h = FileHandle(forReadingAtPath: input) else {
                         throw ConfigurationError("--input \(input): cannot read the file")
                     }
-                    data = d
+                    handle = h
+                }
+                let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
+                guard data.count <= limit else {
+                    throw ConfigurationError("--input \(input): larger than \(limit / (1 << 20)) MiB; a resource is far smaller")
                 }
                 let json: JSONValue
                 do { json = try JSONValue.parse(data) } catch { throw ConfigurationError("--input \(input): \(error)") }
@@ -181,6 +187,9 @@ struct ControlsCommand: AsyncParsableCommand {
                 throw ExitCode(ExitStatus.findings)
             }
         }
+
+        /// The largest `--input` read.
+        static let maxInputBytes = 16 << 20
 
         static func resource(from json: JSONValue) throws -> Resource {
             guard case .object(let o) = json else { throw ConfigurationError("--input must be a JSON object") }

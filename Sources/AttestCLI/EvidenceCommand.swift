@@ -29,7 +29,7 @@ struct EvidenceSourceOptions: ParsableArguments {
     var profile: String?
 
     /// Opens the store in a session of its own, runs `body`, ends the session; a failure reading
-    /// the store is a one-line error.
+    /// the store is a one-line error, and evidence that does not verify is a finding (exit 1).
     func using<T: Sendable>(_ body: (any EvidenceStore) async throws -> T) async throws -> T {
         let config = try AttestCLIConfig.load(self.config)
         let destination = evidence ?? config.evidence.path ?? "evidence"
@@ -46,10 +46,38 @@ struct EvidenceSourceOptions: ParsableArguments {
                 return try await body(store)
             } catch let error as ConfigurationError {
                 throw error
+            } catch let error as EvidenceNotVerifiedError {
+                throw error
             } catch {
                 throw ConfigurationError("\(error)")
             }
         }
+    }
+}
+
+/// For the commands that read evidence: what it must be signed with, and whether to read it
+/// when it does not verify.
+struct TrustOptions: ParsableArguments {
+    @Option(help: "The public key (PEM) the evidence must be signed with (default: the one stored beside it).")
+    var publicKey: String?
+
+    @Flag(help: "Read evidence that does not verify (the output says so) instead of refusing it.")
+    var allowUnverified = false
+
+    func trustedKey() throws -> EvidencePublicKey? {
+        guard let publicKey else { return nil }
+        guard let text = try? String(contentsOfFile: publicKey, encoding: .utf8) else {
+            throw ConfigurationError("--public-key \(publicKey): cannot read")
+        }
+        do { return try EvidencePublicKey(pem: text, source: publicKey) } catch { throw ConfigurationError("\(error)") }
+    }
+
+    /// Says on standard error, once, that what follows includes evidence that did not verify.
+    static func warnUnverified(_ report: VerificationReport) {
+        guard !report.isIntact else { return }
+        Diagnostics.line(
+            "UNVERIFIED: the evidence has \(report.findings.count) finding(s) (attest evidence verify names them); output from it is marked unverified"
+        )
     }
 }
 
@@ -140,24 +168,35 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
             }
             do { trusted = try EvidencePublicKey(pem: text, source: publicKey) } catch { throw ConfigurationError("\(error)") }
         }
-        let report: VerificationReport
+        var report: VerificationReport
         let scope: String
+        var keyInsidePackage = false
         if let package {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("attest-package-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: dir) }
-            let unpacked: (store: LocalEvidenceStore, framework: String)
+            let unpacked: AuditPackage.Unpacked
             do { unpacked = try AuditPackage.open(URL(fileURLWithPath: package), into: dir) } catch {
                 throw ConfigurationError("\(error)")
             }
+            // What is checked comes from the signed manifests and the files present, never from
+            // package.json alone: every framework whose records the package holds, and the one it names.
             var verifier = EvidenceVerifier(store: unpacked.store, trustedKey: trusted, from: from, to: to)
-            verifier.frameworks = [unpacked.framework]
+            verifier.frameworks = unpacked.frameworksPresent.union([unpacked.declaredFramework])
             verifier.chainStartsAtFirstManifest = true
-            scope = "package \(package) (framework \(unpacked.framework))"
+            scope = "package \(package) (\(unpacked.frameworksPresent.sorted().joined(separator: ", ")))"
             do { report = try await verifier.verify() } catch { throw ConfigurationError("cannot verify \(scope): \(error)") }
+            report.findings = unpacked.findings + report.findings
+            if report.records == 0, !report.findings.contains(where: { $0.kind == .noEvidence }) {
+                report.findings.append(
+                    .init(kind: .noEvidence, key: nil, message: "no record was verified: a package without evidence proves nothing"))
+            }
+            keyInsidePackage = trusted == nil
         } else {
             (scope, report) = try await source.using { store in
                 let verifier = EvidenceVerifier(store: store, trustedKey: trusted, from: from, to: to)
-                do { return (store.location, try await verifier.verify()) } catch {
+                do { return (store.location, try await verifier.verify()) } catch let error as NotAnEvidenceStoreError {
+                    throw ConfigurationError(error.description)
+                } catch {
                     throw ConfigurationError("cannot verify \(store.location): \(error)")
                 }
             }
@@ -180,20 +219,31 @@ struct EvidenceVerifyCommand: AsyncParsableCommand {
             ]
             print(o.serialized(pretty: true))
         case .table, .csv:  // csv is refused by validate()
-            print(
-                "Verified \(scope): \(report.scans.count) scan(s), \(report.files) file(s), \(report.records) record(s), key \(report.keyID ?? "none")"
-            )
-            if let head = report.head { print("Chain head: manifest \(head.sequence), \(head.digest)") }
+            // The verdict first: a reader who stops at the first line must not read success.
+            if report.isIntact {
+                print(
+                    "OK: \(scope): \(report.scans.count) scan(s), \(report.files) file(s), \(report.records) record(s) verified, key \(report.keyID ?? "none")"
+                )
+            } else {
+                print(
+                    "FAILED: \(scope): \(report.findings.count) finding(s); \(report.scans.count) scan(s), \(report.files) file(s), \(report.records) record(s) checked, key \(report.keyID ?? "none")"
+                )
+                for f in report.findings { print("  \(TerminalText.safe(f.description))") }
+            }
+            if keyInsidePackage {
+                print(
+                    "Note: checked against the public key inside the package. That proves the package is intact, not who made it: pass --public-key with the key you obtained from the organisation to prove that."
+                )
+            }
+            if let head = report.head {
+                print(
+                    "Chain head: manifest \(head.sequence), \(head.digest) (record it elsewhere: removal of the newest scans is only visible against it)"
+                )
+            }
             for i in report.incomplete {
                 print(
                     "INCOMPLETE scan \(i.scanID) (started \(i.startedAt.isEmpty ? "?" : i.startedAt)): interrupted before its manifest was written; \(i.files) file(s) not signed"
                 )
-            }
-            if report.isIntact {
-                print("OK: no changes found")
-            } else {
-                print("FAILED: \(report.findings.count) finding(s)")
-                for f in report.findings { print("  \(f)") }
             }
         }
         if !report.isIntact { throw ExitCode(ExitStatus.findings) }
@@ -219,6 +269,8 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
     @Option(help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 
+    @OptionGroup var trust: TrustOptions
+
     func run() async throws {
         let (from, to) = try period.range()
         var statuses: Set<String>?
@@ -229,17 +281,24 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
             }
         }
         let query = EvidenceQuery(framework: framework, requirement: requirement, from: from, to: to, statuses: statuses)
-        let rows = try await source.using { try await query.run(on: $0) }
+        let key = try trust.trustedKey()
+        let allow = trust.allowUnverified
+        let (rows, report) = try await source.using { try await query.run(on: $0, trustedKey: key, allowUnverified: allow) }
+        TrustOptions.warnUnverified(report)
         switch format {
         case .json: print(JSONValue.array(rows.map(\.json)).serialized(pretty: true))
         case .csv: print(CSV.text(header: EvidenceRow.columns, rows: rows.map(\.values)), terminator: "")
         case .table:
-            let columns = ["time", "framework", "requirement", "control", "status", "resource"]
+            let columns = ["time", "framework", "requirement", "control", "status", "resource"] + (report.isIntact ? [] : ["verified"])
             print(
                 TextTable.render(
-                    header: columns, rows: rows.map { [$0.time, $0.framework, $0.requirement, $0.control, $0.status, $0.resource] }),
+                    header: columns,
+                    rows: rows.map {
+                        [$0.time, $0.framework, $0.requirement, $0.control, $0.status, $0.resource]
+                            + (report.isIntact ? [] : [$0.verified ? "yes" : "NO"])
+                    }),
                 terminator: "")
-            print("\(rows.count) record(s)")
+            print("\(rows.count) record(s)" + (report.isIntact ? "" : ", \(rows.filter { !$0.verified }.count) UNVERIFIED"))
         }
     }
 }
@@ -258,9 +317,16 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
     @Option(help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 
+    @OptionGroup var trust: TrustOptions
+
     func run() async throws {
         let (from, to) = try period.range()
-        let manifests = try await source.using { try await EvidenceIndex.manifests(in: $0, from: from, to: to) }
+        let key = try trust.trustedKey()
+        let allow = trust.allowUnverified
+        let (manifests, report) = try await source.using {
+            try await RequirementSummary.manifests(in: $0, from: from, to: to, trustedKey: key, allowUnverified: allow)
+        }
+        TrustOptions.warnUnverified(report)
         let summaries = RequirementSummary.compute(manifests, framework: framework)
         let header = [
             "framework", "requirement", "account", "scans", "passing", "first_failure", "last_failure",
@@ -300,7 +366,9 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
                     }
                 ).serialized(pretty: true))
         case .table:
-            print("\(manifests.count) signed scan(s) in the period")
+            print(
+                "\(manifests.count) signed scan(s) in the period"
+                    + (report.isIntact ? "" : "; UNVERIFIED: \(report.findings.count) finding(s)"))
             print(
                 TextTable.render(
                     header: [
@@ -335,8 +403,12 @@ struct EvidenceExportCommand: AsyncParsableCommand {
     @Option(help: "Directory holding the provider specs and built-in controls.")
     var providers: String?
 
+    @OptionGroup var trust: TrustOptions
+
     func run() async throws {
         let (from, to) = try period.range()
+        let key = try trust.trustedKey()
+        let allow = trust.allowUnverified
         // The built-in catalogue names requirements and describes controls in the methodology.
         let builtin = try? ControlSuite.builtinDirectory(providers: providers)
         let environment = try Providers.registry.ruleEnvironment()
@@ -345,7 +417,7 @@ struct EvidenceExportCommand: AsyncParsableCommand {
         let contents = try await source.using {
             try await AuditPackage.export(
                 from: $0, framework: framework.lowercased(), from: from, to: to,
-                frameworks: catalogue ?? nil, controls: controls ?? [])
+                frameworks: catalogue ?? nil, controls: controls ?? [], trustedKey: key, allowUnverified: allow)
         }
         do { try ReportFile.write(contents.data, to: out) } catch {
             throw ConfigurationError("cannot write \(out): \(error.localizedDescription)")

@@ -63,7 +63,38 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "No progress line on standard error.")
     var quiet = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Stop collecting after this long (90s, 30m, 2h): calls still running are recorded as errors and the scan finishes with what it read.",
+            valueName: "duration"))
+    var timeLimit: TimeLimit?
+
     func validate() throws { try format.require([.table, .json]) }
+}
+
+/// `--time-limit`: a duration such as `90s`, `30m`, `2h` or `1h30m`.
+struct TimeLimit: ExpressibleByArgument, Sendable {
+    var duration: Duration
+
+    init?(argument: String) {
+        var total = 0.0
+        var number = ""
+        var sawUnit = false
+        for c in argument {
+            if c.isNumber || c == "." {
+                number.append(c)
+                continue
+            }
+            guard let value = Double(number), let unit = ["s": 1.0, "m": 60.0, "h": 3600.0][String(c)] else { return nil }
+            total += value * unit
+            number = ""
+            sawUnit = true
+        }
+        guard number.isEmpty, sawUnit, total > 0, total <= 7 * 86_400 else { return nil }
+        duration = .milliseconds(Int64(total * 1000))
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
 }
 
 /// Every `--format` value a command takes; each command says which it supports.
@@ -205,7 +236,8 @@ struct ScanExecution {
             {
                 sinks.append(evidenceSink)
             }
-            let pipeline = ScanPipeline(registry: Providers.registry, specs: specs, plan: plan, sinks: sinks, progress: progress)
+            var pipeline = ScanPipeline(registry: Providers.registry, specs: specs, plan: plan, sinks: sinks, progress: progress)
+            pipeline.timeLimit = output.timeLimit?.duration
             let outcome = try await pipeline.run(targets, in: session)
             if let failure = report.failure { throw ConfigurationError(failure) }
             switch outcome.verdict(strict: strict) {
@@ -262,7 +294,7 @@ final class ReportSink: ScanSink {
             failed.withLock { $0 = message }
             throw ConfigurationError(message)
         }
-        if alsoTableOnStdout { FileHandle.standardOutput.write(Data(TableReportFormat().text(report).utf8)) }
+        if alsoTableOnStdout { FileHandle.standardOutput.write(try TableReportFormat().render(report)) }
     }
 }
 

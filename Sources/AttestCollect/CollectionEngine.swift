@@ -427,7 +427,9 @@ public struct CollectionEngine: Sendable {
         _ error: any Error, unit: Unit, operation: String, type: String, resourceId: String?,
         parentId: String? = nil, region: String? = nil
     ) -> CollectionError {
-        let (code, message) = caller.describe(error)
+        // A call cut short because the scan was stopped says so, whatever the provider calls it.
+        let (code, message) =
+            error is CancellationError || Task.isCancelled ? ("Cancelled", "the scan was stopped") : caller.describe(error)
         return CollectionError(
             service: unit.service.id, account: unit.scope.account, region: region ?? unit.scope.region,
             operation: operation, code: code, message: message, resourceType: type, resourceId: resourceId,

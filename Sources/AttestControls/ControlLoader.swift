@@ -19,7 +19,12 @@ public enum ControlLoader {
 
     /// Every `*.yaml` under the directories (recursively), except `frameworks/`, ordered by id.
     /// The same id in two files is an error naming both.
-    public static func load(directories: [URL], environment: CELEnvironment = RuleEnvironment.shared) throws -> [Control] {
+    /// - Parameter resourceTypes: provider id → the types its specs collect; when given, a
+    ///   control naming a type no registered provider collects is an error at its line.
+    public static func load(
+        directories: [URL], environment: CELEnvironment = RuleEnvironment.shared,
+        resourceTypes: [String: Set<String>]? = nil
+    ) throws -> [Control] {
         var byID: [String: Control] = [:]
         for directory in directories {
             for file in try controlFiles(in: directory) {
@@ -27,7 +32,7 @@ public enum ControlLoader {
                 do { text = try String(contentsOf: file, encoding: .utf8) } catch {
                     throw SpecError(file: file.path, line: 1, message: "cannot read the file: \(error.localizedDescription)")
                 }
-                let control = try load(text: text, file: file.path, environment: environment)
+                let control = try load(text: text, file: file.path, environment: environment, resourceTypes: resourceTypes)
                 if let other = byID[control.id] {
                     throw SpecError(file: file.path, line: 1, message: "control id \(control.id) is also defined in \(other.file)")
                 }
@@ -55,7 +60,10 @@ public enum ControlLoader {
     }
 
     /// Parses one control file.
-    public static func load(text: String, file: String, environment: CELEnvironment = RuleEnvironment.shared) throws -> Control {
+    public static func load(
+        text: String, file: String, environment: CELEnvironment = RuleEnvironment.shared,
+        resourceTypes: [String: Set<String>]? = nil
+    ) throws -> Control {
         let root = try SpecLoader.parse(text, file: file)
         let map = try root.map(topKeys)
         let id = try map.string("id")
@@ -74,8 +82,26 @@ public enum ControlLoader {
         guard let typesNode = map.node("resource_types") else { throw root.error("missing required key resource_types") }
         let types = try typesNode.sequence().map { try $0.string() }
         guard !types.isEmpty else { throw typesNode.error("resource_types must name at least one type") }
-        for type in types where type.split(separator: ".").count < 3 {
-            throw typesNode.error("\(type) is not a resource type (expected provider.service.resource)")
+        for (index, type) in types.enumerated() {
+            let node = (try? typesNode.sequence())?[index] ?? typesNode
+            guard type.split(separator: ".").count >= 3 else {
+                throw node.error("\(type) is not a resource type (expected provider.service.resource)")
+            }
+            // A type nothing collects would give no result at all, silently: refuse it.
+            if let resourceTypes {
+                let provider = String(type.prefix { $0 != "." })
+                guard let known = resourceTypes[provider] else {
+                    throw node.error(
+                        "\(type): unknown provider \(provider) (known: \(resourceTypes.keys.sorted().joined(separator: ", ")))")
+                }
+                guard known.contains(type) else {
+                    let service = type.split(separator: ".").prefix(2).joined(separator: ".") + "."
+                    let near = known.filter { $0.hasPrefix(service) }.sorted()
+                    throw node.error(
+                        "\(type) is not a resource type the \(provider) specs collect"
+                            + (near.isEmpty ? " (see docs/taxonomy.md)" : " (\(service)*: \(near.joined(separator: ", ")))"))
+                }
+            }
         }
         var parameters: [String: JSONValue] = [:]
         if let p = try map.optionalMap("parameters", allowed: nil) {

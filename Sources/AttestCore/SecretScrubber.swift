@@ -11,8 +11,27 @@ public final class SecretScrubber: Sendable {
     public static let shared = SecretScrubber()
 
     private let secrets = Mutex<Set<String>>([])
+    /// Values that are secret for a short while (request signatures): the most recent ones only,
+    /// so a scan of many calls does not grow the set the scrubber checks.
+    private let recent = Mutex<(values: [String], next: Int)>(([], 0))
+    public static let recentCapacity = 512
 
     public init() {}
+
+    /// Registers a short-lived secret, such as the signature of a request just sent: a server
+    /// that echoes it back without a `Signature=` label must not get it into an error or a
+    /// recording. The last ``recentCapacity`` such values are kept.
+    public func registerRecent(_ secret: String) {
+        guard secret.count >= 8 else { return }
+        recent.withLock { state in
+            if state.values.count < Self.recentCapacity {
+                state.values.append(secret)
+            } else {
+                state.values[state.next] = secret
+                state.next = (state.next + 1) % Self.recentCapacity
+            }
+        }
+    }
 
     /// Registers a secret; values shorter than 8 characters are ignored to avoid scrubbing noise.
     public func register(_ secret: String?) {
@@ -22,7 +41,7 @@ public final class SecretScrubber: Sendable {
 
     public func scrub(_ text: String) -> String {
         var out = text
-        let known = secrets.withLock { $0 }
+        let known = secrets.withLock { $0 }.union(recent.withLock { $0.values })
         for secret in known where out.contains(secret) {
             out = out.replacingOccurrences(of: secret, with: "[REDACTED]")
             // A secret may appear percent-encoded in a URL or form body.

@@ -4,6 +4,10 @@ import CompressNIO
 public import Foundation
 import NIOCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// An audit package: one framework's evidence for a period, as a gzipped tar an auditor can
 /// verify offline. It holds the record files, every manifest of the period, the public key, a
 /// `package.json` naming the scope, and `METHODOLOGY.md`, generated from the records: what
@@ -21,10 +25,22 @@ public enum AuditPackage {
         public var data: Data
     }
 
+    public static let descriptionMember = "package.json"
+    public static let methodologyMember = "METHODOLOGY.md"
+
+    /// Packs one framework's evidence for a period. The store is verified first (that framework,
+    /// that period): anything that does not verify makes the export fail with
+    /// ``EvidenceNotVerifiedError``, unless `allowUnverified`, when only the files that verify are
+    /// packed and `package.json` lists what did not. Only what a signed manifest names is read.
     public static func export(
         from store: any EvidenceStore, framework: String, from: Date?, to: Date?,
-        frameworks: FrameworkSet?, controls: [Control] = [], now: Date = Date()
+        frameworks: FrameworkSet?, controls: [Control] = [], now: Date = Date(),
+        trustedKey: EvidencePublicKey? = nil, allowUnverified: Bool = false
     ) async throws -> Contents {
+        var verifier = EvidenceVerifier(store: store, trustedKey: trustedKey, from: from, to: to)
+        verifier.frameworks = [framework]
+        let report = try await verifier.verify()
+        if !report.isIntact && !allowUnverified { throw EvidenceNotVerifiedError(report: report, location: store.location) }
         let stored = try await EvidenceIndex.load(EvidenceIndex.manifestKeys(in: store), from: store)
         let inRange = stored.filter { s in
             guard let m = s.manifest else { return false }
@@ -36,6 +52,12 @@ public enum AuditPackage {
         // Every manifest between the first and last of the period, so the chain is whole.
         let manifests = stored.filter { (first...last).contains($0.sequence) }
         var tar = TarWriter()
+        // The key first: a reader can check each manifest as it arrives.
+        if let key = trustedKey {
+            tar.add(path: evidenceFolder + EvidenceLayout.publicKeyKey, data: Data(key.pem.utf8))
+        } else if let key = try await store.read(EvidenceLayout.publicKeyKey) {
+            tar.add(path: evidenceFolder + EvidenceLayout.publicKeyKey, data: key)
+        }
         var fileCount = 0
         var recordCount = 0
         var samples: [String: JSONValue] = [:]
@@ -44,7 +66,7 @@ public enum AuditPackage {
             guard let data = try await store.read(s.key) else { continue }
             tar.add(path: evidenceFolder + s.key, data: data)
             guard let m = s.manifest else { continue }
-            for entry in m.files where entry.framework == framework {
+            for entry in m.files where entry.framework == framework && report.verifiedFiles.contains(entry.key) {
                 guard let file = try await store.read(entry.key) else {
                     throw EvidenceStoreError(
                         "\(store.location)/\(entry.key) is listed in scan \(m.scanID)'s manifest but missing; run attest evidence verify")
@@ -60,20 +82,21 @@ public enum AuditPackage {
                 }
             }
         }
-        if let key = try await store.read(EvidenceLayout.publicKeyKey) {
-            tar.add(path: evidenceFolder + EvidenceLayout.publicKeyKey, data: key)
-        }
         let scans = manifests.compactMap(\.manifest)
-        let description: JSONValue = [
+        var description: JSONValue = [
             "format": "attest-audit-package/1", "framework": .string(framework),
             "from": from.map { .string(EvidenceTime.string($0)) } ?? .null, "to": to.map { .string(EvidenceTime.string($0)) } ?? .null,
             "created_at": .string(EvidenceTime.string(now)),
             "first_sequence": .int(Int64(first)), "last_sequence": .int(Int64(last)),
             "scans": .array(scans.map { .string($0.scanID) }), "files": .int(Int64(fileCount)), "records": .int(Int64(recordCount)),
         ]
-        tar.add(path: "package.json", data: Data((description.serialized(pretty: true) + "\n").utf8))
+        if !report.isIntact, case .object(var o) = description {
+            o["unverified_findings"] = .array(report.findings.map { .string($0.description) })
+            description = .object(o)
+        }
+        tar.add(path: descriptionMember, data: Data((description.serialized(pretty: true) + "\n").utf8))
         tar.add(
-            path: "METHODOLOGY.md",
+            path: methodologyMember,
             data: Data(
                 Methodology.document(
                     framework: framework, catalogue: frameworks?.framework(framework),
@@ -84,27 +107,243 @@ public enum AuditPackage {
         return Contents(framework: framework, scans: scans.count, files: fileCount, records: recordCount, bytes: gz.count, data: gz)
     }
 
-    /// Unpacks a package into `directory` and returns how to verify it.
-    public static func open(_ file: URL, into directory: URL) throws -> (store: LocalEvidenceStore, framework: String) {
-        let compressed: Data
-        do { compressed = try Data(contentsOf: file) } catch {
-            throw EvidenceFormatError("cannot read \(file.path): \(error.localizedDescription)")
+    /// A package unpacked for verification.
+    public struct Unpacked: Sendable {
+        /// The evidence folder, as a store.
+        public var store: LocalEvidenceStore
+        /// The framework `package.json` names (unsigned: it decides nothing on its own).
+        public var declaredFramework: String
+        /// The frameworks of the record files the package holds.
+        public var frameworksPresent: Set<String>
+        /// What the package holds that does not belong in one, already as findings.
+        public var findings: [VerificationFinding]
+    }
+
+    /// Unpacks a package into `directory`, streaming: no member is ever whole in memory, each is
+    /// cut off at a size derived from what its manifest says (a decompression bomb stops at its
+    /// cap), and every member is accounted for: only `package.json`, `METHODOLOGY.md`, the
+    /// public key, manifests and the record files a manifest names belong in a package.
+    public static func open(_ file: URL, into directory: URL) throws -> Unpacked {
+        guard let input = FileHandle(forReadingAtPath: file.path) else {
+            throw EvidenceFormatError("cannot read \(file.path)")
         }
-        let tar = try Gzip.decompress(compressed, source: file.path)
-        for (path, data) in try TarReader.entries(tar, source: file.path) {
-            guard !path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
-                throw EvidenceFormatError("\(file.path): unsafe path \(path) in the package")
+        defer { try? input.close() }
+        let compressedSize = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        var extractor = PackageExtractor(root: directory, source: file.path, compressedSize: compressedSize)
+        let decompressor = CompressionAlgorithm.gzip().decompressor
+        decompressor.window = ByteBufferAllocator().buffer(capacity: 1 << 16)
+        do {
+            try decompressor.startStream()
+            while let chunk = try input.read(upToCount: 1 << 16), !chunk.isEmpty {
+                var buffer = ByteBuffer(bytes: chunk)
+                try buffer.decompressStream(with: decompressor) { window in try extractor.consume(window) }
             }
-            let url = directory.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url)
+            try decompressor.finishStream()
+        } catch let error as EvidenceFormatError {
+            throw error
+        } catch {
+            throw EvidenceFormatError("\(file.path): not a gzip file, or damaged (\(error))")
         }
-        guard let description = try? JSONValue.parse(Data(contentsOf: directory.appendingPathComponent("package.json"))),
-            let framework = description["framework"].stringValue
+        try extractor.finish()
+        guard let descriptionData = FileManager.default.contents(atPath: directory.appendingPathComponent(descriptionMember).path),
+            let description = try? JSONValue.parse(descriptionData)
         else {
             throw EvidenceFormatError("\(file.path): not an attest audit package (no package.json)")
         }
-        return (LocalEvidenceStore(root: directory.appendingPathComponent(evidenceFolder)), framework)
+        let declared = description["framework"].stringValue ?? ""
+        var findings = extractor.findings
+        let present = extractor.frameworksPresent
+        if present.isEmpty {
+            findings.append(.init(kind: .noEvidence, key: nil, message: "the package holds no evidence record file"))
+        } else if present != [declared] {
+            findings.append(
+                .init(
+                    kind: .packageMember, key: descriptionMember,
+                    message:
+                        "names framework \(declared.debugDescription) but the package holds records of \(present.sorted().joined(separator: ", "))"
+                ))
+        }
+        return Unpacked(
+            store: LocalEvidenceStore(root: directory.appendingPathComponent(evidenceFolder)), declaredFramework: declared,
+            frameworksPresent: present, findings: findings)
+    }
+}
+
+/// Reads a tar stream member by member into a folder, with caps, keeping no member in memory.
+struct PackageExtractor {
+    let root: URL
+    let source: String
+    /// The whole package may expand to at most this many bytes.
+    let totalCap: Int
+    var total = 0
+    var findings: [VerificationFinding] = []
+    var frameworksPresent: Set<String> = []
+    /// Record file key → the records its (not yet verified) manifest gives it, which caps its size.
+    var expectedRecords: [String: Int] = [:]
+    var seen: Set<String> = []
+
+    /// A member being read: where it goes (nil: skipped), how much is left, its cap.
+    struct Member {
+        var path: String
+        var handle: FileHandle?
+        var remaining: Int
+        var padding: Int
+        var keep: Bool
+        var manifestData: Data?
+    }
+
+    var header = Data()
+    var member: Member?
+    var ended = false
+
+    /// Bytes a record may take, at most, when a record file's size is capped by its record count.
+    static let maxRecordBytes = 256 * 1024
+
+    init(root: URL, source: String, compressedSize: Int) {
+        self.root = root
+        self.source = source
+        let (scaled, overflow) = compressedSize.multipliedReportingOverflow(by: 100)
+        totalCap = overflow ? Int.max : max(scaled, 64 << 20)
+    }
+
+    mutating func consume(_ window: ByteBuffer) throws {
+        var bytes = window
+        while bytes.readableBytes > 0 {
+            if ended { return }
+            if var current = member {
+                if current.remaining > 0 {
+                    let n = min(current.remaining, bytes.readableBytes)
+                    let slice = bytes.readSlice(length: n)!
+                    let (sum, overflow) = total.addingReportingOverflow(n)
+                    guard !overflow, sum <= totalCap else {
+                        throw EvidenceFormatError(
+                            "\(source): expands to more than \(totalCap) bytes, far beyond what its size allows; refused as a decompression bomb"
+                        )
+                    }
+                    total = sum
+                    if current.keep {
+                        let data = Data(slice.readableBytesView)
+                        try current.handle?.write(contentsOf: data)
+                        if current.manifestData != nil { current.manifestData!.append(data) }
+                    }
+                    current.remaining -= n
+                    member = current
+                    continue
+                }
+                if current.padding > 0 {
+                    let n = min(current.padding, bytes.readableBytes)
+                    bytes.moveReaderIndex(forwardBy: n)
+                    current.padding -= n
+                    member = current
+                    continue
+                }
+                try close(current)
+                member = nil
+                continue
+            }
+            let need = 512 - header.count
+            let n = min(need, bytes.readableBytes)
+            header.append(contentsOf: bytes.readBytes(length: n)!)
+            if header.count == 512 {
+                try startMember(header)
+                header.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
+    mutating func finish() throws {
+        if let current = member {
+            guard current.remaining == 0 else { throw EvidenceFormatError("\(source): the last member is cut short") }
+            try close(current)
+            member = nil
+        }
+    }
+
+    mutating func close(_ current: Member) throws {
+        try current.handle?.close()
+        if let data = current.manifestData, let manifest = try? ScanManifest(data: data, key: current.path) {
+            for entry in manifest.files where EvidenceLayout.isSafeKey(entry.key) {
+                expectedRecords[entry.key] = max(expectedRecords[entry.key] ?? 0, entry.records)
+            }
+        }
+    }
+
+    mutating func startMember(_ h: Data) throws {
+        let bytes = [UInt8](h)
+        if bytes.allSatisfy({ $0 == 0 }) {
+            ended = true
+            return
+        }
+        func field(_ at: Int, _ length: Int) -> String {
+            String(decoding: bytes[at..<at + length].prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard let size = Int(field(124, 12).trimmingCharacters(in: CharacterSet(charactersIn: " \0")), radix: 8), size >= 0 else {
+            throw EvidenceFormatError("\(source): damaged tar header")
+        }
+        let prefix = field(345, 155)
+        let name = field(0, 100)
+        let path = prefix.isEmpty ? name : prefix + "/" + name
+        let type = bytes[156]
+        let padding = (512 - size % 512) % 512
+        var keep = false
+        var reason: String?
+        var cap = 0
+        if type != UInt8(ascii: "0") && type != 0 {
+            reason = "is not a regular file (tar type \(Character(Unicode.Scalar(type)))); a package holds files only"
+        } else if seen.contains(path) {
+            reason = "appears twice; the second copy is not used"
+        } else if path == AuditPackage.descriptionMember {
+            keep = true
+            cap = 1 << 20
+        } else if path == AuditPackage.methodologyMember {
+            keep = true
+            cap = 64 << 20
+        } else if path.hasPrefix(AuditPackage.evidenceFolder) {
+            let key = String(path.dropFirst(AuditPackage.evidenceFolder.count))
+            if key == EvidenceLayout.publicKeyKey {
+                keep = true
+                cap = 64 << 10
+            } else if EvidenceLayout.parseManifestKey(key) != nil {
+                keep = true
+                cap = 64 << 20
+            } else if let parsed = EvidenceLayout.parseRecordKey(key), EvidenceLayout.isSafeKey(key) {
+                if let records = expectedRecords[key] {
+                    keep = true
+                    let (bytesAllowed, overflow) = records.multipliedReportingOverflow(by: Self.maxRecordBytes)
+                    cap = overflow ? Int.max : bytesAllowed + (64 << 10)
+                    frameworksPresent.insert(parsed.framework)
+                } else {
+                    reason = "is a record file no manifest before it names"
+                    frameworksPresent.insert(parsed.framework)
+                }
+            } else {
+                reason = "is not evidence (a manifest, a record file or the public key)"
+            }
+        } else {
+            reason = "does not belong in an audit package"
+        }
+        if keep, size > cap {
+            keep = false
+            reason = "is \(size) bytes, more than the \(cap) bytes its manifest allows"
+        }
+        seen.insert(path)
+        if let reason {
+            findings.append(.init(kind: .packageMember, key: path, message: reason))
+        }
+        var handle: FileHandle?
+        if keep {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw EvidenceFormatError("\(source): cannot unpack \(path): \(String(cString: strerror(errno)))") }
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        }
+        let isManifest =
+            path.hasPrefix(AuditPackage.evidenceFolder)
+            && EvidenceLayout.parseManifestKey(String(path.dropFirst(AuditPackage.evidenceFolder.count))) != nil
+        member = Member(
+            path: path, handle: handle, remaining: size, padding: padding, keep: keep,
+            manifestData: keep && isManifest ? Data() : nil)
     }
 }
 
@@ -242,48 +481,10 @@ struct TarWriter {
     }
 }
 
-enum TarReader {
-    static func entries(_ tar: Data, source: String) throws -> [(String, Data)] {
-        var out: [(String, Data)] = []
-        let bytes = [UInt8](tar)
-        var offset = 0
-        func string(_ at: Int, _ length: Int) -> String {
-            let slice = bytes[at..<at + length]
-            return String(decoding: slice.prefix { $0 != 0 }, as: UTF8.self)
-        }
-        while offset + 512 <= bytes.count {
-            if bytes[offset..<offset + 512].allSatisfy({ $0 == 0 }) { break }
-            let name = string(offset, 100)
-            let prefix = string(offset + 345, 155)
-            guard let size = Int(string(offset + 124, 12).trimmingCharacters(in: CharacterSet(charactersIn: " \0")), radix: 8),
-                offset + 512 + size <= bytes.count
-            else {
-                throw EvidenceFormatError("\(source): damaged tar entry at byte \(offset)")
-            }
-            let type = bytes[offset + 156]
-            if type == UInt8(ascii: "0") || type == 0 {
-                out.append((prefix.isEmpty ? name : prefix + "/" + name, Data(bytes[offset + 512..<offset + 512 + size])))
-            }
-            offset += 512 + (size + 511) / 512 * 512
-        }
-        return out
-    }
-}
-
 enum Gzip {
     static func compress(_ data: Data) throws -> Data {
         var buffer = ByteBuffer(bytes: data)
         let out = try buffer.compress(with: .gzip())
         return Data(out.readableBytesView)
-    }
-
-    static func decompress(_ data: Data, source: String) throws -> Data {
-        var buffer = ByteBuffer(bytes: data)
-        do {
-            let out = try buffer.decompress(with: .gzip(), maxSize: 1 << 34)
-            return Data(out.readableBytesView)
-        } catch {
-            throw EvidenceFormatError("\(source): not a gzip file (\(error))")
-        }
     }
 }

@@ -34,6 +34,29 @@ public enum EvidenceLayout {
 
     public static func pendingKey(scanID: String) -> String { pendingPrefix + scanID + ".json" }
 
+    /// The longest key a store accepts.
+    public static let maxKeyLength = 1024
+
+    /// The `/`-separated parts of a key, refusing any key that could name something outside the
+    /// store: absolute, empty, `.` or `..` parts, and characters outside letters, digits and
+    /// `. _ = -` (what attest's own keys use). Keys come from manifests, which an attacker may edit.
+    public static func components(of key: String) throws -> [String] {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let safe =
+            !key.isEmpty && key.utf8.count <= maxKeyLength
+            && parts.allSatisfy { part in
+                !part.isEmpty && part != "." && part != ".."
+                    && part.unicodeScalars.allSatisfy { s in
+                        ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) || "._=-".unicodeScalars.contains(s)
+                    }
+            }
+        guard safe else { throw EvidenceStoreError("unsafe key \(key.debugDescription): not a path inside an evidence store") }
+        return parts
+    }
+
+    /// True for a key ``components(of:)`` accepts.
+    public static func isSafeKey(_ key: String) -> Bool { (try? components(of: key)) != nil }
+
     /// The parts of a record key, or nil for anything else.
     public static func parseRecordKey(_ key: String) -> RecordKey? {
         let parts = key.split(separator: "/")

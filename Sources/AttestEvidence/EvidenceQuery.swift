@@ -16,20 +16,26 @@ public struct EvidenceRow: Sendable, Equatable {
     public var account: String
     public var region: String
     public var reason: String?
+    /// False when the record's file did not verify (read only with `--allow-unverified`).
+    public var verified = true
 
     public static let columns = [
         "time", "scan_id", "framework", "requirement", "control", "status", "severity",
-        "resource", "resource_type", "account", "region", "reason",
+        "resource", "resource_type", "account", "region", "reason", "verified",
     ]
 
     public var values: [String] {
-        [time, scanID, framework, requirement, control, status, severity, resource, resourceType, account, region, reason ?? ""]
+        [
+            time, scanID, framework, requirement, control, status, severity, resource, resourceType, account, region, reason ?? "",
+            verified ? "true" : "false",
+        ]
     }
 
     public var json: JSONValue {
         var o: [String: JSONValue] = [:]
-        for (k, v) in zip(Self.columns, values) where k != "reason" { o[k] = .string(v) }
+        for (k, v) in zip(Self.columns, values) where k != "reason" && k != "verified" { o[k] = .string(v) }
         o["reason"] = reason.map { .string($0) } ?? .null
+        o["verified"] = .bool(verified)
         return .object(o)
     }
 
@@ -74,26 +80,53 @@ public struct EvidenceQuery: Sendable {
             && (requirement.map { EvidenceLayout.slug($0) == EvidenceLayout.slug(entry.requirement) } ?? true)
     }
 
-    public func run(on store: any EvidenceStore) async throws -> [EvidenceRow] {
-        let manifests = try await EvidenceIndex.manifests(in: store, from: from, to: to).sorted { $0.startedAt < $1.startedAt }
-        var work: [ScanManifest.FileEntry] = []
-        for m in manifests {
+    /// The records of the query, from files that verify: the store is checked first (for the
+    /// query's frameworks and period), and anything that does not verify makes the query fail
+    /// with ``EvidenceNotVerifiedError``, unless `allowUnverified`, when rows from files that did
+    /// not verify come back marked `verified: false`.
+    public func run(
+        on store: any EvidenceStore, trustedKey: EvidencePublicKey? = nil,
+        allowUnverified: Bool = false
+    ) async throws -> (rows: [EvidenceRow], report: VerificationReport) {
+        var verifier = EvidenceVerifier(store: store, trustedKey: trustedKey, from: from, to: to)
+        verifier.frameworks = framework.map { [$0.lowercased()] }
+        let report = try await verifier.verify()
+        if !report.isIntact && !allowUnverified { throw EvidenceNotVerifiedError(report: report, location: store.location) }
+        var work: [(entry: ScanManifest.FileEntry, verified: Bool)] = []
+        for m in report.scans.sorted(by: { $0.startDate < $1.startDate }) {
             for entry in m.files where includes(entry) {
                 if let statuses, !statuses.contains(where: { (entry.counts[$0] ?? 0) > 0 }) { continue }
-                work.append(entry)
+                let verified = report.verifiedFiles.contains(entry.key)
+                if verified || allowUnverified, EvidenceLayout.isSafeKey(entry.key) { work.append((entry, verified)) }
             }
         }
         let statuses = self.statuses
-        let rows = try await concurrentMap(work, width: 8) { entry -> [EvidenceRow] in
-            guard let data = try await store.read(entry.key) else {
-                throw EvidenceStoreError("\(store.location)/\(entry.key) is listed in a manifest but missing; run attest evidence verify")
-            }
-            return data.split(separator: 0x0A).compactMap {
-                EvidenceRow(line: Data($0), framework: entry.framework, requirement: entry.requirement)
-            }
-            .filter { statuses?.contains($0.status) ?? true }
+        let rows = try await concurrentMap(work, width: 8) { item -> [EvidenceRow] in
+            let data: Data?
+            do { data = try await store.read(item.entry.key) } catch { data = nil }
+            guard let data else { return [] }  // reported by the verification above
+            return data.split(separator: 0x0A).compactMap { line -> EvidenceRow? in
+                guard var row = EvidenceRow(line: Data(line), framework: item.entry.framework, requirement: item.entry.requirement) else {
+                    return nil
+                }
+                row.verified = item.verified
+                return row
+            }.filter { statuses?.contains($0.status) ?? true }
         }
-        return rows.flatMap { $0 }
+        return (rows.flatMap { $0 }, report)
+    }
+}
+
+/// What a reading command refuses to use: evidence that does not verify.
+public struct EvidenceNotVerifiedError: Error, CustomStringConvertible, Sendable {
+    public var report: VerificationReport
+    public var location: String
+
+    public var description: String {
+        let shown = report.findings.prefix(5).map { "\($0)" }.joined(separator: "; ")
+        let more = report.findings.count > 5 ? " (and \(report.findings.count - 5) more)" : ""
+        return "the evidence at \(location) does not verify: \(report.findings.count) finding(s): \(shown)\(more); "
+            + "run attest evidence verify for all, or pass --allow-unverified to read it anyway (the output is marked)"
     }
 }
 
@@ -119,6 +152,21 @@ public struct RequirementSummary: Sendable {
     public var failingAtEnd = false
 
     public var passingShare: Double { scans == 0 ? 0 : Double(passing) / Double(scans) }
+
+    /// The manifests a summary may use: the store's manifests are checked (signatures, key,
+    /// chain; the summary reads manifests alone, so not the record files), and any finding makes
+    /// it fail with ``EvidenceNotVerifiedError`` unless `allowUnverified`, when every readable
+    /// manifest is used and the report says what did not verify.
+    public static func manifests(
+        in store: any EvidenceStore, from: Date?, to: Date?, trustedKey: EvidencePublicKey? = nil,
+        allowUnverified: Bool = false
+    ) async throws -> (manifests: [ScanManifest], report: VerificationReport) {
+        var verifier = EvidenceVerifier(store: store, trustedKey: trustedKey, from: from, to: to)
+        verifier.checksFiles = false
+        let report = try await verifier.verify()
+        if !report.isIntact && !allowUnverified { throw EvidenceNotVerifiedError(report: report, location: store.location) }
+        return (allowUnverified ? report.scans : report.scans.filter { report.trustedScans.contains($0.scanID) }, report)
+    }
 
     /// Summaries for every requirement with evidence in the period, in framework and requirement order.
     public static func compute(_ manifests: [ScanManifest], framework: String?) -> [RequirementSummary] {

@@ -1,5 +1,9 @@
 public import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Where evidence lives: a local directory or an S3 prefix. Keys are relative paths with `/`
 /// separators (`framework=soc2/requirement=cc6.1/year=2026/month=11/day=21/<scan>.jsonl`).
 ///
@@ -85,12 +89,25 @@ public struct LocalEvidenceStore: EvidenceStore {
     }
 
     public func read(_ key: String) async throws -> Data? {
-        let url = root.appendingPathComponent(key)
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let parts = try EvidenceLayout.components(of: key)
+        guard let directory = try SafeDirectory.open(root, parts.dropLast(), create: false) else { return nil }
+        defer { close(directory) }
+        let fd = openat(directory, parts.last!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { return nil }
+            if code == ELOOP { throw EvidenceStoreError("\(root.path)/\(key) is a symbolic link; attest reads no file through a link") }
+            throw EvidenceStoreError("cannot read \(root.path)/\(key): \(String(cString: strerror(code)))")
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw EvidenceStoreError("\(root.path)/\(key) is not a regular file")
+        }
         do {
-            return try Data(contentsOf: url)
+            return try handle.readToEnd() ?? Data()
         } catch {
-            throw EvidenceStoreError("cannot read \(url.path): \(error.localizedDescription)")
+            throw EvidenceStoreError("cannot read \(root.path)/\(key): \(error.localizedDescription)")
         }
     }
 
@@ -102,7 +119,10 @@ public struct LocalEvidenceStore: EvidenceStore {
         let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"
         var keys: [String] = []
         for case let url as URL in enumerator {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            // Regular files, and links, which are listed so that reading them is refused (and
+            // verification names them) rather than them looking absent.
+            let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey])
+            guard values?.isSymbolicLink == true || values?.isRegularFile == true else { continue }
             if url.lastPathComponent.hasPrefix(".tmp-") { continue }
             let path = url.standardizedFileURL.path
             guard path.hasPrefix(rootPath) else { continue }
@@ -112,6 +132,7 @@ public struct LocalEvidenceStore: EvidenceStore {
     }
 
     public func remove(_ key: String) async throws {
+        _ = try EvidenceLayout.components(of: key)
         let url = root.appendingPathComponent(key)
         if unlink(url.path) != 0 && errno != ENOENT {
             throw EvidenceStoreError("cannot remove \(url.path): \(String(cString: strerror(errno)))")
@@ -137,13 +158,15 @@ final class LocalObjectWriter: EvidenceObjectWriter {
     var handle: FileHandle?
 
     init(root: URL, key: String) throws {
+        let parts = try EvidenceLayout.components(of: key)
         target = root.appendingPathComponent(key)
         let directory = target.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw EvidenceStoreError("cannot create \(directory.path): \(error.localizedDescription)")
+        // Created (or walked) without following links, so a link planted in the store cannot
+        // send evidence outside it.
+        guard let fd = try SafeDirectory.open(root, parts.dropLast(), create: true) else {
+            throw EvidenceStoreError("cannot create \(directory.path)")
         }
+        close(fd)
         temporary = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
             let handle = try? FileHandle(forWritingTo: temporary)
@@ -189,4 +212,40 @@ final class LocalObjectWriter: EvidenceObjectWriter {
     }
 
     deinit { if handle != nil { abort() } }
+}
+
+/// Opens directories inside a store's root one component at a time without following symbolic
+/// links (`O_NOFOLLOW`), so no key can reach outside the root, whatever links are planted in it.
+enum SafeDirectory {
+    /// The descriptor of `root/components…` (close it), or nil when a component does not exist
+    /// and `create` is false.
+    static func open(_ root: URL, _ components: ArraySlice<String>, create: Bool) throws -> Int32? {
+        if create { try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true) }
+        var fd = Glibc.open(root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT && !create { return nil }
+            throw EvidenceStoreError("cannot open \(root.path): \(String(cString: strerror(errno)))")
+        }
+        var path = root.path
+        for component in components {
+            path += "/" + component
+            if create, mkdirat(fd, component, 0o755) != 0, errno != EEXIST {
+                let code = errno
+                close(fd)
+                throw EvidenceStoreError("cannot create \(path): \(String(cString: strerror(code)))")
+            }
+            let next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let code = errno
+            close(fd)
+            guard next >= 0 else {
+                if code == ENOENT && !create { return nil }
+                if code == ELOOP || code == ENOTDIR {
+                    throw EvidenceStoreError("\(path) is a symbolic link or not a directory; attest does not follow links in a store")
+                }
+                throw EvidenceStoreError("cannot open \(path): \(String(cString: strerror(code)))")
+            }
+            fd = next
+        }
+        return fd
+    }
 }

@@ -16,6 +16,12 @@ public struct VerificationFinding: Sendable, Equatable, CustomStringConvertible 
         case badSignature = "bad-signature"
         case differentKey = "different-key"
         case missingKey = "missing-key"
+        /// A manifest names a path outside the store or not its own, or an object is a link or unreadable.
+        case unsafeEntry = "unsafe-entry"
+        /// A package holds something no signed manifest accounts for, or holds no evidence at all.
+        case packageMember = "package-member"
+        /// The store holds no signed scan, or what was asked for matched none.
+        case noEvidence = "no-evidence"
     }
 
     public var kind: Kind
@@ -24,6 +30,12 @@ public struct VerificationFinding: Sendable, Equatable, CustomStringConvertible 
     public var message: String
 
     public var description: String { "\(kind.rawValue): " + (key.map { "\($0): " } ?? "") + message }
+
+    public init(kind: Kind, key: String?, message: String) {
+        self.kind = kind
+        self.key = key
+        self.message = message
+    }
 }
 
 /// What verification checked and found.
@@ -39,6 +51,11 @@ public struct VerificationReport: Sendable {
     /// The digest of the last manifest checked: note it down, and a later verify proves nothing
     /// before it was removed.
     public var head: (sequence: Int, digest: String)?
+    /// Scans whose manifest is signed by the expected key and sits in the chain where it says.
+    public var trustedScans: Set<String> = []
+    /// Record files of trusted scans whose bytes are exactly what their manifest signed: the
+    /// only files queries, summaries and packages read unless told to take unverified ones.
+    public var verifiedFiles: Set<String> = []
 
     public var isIntact: Bool { findings.isEmpty }
 }
@@ -58,6 +75,9 @@ public struct EvidenceVerifier: Sendable {
     public var chainStartsAtFirstManifest = false
     /// Findings of one kind per file before the rest are summarised.
     public var detailLimit = 20
+    /// False checks the manifests only (signatures, key, chain), not the record files: what a
+    /// summary, which reads manifests alone, depends on.
+    public var checksFiles = true
 
     public init(store: any EvidenceStore, trustedKey: EvidencePublicKey? = nil, from: Date? = nil, to: Date? = nil) {
         self.store = store
@@ -69,14 +89,25 @@ public struct EvidenceVerifier: Sendable {
     public func verify() async throws -> VerificationReport {
         var report = VerificationReport()
         let keys = try await store.list(prefix: "")
+        guard
+            keys.contains(where: {
+                $0.hasPrefix(EvidenceLayout.scansPrefix) || $0 == EvidenceLayout.publicKeyKey || $0.hasPrefix("framework=")
+            })
+        else {
+            throw NotAnEvidenceStoreError(location: store.location)
+        }
 
         // The key.
         var storedKey: EvidencePublicKey?
-        if let pem = try await store.read(EvidenceLayout.publicKeyKey) {
+        var storedPEM: Data?
+        do { storedPEM = try await store.read(EvidenceLayout.publicKeyKey) } catch {
+            report.findings.append(.init(kind: .unsafeEntry, key: EvidenceLayout.publicKeyKey, message: "\(error)"))
+        }
+        if let pem = storedPEM {
             do { storedKey = try EvidencePublicKey(pem: String(decoding: pem, as: UTF8.self), source: EvidenceLayout.publicKeyKey) } catch {
                 report.findings.append(.init(kind: .missingKey, key: EvidenceLayout.publicKeyKey, message: "\(error)"))
             }
-        } else if trustedKey == nil {
+        } else if trustedKey == nil, !report.findings.contains(where: { $0.key == EvidenceLayout.publicKeyKey }) {
             report.findings.append(
                 .init(
                     kind: .missingKey, key: EvidenceLayout.publicKeyKey,
@@ -115,7 +146,13 @@ public struct EvidenceVerifier: Sendable {
             }
             report.head = inRange.last.map { ($0.sequence, $0.digest) }
         }
-        var verifiedScans: [String: ScanManifest] = [:]
+        var trustedSequences: Set<Int> = []
+        if stored.isEmpty {
+            report.findings.append(
+                .init(
+                    kind: .noEvidence, key: EvidenceLayout.scansPrefix,
+                    message: "the store holds no signed scan: every manifest is gone (or none was ever written)"))
+        }
         for s in inRange {
             guard let m = s.manifest else {
                 report.findings.append(.init(kind: .manifestChanged, key: s.key, message: "unreadable: \(s.problem ?? "")"))
@@ -125,20 +162,23 @@ public struct EvidenceVerifier: Sendable {
                 report.findings.append(
                     .init(kind: .manifestChanged, key: s.key, message: "names sequence \(m.sequence) but is stored as \(s.sequence)"))
             }
+            var trusted = key != nil && m.sequence == s.sequence
             if let key {
                 if m.keyID != key.id {
+                    trusted = false
                     report.findings.append(
                         .init(
                             kind: .differentKey, key: s.key,
                             message: "scan \(m.scanID) is signed with key \(m.keyID), not \(key.id)"))
                 } else if !m.isSigned(by: key) {
+                    trusted = false
                     report.findings.append(
                         .init(
                             kind: .badSignature, key: s.key,
                             message: "the signature of scan \(m.scanID) does not verify: the manifest was changed after signing"))
                 }
             }
-            if let previous = bySequence[m.sequence - 1] {
+            if let previous = bySequence[m.sequence &- 1] {
                 if m.previousSequence != previous.sequence || m.previousDigest != previous.digest {
                     report.findings.append(
                         .init(
@@ -146,7 +186,10 @@ public struct EvidenceVerifier: Sendable {
                             message: "does not match the digest manifest \(m.sequence) links to: it was replaced or changed"))
                 }
             }
-            verifiedScans[m.scanID] = m
+            if trusted {
+                report.trustedScans.insert(m.scanID)
+                trustedSequences.insert(m.sequence)
+            }
             report.scans.append(m)
         }
 
@@ -161,13 +204,28 @@ public struct EvidenceVerifier: Sendable {
             filesByScan[parsed.scanID, default: []].append(k)
         }
         var checks: [(ScanManifest.FileEntry, String)] = []
+        var checkTrusted: [Bool] = []
         for m in report.scans {
             let present = Set(filesByScan[m.scanID] ?? [])
             var listed: Set<String> = []
             for entry in m.files where frameworks?.contains(entry.framework) ?? true {
+                // A manifest may only name its own record files: a path outside the store, or
+                // another scan's file, or a key, is refused before anything is read.
+                guard let parsed = EvidenceLayout.parseRecordKey(entry.key), EvidenceLayout.isSafeKey(entry.key),
+                    parsed.scanID == m.scanID, parsed.framework == entry.framework
+                else {
+                    report.findings.append(
+                        .init(
+                            kind: .unsafeEntry, key: entry.key,
+                            message: "scan \(m.scanID)'s manifest lists a path that is not one of its own record files; not read"))
+                    continue
+                }
                 listed.insert(entry.key)
                 if present.contains(entry.key) {
-                    checks.append((entry, m.scanID))
+                    if checksFiles {
+                        checks.append((entry, m.scanID))
+                        checkTrusted.append(trustedSequences.contains(m.sequence))
+                    }
                 } else {
                     report.findings.append(
                         .init(
@@ -183,15 +241,29 @@ public struct EvidenceVerifier: Sendable {
         let limit = detailLimit
         let store = self.store
         let results = try await concurrentMap(checks, width: 4) { check -> ([VerificationFinding], Int) in
-            guard let data = try await store.read(check.0.key) else {
-                return ([.init(kind: .fileDeleted, key: check.0.key, message: "missing")], 0)
+            let data: Data
+            do {
+                guard let read = try await store.read(check.0.key) else {
+                    return ([.init(kind: .fileDeleted, key: check.0.key, message: "missing")], 0)
+                }
+                data = read
+            } catch {
+                return ([.init(kind: .unsafeEntry, key: check.0.key, message: "\(error)")], 0)
             }
             return (FileVerifier.check(data, entry: check.0, scanID: check.1, limit: limit), check.0.records)
         }
-        for (findings, records) in results {
+        // A file is verified when a trusted manifest's entry for it matched, and no entry for it failed.
+        var failed: Set<String> = []
+        for (index, (check, (findings, records))) in zip(checks, results).enumerated() {
             report.findings.append(contentsOf: findings)
-            report.records += records
+            report.records &+= records
+            if !findings.isEmpty || !checkTrusted[index] {
+                if !findings.isEmpty { failed.insert(check.0.key) }
+                continue
+            }
+            report.verifiedFiles.insert(check.0.key)
         }
+        report.verifiedFiles.subtract(failed)
         report.files = checks.count
 
         // Files of scans with no manifest: interrupted scans (their marker is still there) or additions.
@@ -205,7 +277,7 @@ public struct EvidenceVerifier: Sendable {
             guard inWindow else { continue }
             if pending.contains(scanID) {
                 var started = ""
-                if let marker = try await store.read(EvidenceLayout.pendingKey(scanID: scanID)),
+                if let marker = try? await store.read(EvidenceLayout.pendingKey(scanID: scanID)),
                     let value = try? JSONValue.parse(marker)
                 {
                     started = value["started_at"].stringValue ?? ""
@@ -223,7 +295,7 @@ public struct EvidenceVerifier: Sendable {
             }
         }
         for scanID in pending.subtracting(filesByScan.keys).subtracting(allManifestScanIDs).sorted() where frameworks == nil {
-            if let marker = try await store.read(EvidenceLayout.pendingKey(scanID: scanID)), let value = try? JSONValue.parse(marker) {
+            if let marker = try? await store.read(EvidenceLayout.pendingKey(scanID: scanID)), let value = try? JSONValue.parse(marker) {
                 report.incomplete.append((scanID, value["started_at"].stringValue ?? "", 0))
             }
         }
@@ -298,8 +370,16 @@ enum FileVerifier {
             lineOf[s] = line
             ordered.append(line)
         }
-        let missing = (0..<entry.records).filter { lineOf[$0] == nil }
-        for range in EvidenceVerifier.ranges(missing) {
+        // Missing records, as ranges, from the present ones alone (the count is the signed one,
+        // but may be large: nothing loops over it).
+        var missingRanges: [ClosedRange<Int>] = []
+        var expected = 0
+        for s in lineOf.keys.sorted() {
+            if s > expected { missingRanges.append(expected...(s - 1)) }
+            expected = s + 1
+        }
+        if expected < entry.records { missingRanges.append(expected...(entry.records - 1)) }
+        for range in missingRanges {
             add(
                 .recordDeleted,
                 "record\(range.count > 1 ? "s" : "") \(EvidenceVerifier.describe(range)) of \(entry.records) missing: deleted")
@@ -313,7 +393,7 @@ enum FileVerifier {
                 "line \(a.number) holds record \(a.sequence!) before line \(b.number) with record \(b.sequence!): reordered")
         }
         // Content: each record must chain to the exact bytes of the one before it.
-        for s in 0..<entry.records {
+        for s in lineOf.keys.sorted() {
             guard let line = lineOf[s] else { continue }
             if s == 0 {
                 if line.previous != RecordChain.genesis(key: entry.key) {
@@ -329,7 +409,7 @@ enum FileVerifier {
                 }
             }
         }
-        if let last = lineOf[entry.records - 1], RecordChain.hash(last.bytes) != entry.chainHead {
+        if entry.records > 0, let last = lineOf[entry.records - 1], RecordChain.hash(last.bytes) != entry.chainHead {
             add(
                 .recordChanged,
                 "line \(last.number) (record \(entry.records - 1), the last) was changed: it does not match the signed chain head")
@@ -339,4 +419,10 @@ enum FileVerifier {
         }
         return findings
     }
+}
+
+/// A folder that holds no manifest, no key and no record file.
+public struct NotAnEvidenceStoreError: Error, CustomStringConvertible, Sendable {
+    public var location: String
+    public var description: String { "\(location) is not an evidence store (no manifests, no key, no record files)" }
 }

@@ -55,7 +55,13 @@ public struct ScanManifest: Sendable {
     public var keyID: String
     public var signature: String = ""
 
-    public var recordCount: Int { files.reduce(0) { $0 + $1.records } }
+    /// The most record files and records per file a manifest may name; a parsed manifest
+    /// outside these bounds is unreadable, so its numbers are safe to add and loop over.
+    public static let maxFiles = 1_000_000
+    public static let maxRecordsPerFile = 1 << 40
+
+    /// Every file's records; cannot overflow for a parsed manifest (bounded counts).
+    public var recordCount: Int { files.reduce(0) { $0 &+ $1.records } }
     public var startDate: Date { EvidenceTime.parse(startedAt) ?? .distantPast }
     public var finishDate: Date { EvidenceTime.parse(finishedAt) ?? .distantPast }
 
@@ -115,7 +121,7 @@ public struct ScanManifest: Sendable {
             return s
         }
         func int(_ v: JSONValue, _ name: String) throws -> Int {
-            guard case .int(let i) = v else { throw EvidenceFormatError("\(key): missing \(name)") }
+            guard case .int(let i) = v, i >= 0 else { throw EvidenceFormatError("\(key): missing \(name)") }
             return Int(i)
         }
         guard try string("format") == Self.format else { throw EvidenceFormatError("\(key): unknown format \(value["format"])") }
@@ -132,12 +138,31 @@ public struct ScanManifest: Sendable {
         chainHead = try string("chain_head")
         keyID = try string("key_id")
         signature = try string("signature")
-        files = try value["files"].asList.map { f in
-            FileEntry(
+        let fileValues = value["files"].asList
+        guard fileValues.count <= Self.maxFiles else {
+            throw EvidenceFormatError("\(key): lists \(fileValues.count) files, more than a scan writes")
+        }
+        var total = 0
+        files = try fileValues.map { f in
+            // Counts are read with bounds, so no edited number can overflow a sum or drive a loop.
+            let records = try int(f["records"], "files[].records")
+            guard (0...Self.maxRecordsPerFile).contains(records) else {
+                throw EvidenceFormatError("\(key): a file's record count \(records) is out of range")
+            }
+            let (sum, overflow) = total.addingReportingOverflow(records)
+            guard !overflow else { throw EvidenceFormatError("\(key): the record counts overflow") }
+            total = sum
+            var counts: [String: Int] = [:]
+            for (status, n) in f["counts"].objectValue ?? [:] {
+                guard case .int(let i) = n, (0...Int64(records)).contains(i) else {
+                    throw EvidenceFormatError("\(key): a file's count of \(status) is out of range")
+                }
+                counts[status] = Int(i)
+            }
+            return FileEntry(
                 key: f["key"].stringValue ?? "", framework: f["framework"].stringValue ?? "",
-                requirement: f["requirement"].stringValue ?? "", records: try int(f["records"], "files[].records"),
-                sha256: f["sha256"].stringValue ?? "", chainHead: f["chain_head"].stringValue ?? "",
-                counts: (f["counts"].objectValue ?? [:]).compactMapValues { $0.intValue.map(Int.init) })
+                requirement: f["requirement"].stringValue ?? "", records: records,
+                sha256: f["sha256"].stringValue ?? "", chainHead: f["chain_head"].stringValue ?? "", counts: counts)
         }
         if value["previous"].isNull {
             previousSequence = nil

@@ -114,12 +114,29 @@ public struct FixtureStore: Sendable {
     }
 
     public func write(_ fixture: Fixture) throws {
-        let folder = directory.appendingPathComponent(fixture.request.service).appendingPathComponent(fixture.request.region)
+        // Service, region and operation come from the request, and so from values an API
+        // answered (a bucket's region): each becomes one plain path component, never a path.
+        let folder = directory.appendingPathComponent(Self.component(fixture.request.service))
+            .appendingPathComponent(Self.component(fixture.request.region))
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(fixture)
-        try data.write(to: folder.appendingPathComponent("\(fixture.operation)-\(fixture.key).json"), options: .atomic)
+        try data.write(to: folder.appendingPathComponent("\(Self.component(fixture.operation))-\(fixture.key).json"), options: .atomic)
+    }
+
+    /// `text` as one file-name component: letters, digits, `.`, `_` and `-` kept, anything else
+    /// `_`, at most 80 characters, and never `.` or `..`.
+    static func component(_ text: String) -> String {
+        var out = String(
+            text.unicodeScalars.prefix(80).map { s -> Character in
+                switch s {
+                case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-": Character(s)
+                default: "_"
+                }
+            })
+        if out.isEmpty || out.allSatisfy({ $0 == "." }) { out = "_" + out }
+        return out
     }
 
     /// Every fixture by key.

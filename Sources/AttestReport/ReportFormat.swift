@@ -29,7 +29,7 @@ public struct TableReportFormat: ReportFormat {
     public init() {}
     public var name: String { "table" }
 
-    public func render(_ report: ScanReport) throws -> Data { Data(text(report).utf8) }
+    public func render(_ report: ScanReport) throws -> Data { Data(TerminalText.safe(text(report)).utf8) }
 
     public func text(_ r: ScanReport) -> String {
         var out = ""
@@ -112,6 +112,7 @@ public struct TableReportFormat: ReportFormat {
 
     /// Columns padded to their widest cell; the last column is not padded.
     public static func render(_ rows: [[String]]) -> String {
+        let rows = safe(rows)
         guard let first = rows.first else { return "" }
         var widths = Array(repeating: 0, count: first.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
@@ -120,6 +121,11 @@ public struct TableReportFormat: ReportFormat {
                 i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
+    }
+
+    /// Every cell escaped for the terminal (a resource name from an API may hold ESC bytes).
+    static func safe(_ rows: [[String]]) -> [[String]] {
+        rows.map { $0.map { TerminalText.safe($0, singleLine: true) } }
     }
 }
 

@@ -85,6 +85,8 @@ public struct ScanOutcome: Sendable {
     public var evaluation: ControlEvaluation?
     /// What a sink could not do (evidence not written), one line each.
     public var sinkFailures: [String] = []
+    /// The scan's time limit was reached: what had not been read then is among the errors.
+    public var timedOut = false
 
     /// Complete when nothing failed to be read.
     public var isComplete: Bool { errors.isEmpty }
@@ -96,6 +98,9 @@ public struct ScanOutcome: Sendable {
     /// not be evaluated, which counts only when `strict` (the demo reports it without failing).
     public func verdict(strict: Bool = true) -> ScanVerdict {
         if !sinkFailures.isEmpty { return .incomplete(sinkFailures.joined(separator: "; ")) }
+        if timedOut, let evaluation, !evaluation.hasBlockingFailures {
+            return .incomplete("the scan's time limit was reached: \(errors.count) error(s), see the errors section")
+        }
         if let evaluation, evaluation.hasBlockingFailures { return .findings }
         if !isComplete { return .incomplete("scan incomplete: \(errors.count) error(s); see the errors section") }
         if strict, let evaluation, evaluation.count(.error) > 0 {
@@ -139,6 +144,9 @@ public struct ScanPipeline: Sendable {
     public var itemConcurrency = 8
     /// Targets connected and collected at once.
     public var targetConcurrency = 4
+    /// The longest collection may take; when it is reached, calls still running are stopped and
+    /// recorded as errors, and the scan finishes with what it read (nil: no limit).
+    public var timeLimit: Duration?
 
     public init(
         registry: ProviderRegistry, specs: [String: ProviderSpec], plan: ControlPlan?, sinks: [any ScanSink] = [],
@@ -161,7 +169,7 @@ public struct ScanPipeline: Sendable {
         let prepared = try targets.map(prepare)
         do {
             for sink in sinks { try await sink.scanWillStart(id: id, startedAt: startedAt) }
-            let collected = try await collect(prepared, session: session)
+            let (collected, timedOut) = try await collectWithinTimeLimit(prepared, session: session)
             var outcome = ScanOutcome(
                 id: id, startedAt: startedAt, finishedAt: Date(), targets: collected.map(\.scanned),
                 graph: InventoryGraph(), errors: [], calls: session.counters.calls, retries: session.counters.retries)
@@ -176,6 +184,13 @@ public struct ScanPipeline: Sendable {
                         regionalLevels: Set(c.provider.scopeLevels.filter(\.isRegional).map(\.name))))
             }
             outcome.errors.sort()
+            outcome.timedOut = timedOut
+            if timedOut, let limit = timeLimit {
+                for i in outcome.errors.indices where outcome.errors[i].code == "Cancelled" {
+                    outcome.errors[i].code = "TimeLimit"
+                    outcome.errors[i].message = "not finished when the scan's time limit (\(Int(limit.seconds)) s) was reached"
+                }
+            }
             if let plan {
                 let engine = ControlEngine(controls: plan.controls, parameterOverrides: plan.parameterOverrides)
                 let results = await engine.evaluate(graph: outcome.graph, now: startedAt, gaps: gaps)
@@ -231,6 +246,44 @@ public struct ScanPipeline: Sendable {
             services = services.filter { wanted.contains($0.id) }
         }
         return PreparedTarget(target: target, provider: provider, spec: spec, services: services)
+    }
+
+    enum Phase: Sendable {
+        case collected([CollectedTarget])
+        case timeLimitReached
+        case timerStopped
+    }
+
+    /// Collects, stopping at ``timeLimit``: the collection is cancelled, its calls end as errors,
+    /// and what was read is kept.
+    func collectWithinTimeLimit(_ prepared: [PreparedTarget], session: ScanSession) async throws -> ([CollectedTarget], Bool) {
+        guard let limit = timeLimit else { return (try await collect(prepared, session: session), false) }
+        return try await withThrowingTaskGroup(of: Phase.self) { group in
+            group.addTask { .collected(try await collect(prepared, session: session)) }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: limit)
+                    return .timeLimitReached
+                } catch {
+                    return .timerStopped
+                }
+            }
+            var collected: [CollectedTarget] = []
+            var timedOut = false
+            while let phase = try await group.next() {
+                switch phase {
+                case .collected(let c):
+                    collected = c
+                    group.cancelAll()  // stops the timer
+                case .timeLimitReached:
+                    timedOut = true
+                    group.cancelAll()  // the collection winds down with what it has
+                case .timerStopped:
+                    break
+                }
+            }
+            return (collected, timedOut)
+        }
     }
 
     func collect(_ prepared: [PreparedTarget], session: ScanSession) async throws -> [CollectedTarget] {

@@ -1040,3 +1040,65 @@ struct MetadataTimeoutTests {
         for ignored in [nil, "", "soon", "-1", "0", "1e9"] { #expect(chain(ignored).metadataTimeout == nil, "\(ignored ?? "nil")") }
     }
 }
+
+/// credential_process runs someone else's program: it gets a deadline, an output cap, and no
+/// life beyond attest's.
+@Suite("credential_process bounds")
+struct CredentialProcessBoundsTests {
+    @Test func aHelperThatHangsIsStoppedAtTheDeadlineWithWhatItStarted() async throws {
+        // A helper that starts a child of its own and waits.
+        let provider = ProcessCredentialProvider(
+            command: "/bin/sh -c 'sleep 317 & sleep 318; wait'", profile: "slow",
+            timeout: .milliseconds(700))
+        let error = await #expect(throws: CredentialError.self) { _ = try await provider.credentials() }
+        #expect(error?.description.contains("did not finish within") == true, "\(String(describing: error))")
+        try await Task.sleep(for: .milliseconds(200))
+        let left = try await runProcessCapturing("/usr/bin/pgrep", ["-f", "sleep 31[78]"]).stdout
+        #expect(left.isEmpty, "still running: \(left)")
+    }
+
+    @Test func aHelperThatPrintsForeverIsStoppedAtTheCap() async throws {
+        let provider = ProcessCredentialProvider(command: "yes", profile: "chatty", maxOutputBytes: 100_000)
+        let error = await #expect(throws: CredentialError.self) { _ = try await provider.credentials() }
+        #expect(error?.description.contains("printed more than 100000 bytes") == true, "\(String(describing: error))")
+    }
+
+    @Test func commandsAreSplitAsTheAWSCLISplitsThem() throws {
+        #expect(
+            try ShellWords.split(#"/bin/helper --profile 'my team' "a \"b\"" c\ d"#) == [
+                "/bin/helper", "--profile", "my team", #"a "b""#, "c d",
+            ])
+        #expect(try ShellWords.split("  ") == [])
+        #expect(throws: CredentialError.self) { try ShellWords.split("echo 'open") }
+    }
+
+    @Test func aHelperDiesWithAttest() async throws {
+        let dir = try TestPaths.temporaryDirectory("cred-process")
+        let config = dir.appendingPathComponent("config")
+        try "[profile waits]\ncredential_process = sleep 319\n".write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = TestPaths.attestBinary
+        process.arguments = ["scan", "aws", "--profile", "waits", "--no-controls", "--quiet"]
+        process.environment = [
+            "PATH": "/usr/bin:/bin", "HOME": dir.path, "AWS_CONFIG_FILE": config.path,
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var started = false
+        for _ in 0..<100 where !started {
+            try await Task.sleep(for: .milliseconds(50))
+            started = !(try await runProcessCapturing("/usr/bin/pgrep", ["-f", "sleep 319"]).stdout.isEmpty)
+        }
+        #expect(started)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        var gone = false
+        for _ in 0..<40 where !gone {
+            try await Task.sleep(for: .milliseconds(50))
+            gone = try await runProcessCapturing("/usr/bin/pgrep", ["-f", "sleep 319"]).stdout.isEmpty
+        }
+        #expect(gone, "the helper outlived attest")
+    }
+}

@@ -149,4 +149,23 @@ struct RetryAndSkewTests {
         await #expect(throws: AWSServiceError.self) { _ = try await client(t).send(op, service: .sts) }
         #expect(t.sent.count == 1)
     }
+
+    @Test func aSignatureEchoedWithoutItsLabelIsScrubbed() async throws {
+        // A server that quotes the request's signature back, bare, in its error message.
+        final class Echo: HTTPTransport {
+            func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+                let auth = request.header("Authorization") ?? ""
+                let signature = auth.components(separatedBy: "Signature=").last ?? ""
+                return HTTPResponse(
+                    status: 403,
+                    body: Array(
+                        "<ErrorResponse><Error><Code>AccessDenied</Code><Message>expected \(signature) from you</Message></Error></ErrorResponse>"
+                            .utf8))
+            }
+        }
+        let error = await #expect(throws: AWSServiceError.self) { _ = try await client(Echo()).send(op, service: .sts) }
+        let text = "\(String(describing: error))"
+        #expect(text.contains("expected [REDACTED] from you"), "\(text)")
+        #expect(text.range(of: "[0-9a-f]{64}", options: .regularExpression) == nil, "\(text)")
+    }
 }

@@ -7,6 +7,7 @@ import AttestReplay
 import AttestScan
 import AttestTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Rewrites chosen answers on their way back from a real server, to see what hostile or broken
@@ -171,4 +172,73 @@ struct ReplayAndHostileTests {
 
 enum SecretScrubberProbe {
     static func percentEncoded(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? s }
+}
+
+/// Values an API answers never become paths or host names unchecked.
+@Suite("Hostile values from an API")
+struct HostileValueTests {
+    @Test func aHostileBucketLocationCannotWriteOutsideTheRecordFolder() async throws {
+        let env = try await SeededMoto.shared.value
+        let upstream = AsyncHTTPClientTransport()
+        let locations = ["../../../x", "evil.example.com/x?"]
+        let served = Counter()
+        let proxy = try await LoopbackServer.start { request in
+            if request.query == "location" || request.query == "location=" {
+                let value = locations[served.next() % locations.count]
+                return LoopbackResponse(
+                    status: 200, contentType: "application/xml",
+                    text:
+                        #"<?xml version="1.0" encoding="UTF-8"?><LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\#(value)</LocationConstraint>"#
+                )
+            }
+            let url = env.moto.endpoint + request.path + (request.query.isEmpty ? "" : "?" + request.query)
+            let forwarded = HTTPRequest(
+                method: request.method, url: url, headers: request.headers.filter { $0.name.lowercased() != "host" },
+                body: request.body)
+            guard let answer = try? await upstream.send(forwarded) else { return LoopbackResponse(status: 502) }
+            return LoopbackResponse(
+                status: answer.status, headers: answer.headers.filter { $0.name.lowercased() != "content-length" },
+                body: answer.body)
+        }
+        do {
+            let dir = try TestPaths.temporaryDirectory("hostile-record")
+            let record = dir.appendingPathComponent("a/b/c/record")
+            let out = dir.appendingPathComponent("scan.json")
+            let r = try await Attest.run(
+                [
+                    "scan", "aws", "--services", "s3", "--regions", "us-east-1", "--no-controls", "--format", "json", "--output", out.path,
+                    "--quiet", "--record", record.path,
+                ],
+                environment: [
+                    "AWS_ENDPOINT_URL": proxy.baseURL, "AWS_ACCESS_KEY_ID": "AKIAHOSTILE000000001", "AWS_SECRET_ACCESS_KEY": "hostile",
+                ])
+            #expect(r.status == 3, "\(r.stderr)")
+            // Nothing landed anywhere but the record folder (and the report).
+            let everything = FileManager.default.enumerator(atPath: dir.path)?.allObjects.compactMap { $0 as? String } ?? []
+            let outside = everything.filter { !$0.hasPrefix("a/b/c/record") && $0 != "scan.json" && !["a", "a/b", "a/b/c"].contains($0) }
+            #expect(outside == [], "\(outside)")
+            #expect(everything.filter { $0.hasPrefix("a/b/c/record/") }.allSatisfy { !$0.contains("..") && !$0.contains("evil") })
+            // The calls that would have gone there are errors naming the bad value, not crashes.
+            let report = try Attest.json(out)
+            let bad = report["errors"].asList.filter { $0["code"] == "InvalidEndpoint" }
+            #expect(!bad.isEmpty)
+            #expect(bad.allSatisfy { $0["message"].stringValue?.contains("is not an AWS region name") == true })
+        } catch {
+            await proxy.stop()
+            await upstream.shutdown()
+            throw error
+        }
+        await proxy.stop()
+        await upstream.shutdown()
+    }
+}
+
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int {
+        value.withLock { v in
+            defer { v += 1 }
+            return v
+        }
+    }
 }

@@ -63,3 +63,35 @@ struct SpecLoaderTests {
         #expect(error?.message.contains("unknown setting protocl") == true)
     }
 }
+
+/// YAML from a file a user (or an attacker) wrote: never exponential, never echoed whole.
+@Suite("Hostile YAML")
+struct HostileYAMLTests {
+    @Test func anchorsAndAliasesAreRefusedBeforeTheyExpand() {
+        // Nine levels of nine aliases: a billion nodes if expanded.
+        var lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for i in 1...9 { lines.append("l\(i): &l\(i) [" + Array(repeating: "*l\(i - 1)", count: 9).joined(separator: ", ") + "]") }
+        let bomb = "controls:\n  parameters:\n    x:\n" + lines.map { "      " + $0 }.joined(separator: "\n") + "\n"
+        #expect { _ = try SpecLoader.parse(bomb, file: "attest.yaml") } throws: {
+            ($0 as? SpecError)?.line == 4 && ($0 as? SpecError)?.message.contains("anchors and aliases") == true
+        }
+        #expect(throws: SpecError.self) { _ = try SpecLoader.parse("a: &x 1\nb: *x\n", file: "x.yaml") }
+        #expect(throws: Never.self) { _ = try SpecLoader.parse("a: 'x & y'\nb: \"*not an alias\"\n", file: "x.yaml") }
+    }
+
+    @Test func aDuplicateKeyNamesItsOwnLineAndNotTheFile() {
+        let text = "controls:\n  disabled: []\n  parameters: {}\n  disabled: [x]\n"
+        #expect { _ = try SpecLoader.parse(text, file: "attest.yaml") } throws: {
+            guard let e = $0 as? SpecError else { return false }
+            return e.line == 4 && e.message.contains("duplicate key disabled") && !e.message.contains("parameters")
+        }
+    }
+
+    @Test func anErrorInAVeryLongLineIsOneShortLine() {
+        let text = "a: " + String(repeating: "x", count: 1_000_000) + "\nb: [\n"
+        #expect { _ = try SpecLoader.parse(text, file: "big.yaml") } throws: {
+            guard let e = $0 as? SpecError else { return false }
+            return e.description.count < 300 && !e.description.contains("\n") && e.line > 1
+        }
+    }
+}

@@ -157,3 +157,54 @@ struct ControlCommandTests {
         #expect(typo.stderr.contains("max_age_days"))
     }
 }
+
+@Suite("Control mistakes a user makes")
+struct ControlMistakeTests {
+    func attest(_ arguments: [String]) async throws -> ProcessResult {
+        try await runProcessCapturing(
+            TestPaths.attestBinary.path, arguments,
+            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent"])
+    }
+
+    static let body = """
+        title: t
+        description: d
+        rationale: r
+        severity: low
+        assert: "true"
+        remediation: {text: x}
+        """
+
+    @Test func aResourceTypeNothingCollectsIsAnErrorAtItsLine() async throws {
+        let dir = try temporaryControlsDirectory([
+            "my-nope.yaml": "id: my-nope\nresource_types: [aws.s3.bucket, aws.nope.nothing]\n" + Self.body
+        ])
+        let r = try await attest(["controls", "list", "--controls", dir.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("my-nope.yaml:2: aws.nope.nothing is not a resource type the aws specs collect"), "\(r.stderr)")
+        let other = try temporaryControlsDirectory(["my-other.yaml": "id: my-other\nresource_types: [azure.storage.account]\n" + Self.body])
+        let unknown = try await attest(["controls", "list", "--controls", other.path])
+        #expect(unknown.stderr.contains("unknown provider azure (known: aws)"), "\(unknown.stderr)")
+    }
+
+    @Test func controlCharactersNeverReachTheTerminalRaw() async throws {
+        let dir = try temporaryControlsDirectory(["evil.yaml": "id: \"evil\\e[2J\"\nresource_types: [aws.s3.bucket]\n" + Self.body])
+        let r = try await attest(["controls", "list", "--controls", dir.path])
+        #expect(r.status == 2)
+        #expect(!r.stderr.contains("\u{1B}"), "\(r.stderr.debugDescription)")
+        #expect(r.stderr.contains("\\u{1b}[2J"), "\(r.stderr.debugDescription)")
+    }
+
+    @Test func anOversizedInputIsRefusedBeforeItIsRead() async throws {
+        let dir = try temporaryControlsDirectory([:])
+        let big = dir.appendingPathComponent("big.json")
+        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: big)
+        let chunk = Data(repeating: 0x20, count: 1 << 20)
+        for _ in 0..<20 { try handle.write(contentsOf: chunk) }
+        try handle.close()
+        let r = try await attest(["controls", "eval", "--expr", "true", "--input", big.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("larger than 16 MiB"), "\(r.stderr)")
+    }
+}

@@ -98,3 +98,14 @@ struct SecretTests {
         #expect(String(reflecting: s) == "[REDACTED]")
     }
 }
+
+@Suite("Text for the terminal")
+struct TerminalTextTests {
+    @Test func controlCharactersBecomeVisibleEscapes() {
+        #expect(TerminalText.safe("id-\u{1B}[31mred\u{1B}[0m") == "id-\\u{1b}[31mred\\u{1b}[0m")
+        #expect(TerminalText.safe("a\rb\u{7F}c\u{9B}d") == "a\\u{d}b\\u{7f}c\\u{9b}d")
+        #expect(TerminalText.safe("tab\tand\nline") == "tab\tand\nline")
+        #expect(TerminalText.safe("one\nline", singleLine: true) == "one\\u{a}line")
+        #expect(TerminalText.safe("plain ünïcode ✓") == "plain ünïcode ✓")
+    }
+}

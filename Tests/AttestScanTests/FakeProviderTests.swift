@@ -141,6 +141,35 @@ struct FakeProviderTests {
         #expect(cloud.requests.count > 20)
     }
 
+    @Test func aTimeLimitStopsWhatIsStillRunningAndKeepsWhatWasRead() async throws {
+        let stalled = [
+            FakeCloud.Account(
+                id: "acct-s", secret: "secret-s", owners: [("ann", "Ann", "ann@example.com")],
+                widgets: [
+                    "north": [FakeCloud.Widget(id: "w1", name: "a", encrypted: true, owner: "ann", isPublic: false)],
+                    "south": [FakeCloud.Widget(id: "w2", name: "b", encrypted: true, owner: "ann", isPublic: false)],
+                ],
+                stalledRegions: ["south"])
+        ]
+        try await FakeCloud.with(stalled) { cloud in
+            let (registry, spec, plan) = try Self.loaded()
+            var pipeline = ScanPipeline(registry: registry, specs: ["fake": spec], plan: plan)
+            pipeline.timeLimit = .seconds(2)
+            let outcome = try await ScanSession.withSession(
+                environment: ["FAKE_CLOUD_URL": cloud.baseURL, "FAKE_CLOUD_SECRET_S": "secret-s"], userAgent: "attest-test"
+            ) { session in
+                try await pipeline.run([ScanTarget(provider: "fake", profile: "s")], in: session)
+            }
+            #expect(outcome.timedOut)
+            // What answered is kept; the stalled list is an error saying why, and the scan is incomplete.
+            #expect(outcome.graph["fake:acct-s:north:widget/w1"] != nil)
+            #expect(outcome.errors.map { "\($0.region) \($0.operation) \($0.code)" } == ["south ListWidgets TimeLimit"])
+            #expect(outcome.errors.first?.message.contains("time limit (2 s)") == true)
+            #expect(outcome.evaluation?.results.contains { $0.region == "south" && $0.status == .error } == true)
+            #expect(outcome.verdict() != .clean)
+        }
+    }
+
     @Test func theGenericTargetsNameNoProvider() throws {
         // No provider-specific code in the generic targets: no AWS module imported, no AWS literal.
         let generic = [

@@ -39,11 +39,14 @@ public final class FakeCloud: Sendable {
         public var widgets: [String: [Widget]]
         /// Regions whose widget list answers 403.
         public var deniedRegions: Set<String> = []
+        /// Regions whose widget list does not answer for a minute.
+        public var stalledRegions: Set<String> = []
 
         public init(
             id: String, secret: String, owners: [(id: String, name: String, email: String)], widgets: [String: [Widget]],
-            deniedRegions: Set<String> = []
+            deniedRegions: Set<String> = [], stalledRegions: Set<String> = []
         ) {
+            self.stalledRegions = stalledRegions
             self.id = id
             self.secret = secret
             self.owners = owners
@@ -76,6 +79,7 @@ public final class FakeCloud: Sendable {
         let state = FakeCloudState(accounts: accounts)
         let server = try await LoopbackServer.start { request in
             log.entries.withLock { $0.append("\(request.method) \(request.path)") }
+            if state.stalls(request) { try? await Task.sleep(for: .seconds(60)) }
             return state.answer(request)
         }
         return FakeCloud(server: server, log: log)
@@ -99,6 +103,14 @@ public final class FakeCloud: Sendable {
 
 private struct FakeCloudState: Sendable {
     let accounts: [FakeCloud.Account]
+
+    func stalls(_ request: LoopbackRequest) -> Bool {
+        let parts = request.path.split(separator: "/").map(String.init)
+        guard parts.count == 5, parts[0] == "accounts", parts[2] == "regions", parts[4] == "widgets",
+            let account = accounts.first(where: { $0.id == parts[1] })
+        else { return false }
+        return account.stalledRegions.contains(parts[3])
+    }
 
     func json(_ status: Int, _ value: JSONValue) -> LoopbackResponse {
         LoopbackResponse(status: status, contentType: "application/json", text: value.serialized())

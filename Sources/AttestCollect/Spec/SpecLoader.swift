@@ -96,22 +96,80 @@ public enum SpecLoader {
     }
 
     package static func parse(_ text: String, file: String) throws -> YAMLNode {
+        let root: Node
         do {
-            guard let node = try Yams.compose(yaml: text) else {
+            // The parser stays alive while the tree is checked: it holds the anchors (nodes refer
+            // to them weakly), which is how an alias is recognised.
+            let parser = try Parser(yaml: text)
+            guard let node = try parser.singleRoot() else {
                 throw SpecError(file: file, line: 1, message: "the file is empty")
             }
-            return YAMLNode(node: node, file: file)
+            if let line = firstAnchorLine(node) {
+                throw SpecError(
+                    file: file, line: line, message: "YAML anchors and aliases (&name, *name) are not accepted: write the values out")
+            }
+            withExtendedLifetime(parser) {}
+            root = node
         } catch let error as YamlError {
-            throw SpecError(file: file, line: Self.line(of: error), message: "YAML syntax error: \(error)")
+            throw SpecError(file: file, line: Self.line(of: error, in: text), message: "YAML syntax error: \(Self.message(of: error))")
+        }
+        return YAMLNode(node: root, file: file)
+    }
+
+    /// The line of the first anchored node in document order, or nil. The walk stops there, and
+    /// an alias can only refer to an anchor defined before it, so a file whose aliases would
+    /// expand exponentially (a "billion laughs") is refused after a walk of its own size.
+    static func firstAnchorLine(_ node: Node) -> Int? {
+        switch node {
+        case .scalar(let s): return s.anchor != nil ? s.mark?.line ?? 1 : nil
+        case .alias: return node.mark?.line ?? 1
+        case .sequence(let seq):
+            if seq.anchor != nil { return seq.mark?.line ?? 1 }
+            for child in seq { if let line = firstAnchorLine(child) { return line } }
+            return nil
+        case .mapping(let map):
+            if map.anchor != nil { return map.mark?.line ?? 1 }
+            for (k, v) in map {
+                if let line = firstAnchorLine(k) ?? firstAnchorLine(v) { return line }
+            }
+            return nil
         }
     }
 
-    static func line(of error: YamlError) -> Int {
+    static func line(of error: YamlError, in text: String) -> Int {
         switch error {
         case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
             return mark.line
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // The context is the mapping; the mistake is the key's second appearance after it.
+            guard let key = duplicates.sorted().first else { return context.mark.line }
+            var seen = 0
+            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where index + 1 >= context.mark.line {
+                let trimmed = line.drop { $0 == " " || $0 == "-" }
+                if trimmed.hasPrefix(key + ":") || trimmed.hasPrefix("\"\(key)\":") || trimmed.hasPrefix("'\(key)':") {
+                    seen += 1
+                    if seen == 2 { return index + 1 }
+                }
+            }
+            return context.mark.line
         default:
             return 1
+        }
+    }
+
+    /// The problem in one short line: never the file's text (a line may be megabytes long).
+    static func message(of error: YamlError) -> String {
+        func short(_ s: String) -> String { s.count > 80 ? String(s.prefix(77)) + "..." : s }
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return "\(short(problem)) (column \(mark.column))"
+        case .duplicatedKeysInMapping(let duplicates, _):
+            return "duplicate key \(duplicates.sorted().map { short($0) }.joined(separator: ", ")) in one mapping"
+        case .reader(let problem, _, _, _):
+            return short(problem)
+        default:
+            return short(String(describing: error).split(separator: "\n").first.map(String.init) ?? "")
         }
     }
 
