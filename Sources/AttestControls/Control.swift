@@ -35,6 +35,10 @@ public struct Control: Sendable, Identifiable {
     public var parameters: [String: JSONValue]
     public var appliesIf: CELProgram?
     public var assertion: CELProgram
+    /// Other resource types the rules read through the graph (a trail's bucket through
+    /// `related('logs-to')`): with `resources('type')` calls in the rules, what decides which
+    /// services a scan must have collected for the control to be evaluated.
+    public var reads: [String] = []
     /// Paths into the resource (`attributes.versioning`) recorded as what was observed.
     public var observed: [ValuePath]
     public var remediation: Remediation

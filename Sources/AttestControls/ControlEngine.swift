@@ -315,7 +315,7 @@ public struct ControlEngine: Sendable {
 
     /// The attribute names some rules read through `attributes.<name>` (or `attributes.?<name>`);
     /// nil when any rule uses `attributes` in another way, so every attribute must be converted.
-    static func attributesRead(by sources: [String]) -> Set<String>? {
+    public static func attributesRead(by sources: [String]) -> Set<String>? {
         var names: Set<String> = []
         for source in sources {
             var rest = Substring(source)
@@ -355,7 +355,13 @@ public struct ControlEngine: Sendable {
     /// A rule's error as a result's reason; a rule that ran out of its evaluation budget names
     /// the control, so a hostile or careless rule is found at once.
     static func describe(_ error: CELError, _ rule: CompiledRule) -> String {
-        error.isCostLimitExceeded ? "control \(rule.id): \(error.message); the rule was stopped and the scan went on" : error.message
+        if error.isCostLimitExceeded { return "control \(rule.id): \(error.message); the rule was stopped and the scan went on" }
+        // CEL's own words are for rule authors; the reader of a result needs to know what was missing.
+        if error.message.hasPrefix("no such key: ") {
+            let key = error.message.dropFirst("no such key: ".count)
+            return "the data this control reads is missing: \(key) was not in what the provider returned"
+        }
+        return error.message
     }
 
     /// The resource as the JSON document `observed` paths are read from.

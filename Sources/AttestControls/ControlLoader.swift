@@ -9,7 +9,7 @@ import Yams
 public enum ControlLoader {
     static let topKeys = [
         "id", "title", "description", "rationale", "severity", "resource_types", "parameters",
-        "applies_if", "assert", "observed", "remediation", "references", "equivalents",
+        "applies_if", "assert", "observed", "remediation", "references", "equivalents", "reads",
         "frameworks", "tests",
     ]
     static let testKeys = ["name", "resource", "graph", "params", "now", "expect"]
@@ -82,27 +82,7 @@ public enum ControlLoader {
         guard let typesNode = map.node("resource_types") else { throw root.error("missing required key resource_types") }
         let types = try typesNode.sequence().map { try $0.string() }
         guard !types.isEmpty else { throw typesNode.error("resource_types must name at least one type") }
-        for (index, type) in types.enumerated() {
-            let node = (try? typesNode.sequence())?[index] ?? typesNode
-            guard type.split(separator: ".").count >= 3 else {
-                throw node.error("\(type) is not a resource type (expected provider.service.resource)")
-            }
-            // A type nothing collects would give no result at all, silently: refuse it.
-            if let resourceTypes {
-                let provider = String(type.prefix { $0 != "." })
-                guard let known = resourceTypes[provider] else {
-                    throw node.error(
-                        "\(type): unknown provider \(provider) (known: \(resourceTypes.keys.sorted().joined(separator: ", ")))")
-                }
-                guard known.contains(type) else {
-                    let service = type.split(separator: ".").prefix(2).joined(separator: ".") + "."
-                    let near = known.filter { $0.hasPrefix(service) }.sorted()
-                    throw node.error(
-                        "\(type) is not a resource type the \(provider) specs collect"
-                            + (near.isEmpty ? " (see docs/taxonomy.md)" : " (\(service)*: \(near.joined(separator: ", ")))"))
-                }
-            }
-        }
+        try checkTypes(types, node: typesNode, resourceTypes: resourceTypes)
         var parameters: [String: JSONValue] = [:]
         if let p = try map.optionalMap("parameters", allowed: nil) {
             for (k, v) in p.entries { parameters[k] = try v.json() }
@@ -128,10 +108,38 @@ public enum ControlLoader {
             appliesIf: appliesIf, assertion: assertion, observed: observed, remediation: remediation,
             references: references, equivalents: equivalents, frameworks: frameworks, frameworkLines: frameworkLines, tests: [],
             file: file, assertLine: assertNode.line)
+        if let readsNode = map.node("reads") {
+            control.reads = try readsNode.sequence().map { try $0.string() }
+            try checkTypes(control.reads, node: readsNode, resourceTypes: resourceTypes)
+        }
         if let testsNode = map.node("tests") {
             control.tests = try testsNode.sequence().map { try loadTest($0, control: control) }
         }
         return control
+    }
+
+    /// Refuses a type that is not `provider.service.resource`, and, when the providers' types
+    /// are known, one that no registered provider collects (it would give no result, silently).
+    static func checkTypes(_ types: [String], node list: YAMLNode, resourceTypes: [String: Set<String>]?) throws {
+        let items = (try? list.sequence()) ?? []
+        for (index, type) in types.enumerated() {
+            let node = index < items.count ? items[index] : list
+            guard type.split(separator: ".").count >= 3 else {
+                throw node.error("\(type) is not a resource type (expected provider.service.resource)")
+            }
+            guard let resourceTypes else { continue }
+            let provider = String(type.prefix { $0 != "." })
+            guard let known = resourceTypes[provider] else {
+                throw node.error("\(type): unknown provider \(provider) (known: \(resourceTypes.keys.sorted().joined(separator: ", ")))")
+            }
+            guard known.contains(type) else {
+                let service = type.split(separator: ".").prefix(2).joined(separator: ".") + "."
+                let near = known.filter { $0.hasPrefix(service) }.sorted()
+                throw node.error(
+                    "\(type) is not a resource type the \(provider) specs collect"
+                        + (near.isEmpty ? " (see docs/taxonomy.md)" : " (\(service)*: \(near.joined(separator: ", ")))"))
+            }
+        }
     }
 
     static func stringLists(_ node: YAMLNode?) throws -> [String: [String]] {

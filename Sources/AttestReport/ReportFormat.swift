@@ -101,6 +101,10 @@ public struct TableReportFormat: ReportFormat {
             out += "\(manual) requirement(s) manual (no automated control; see attest frameworks coverage \(framework.framework))\n"
             if !failingLines.isEmpty { out += "failing resources:\n" + failingLines.joined(separator: "\n") + "\n" }
         }
+        if !c.notEvaluated.isEmpty {
+            out += "\nnot evaluated (\(c.notEvaluated.count)): their data was not collected\n"
+            for n in c.notEvaluated { out += "  \(n.control): \(n.reason)\n" }
+        }
         let errors = results.filter { $0.status == .error }
         if !errors.isEmpty {
             out += "\ncould not evaluate (\(errors.count)):\n"

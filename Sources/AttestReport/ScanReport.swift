@@ -84,12 +84,20 @@ public struct ScanReport: Codable, Sendable {
         public var byStatus: [String: Int]
         /// The `--fail-on` severity, or `never`.
         public var failOn: String
+        /// Controls not evaluated because a service they need was not scanned, with the reason.
+        public var notEvaluated: [NotEvaluatedControl]
 
         enum CodingKeys: String, CodingKey {
             case evaluated, results
             case byStatus = "by_status"
             case failOn = "fail_on"
+            case notEvaluated = "not_evaluated"
         }
+    }
+
+    public struct NotEvaluatedControl: Codable, Sendable {
+        public var control: String
+        public var reason: String
     }
 
     /// One control's verdict on one resource (or on what could not be read).
@@ -202,8 +210,10 @@ extension ScanReport {
         var byStatus: [String: Int] = [:]
         for status in ResultStatus.allCases { byStatus[status.rawValue] = e.count(status) }
         controls = ControlsSummary(
-            evaluated: e.plan.controls.count, results: e.results.count, byStatus: byStatus,
-            failOn: e.plan.failThreshold?.rawValue ?? "never")
+            evaluated: e.plan.controls.count - e.notEvaluated.count, results: e.results.count, byStatus: byStatus,
+            failOn: e.plan.failThreshold?.rawValue ?? "never",
+            notEvaluated: e.notEvaluated.map { NotEvaluatedControl(control: $0.control, reason: $0.reason) })
+
         var requirementsByControl: [String: [RequirementRef]] = [:]
         var entries: [Result] = []
         entries.reserveCapacity(e.results.count)

@@ -30,6 +30,8 @@ public struct ControlPlan: Sendable {
 public struct ControlEvaluation: Sendable {
     public var plan: ControlPlan
     public var results: ControlResults
+    /// Controls left out because a service they need was not scanned.
+    public var notEvaluated: [NotEvaluated] = []
     public var controlsByID: [String: Control]
     /// The inventory the results were evaluated over (observed values are read from it).
     public var graph: InventoryGraph
@@ -192,9 +194,11 @@ public struct ScanPipeline: Sendable {
                 }
             }
             if let plan {
-                let engine = ControlEngine(controls: plan.controls, parameterOverrides: plan.parameterOverrides)
+                let (evaluable, skipped) = Self.evaluable(plan.controls, scanned: collected)
+                let engine = ControlEngine(controls: evaluable, parameterOverrides: plan.parameterOverrides)
                 let results = await engine.evaluate(graph: outcome.graph, now: startedAt, gaps: gaps)
                 outcome.evaluation = ControlEvaluation(plan: plan, results: results, graph: outcome.graph)
+                outcome.evaluation?.notEvaluated = skipped
             }
             outcome.finishedAt = Date()
             for sink in sinks {
@@ -211,6 +215,42 @@ public struct ScanPipeline: Sendable {
         }
     }
 
+    /// The controls whose data every target of their provider collected, and why the others
+    /// are not evaluated. A control of a provider no target scanned has nothing to judge and is
+    /// simply not run.
+    static func evaluable(_ controls: [Control], scanned: [CollectedTarget]) -> ([Control], [NotEvaluated]) {
+        var keep: [Control] = []
+        var skipped: [NotEvaluated] = []
+        for control in controls {
+            let targets = scanned.filter { $0.provider.id == control.provider }
+            var missing: [String: Set<String>] = [:]
+            var ownTypesCollected = false
+            for target in targets {
+                let have = Set(target.services.map(\.id))
+                ownTypesCollected =
+                    ownTypesCollected
+                    || target.services.contains { $0.resources.contains { !$0.mergeOnly && control.resourceTypes.contains($0.type) } }
+                for (service, why) in ControlRequirements.services(of: control, in: target.spec) where !have.contains(service) {
+                    missing[service, default: []].formUnion(why)
+                }
+            }
+            // A control whose own resources were not collected has nothing to judge: it just does not run.
+            if !ownTypesCollected { continue }
+            if missing.isEmpty {
+                keep.append(control)
+            } else {
+                let reason = missing.keys.sorted().map { service in
+                    let why = missing[service]!
+                    // `aws.cloudtrail.trail.is_logging` says nothing `aws.cloudtrail.trail` does not.
+                    let shown = why.filter { item in !why.contains { item.hasPrefix($0 + ".") } }.sorted()
+                    return "service \(service) was not scanned (it collects \(shown.joined(separator: ", ")))"
+                }.joined(separator: "; ")
+                skipped.append(NotEvaluated(control: control.id, reason: reason))
+            }
+        }
+        return (keep, skipped)
+    }
+
     struct PreparedTarget: Sendable {
         var target: ScanTarget
         var provider: any CloudProvider
@@ -223,6 +263,7 @@ public struct ScanPipeline: Sendable {
         var result: CollectionResult
         var services: [ServiceSpec]
         var provider: any CloudProvider
+        var spec: ProviderSpec
     }
 
     func prepare(_ target: ScanTarget) throws -> PreparedTarget {
@@ -243,7 +284,13 @@ public struct ScanPipeline: Sendable {
                 throw ScanSetupError(
                     "unknown service \(unknown.joined(separator: ", ")) (known: \(known.sorted().joined(separator: ", ")))")
             }
-            services = services.filter { wanted.contains($0.id) }
+            // A chosen service brings the services it includes (S3 brings S3 Control).
+            var chosen = Set(wanted)
+            var frontier = wanted
+            while let next = frontier.popLast() {
+                for included in spec.service(next)?.includes ?? [] where chosen.insert(included).inserted { frontier.append(included) }
+            }
+            services = services.filter { chosen.contains($0.id) }
         }
         return PreparedTarget(target: target, provider: provider, spec: spec, services: services)
     }
@@ -318,7 +365,9 @@ public struct ScanPipeline: Sendable {
                         provider: p.provider.id, origin: p.target.origin,
                         accounts: discovery.target.accounts.map(\.id), principal: discovery.principal,
                         regions: discovery.regions, services: p.services.map(\.id).sorted())
-                    return (index, CollectedTarget(scanned: scanned, result: result, services: p.services, provider: p.provider))
+                    return (
+                        index, CollectedTarget(scanned: scanned, result: result, services: p.services, provider: p.provider, spec: p.spec)
+                    )
                 }
             }
             while next < prepared.count && next < targetConcurrency { launch() }

@@ -140,4 +140,35 @@ struct ControlsScanTests {
         #expect(!results.isEmpty)
         #expect(results.allSatisfy { $0["status"] == "error" && $0["reason"].stringValue?.contains("kms") == true })
     }
+
+    @Test func controlsWhoseServicesWereNotScannedAreNotEvaluatedNotFailed() async throws {
+        let env = try await SeededMoto.shared.value
+        let out = try TestPaths.temporaryDirectory("controls-not-evaluated").appendingPathComponent("scan.json")
+        let r = try await Attest.run(
+            [
+                "scan", "aws", "--regions", "us-east-1", "--services", "iam,s3", "--fail-on", "never",
+                "--format", "json", "--output", out.path, "--no-evidence",
+            ],
+            environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000004", "AWS_SECRET_ACCESS_KEY": "x"])
+        // 3: moto's credential report has no root row (see above); nothing else is an error.
+        #expect(r.status == 3, "\(r.stderr)")
+        let report = try Attest.json(out)
+        let errors = report["results"].asList.filter { $0["status"] == "error" }.compactMap { $0["control"].stringValue }
+        #expect(errors == ["aws-iam-root-not-used-recently"])
+        let skipped = report["controls"]["not_evaluated"].asList
+        let ids = Set(skipped.compactMap { $0["control"].stringValue })
+        // The account controls that read trails judge nothing without CloudTrail: not a fail, not a pass.
+        #expect(
+            ids == ["aws-cloudtrail-multi-region-enabled", "aws-cloudtrail-s3-data-events-read", "aws-cloudtrail-s3-data-events-write"])
+        #expect(skipped.allSatisfy { $0["reason"].stringValue?.contains("service cloudtrail was not scanned") == true })
+        let results = report["results"].asList
+        #expect(!results.contains { ids.contains($0["control"].stringValue ?? "") })
+        // S3 brings S3 Control, so the account's Block Public Access is read and judged.
+        #expect(report["scan"]["services"].asList.compactMap(\.stringValue).contains("s3-control"))
+        let bpa = results.filter { $0["control"] == "aws-s3-account-public-access-block" }
+        #expect(!bpa.isEmpty && bpa.allSatisfy { $0["status"] != "error" }, "\(bpa)")
+        // Controls of services not scanned at all (EC2, KMS) simply do not run.
+        #expect(!results.contains { ($0["resource_type"].stringValue ?? "").hasPrefix("aws.ec2.") })
+        #expect(r.stdout.contains("not evaluated (3)"))
+    }
 }

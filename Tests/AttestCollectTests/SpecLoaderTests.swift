@@ -62,6 +62,18 @@ struct SpecLoaderTests {
         #expect(error?.line == 2)
         #expect(error?.message.contains("unknown setting protocl") == true)
     }
+
+    @Test func anIncludedServiceMustExist() throws {
+        let directory = try TestPaths.temporaryDirectory("spec-includes")
+        try "provider: test\ndiscovery: {}\n".write(
+            to: directory.appendingPathComponent("provider.yaml"), atomically: true, encoding: .utf8)
+        let text = Self.base.replacingOccurrences(of: "service: demo\n", with: "service: demo\nincludes: [demo-control]\n")
+        try text.write(to: directory.appendingPathComponent("demo.yaml"), atomically: true, encoding: .utf8)
+        let error = #expect(throws: SpecError.self) { try SpecLoader.loadProvider(directory: directory, provider: "test") }
+        #expect(error?.file == "providers/test/demo.yaml")
+        #expect(error?.line == 2)
+        #expect(error?.message.contains("includes demo-control, which no service spec declares") == true, "\(String(describing: error))")
+    }
 }
 
 /// YAML from a file a user (or an attacker) wrote: never exponential, never echoed whole.

@@ -34,6 +34,10 @@ public struct ServiceSpec: Sendable {
     public var scopeLine: Int
     public var operations: [String: OperationSpec]
     public var resources: [ResourceSpec]
+    /// Services scanned whenever this one is chosen with `--services` (S3 brings S3 Control,
+    /// which collects the account's Block Public Access that S3 controls read).
+    public var includes: [String] = []
+    public var includesLine = 1
 
     /// The level a service has when its spec does not say.
     public static let defaultScope = "regional"

@@ -52,7 +52,7 @@ public enum SpecLoader {
         transforms: TransformRegistry = .generic
     ) throws -> ServiceSpec {
         let root = try parse(text, file: file)
-        let r = try root.map(["service", "scope", "settings", "operations", "resources"])
+        let r = try root.map(["service", "scope", "settings", "operations", "resources", "includes"])
         let settingsNode = try r.optionalMap("settings", allowed: nil)
         var settings: [String: String] = [:]
         var settingLines: [String: Int] = [:]
@@ -73,10 +73,13 @@ public enum SpecLoader {
         if let list = r.node("resources") {
             for item in try list.sequence() { resources.append(try resource(item, operations: operations, transforms: transforms)) }
         }
-        return ServiceSpec(
+        var spec = ServiceSpec(
             provider: provider, id: try r.string("service"), file: file, settings: settings,
             settingLines: settingLines, scope: scope, scopeLine: r.node("scope")?.line ?? 1,
             operations: operations, resources: resources)
+        spec.includes = try r.node("includes")?.sequence().map { try $0.string() } ?? []
+        spec.includesLine = r.node("includes")?.line ?? 1
+        return spec
     }
 
     static func loadDiscovery(_ text: String, file: String) throws -> [String: DiscoveryCall] {
@@ -397,6 +400,9 @@ public struct ProviderSpec: Sendable {
             }
         }
         for s in services {
+            for included in s.includes where service(included) == nil {
+                throw SpecError(file: s.file, line: s.includesLine, message: "includes \(included), which no service spec declares")
+            }
             var types: Set<String> = []
             for r in s.resources {
                 if let parent = r.parent, !types.contains(parent) {
