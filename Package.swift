@@ -179,7 +179,7 @@ let package = Package(
             name: "AttestControlsTests",
             dependencies: ["AttestControls", "AttestCEL", "AttestInventory", "AttestCollect", "AttestTestSupport", "AttestCLI", "attest",
                            "AttestAWSProvider", "AttestScan"],
-            exclude: ["mappings-before-migration.tsv"],
+            exclude: ["mappings.tsv"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -72,6 +72,24 @@ struct ControlsScanTests {
             #expect(status(run, e.control, e.failing) == "fail", "\(e.control) on \(e.failing)")
             if let passing = e.passing { #expect(status(run, e.control, passing) == "pass", "\(e.control) on \(passing)") }
         }
+        // Policy scope: a customer managed policy is judged whether or not it is attached (the
+        // attached and unattached admin checks are two controls), and an attached AWS managed
+        // AdministratorAccess is a finding of its own.
+        let starStar = env.id("unattached_admin_policy")
+        let scoped = env.id("customer_policy")
+        let policyExpectations: [(String, String, String)] = [
+            ("aws-iam-unattached-policy-no-full-admin", starStar, "fail"),
+            ("aws-iam-policy-no-full-admin", starStar, "not_applicable"),
+            ("aws-iam-policy-no-kms-full-access", starStar, "fail"),
+            ("aws-iam-policy-no-cloudtrail-full-access", starStar, "fail"),
+            ("aws-iam-policy-no-full-admin", scoped, "pass"),
+            ("aws-iam-unattached-policy-no-full-admin", scoped, "not_applicable"),
+            ("aws-iam-aws-managed-policy-no-full-admin", "arn:aws:iam::aws:policy/AdministratorAccess", "fail"),
+            ("aws-iam-aws-managed-policy-no-full-admin", scoped, "not_applicable"),
+        ]
+        for (control, resource, expected) in policyExpectations {
+            #expect(status(run, control, resource) == expected, "\(control) on \(resource)")
+        }
         // The EBS default is on in eu-west-1 only.
         #expect(status(run, "aws-ec2-ebs-default-encryption", "arn:aws:ec2:eu-west-1:\(account):regional-settings") == "pass")
         #expect(status(run, "aws-ec2-ebs-default-encryption", "arn:aws:ec2:us-east-1:\(account):regional-settings") == "fail")

@@ -26,7 +26,7 @@ struct MotoScanTests {
                 "aws.cloudtrail.trail": 2, "aws.ec2.flow-log": 1, "aws.ec2.instance": 2, "aws.ec2.network-acl": 3,
                 "aws.ec2.regional-settings": 2, "aws.ec2.security-group": 5, "aws.ec2.snapshot": 1, "aws.ec2.volume": 4,
                 "aws.ec2.vpc": 3, "aws.iam.access-key": 1, "aws.iam.account": 1, "aws.iam.group": 1,
-                "aws.iam.instance-profile": 1, "aws.iam.policy": 2, "aws.iam.role": 2, "aws.lambda.function": 1, "aws.iam.user": 2,
+                "aws.iam.instance-profile": 1, "aws.iam.policy": 3, "aws.iam.role": 2, "aws.lambda.function": 1, "aws.iam.user": 2,
                 "aws.kms.key": 2,
                 "aws.rds.db-instance": 2, "aws.rds.db-snapshot": 3, "aws.s3.bucket": 3,
             ])
@@ -199,10 +199,12 @@ struct MotoScanTests {
         let env = try await SeededMoto.shared.value
         let result = try await ScanHarness.scan(
             ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1"], services: ["s3", "ec2"])
-        #expect(result.services == ["ec2", "s3"])
+        // S3 brings S3 Control: the account's Block Public Access, which S3 controls read.
+        #expect(result.services == ["ec2", "s3", "s3-control"])
         #expect(
             Set(result.graph.resources.values.map(\.type)).isSubset(of: [
-                "aws.s3.bucket", "aws.ec2.vpc", "aws.ec2.security-group", "aws.ec2.network-acl", "aws.ec2.regional-settings",
+                "aws.iam.account", "aws.s3.bucket", "aws.ec2.vpc", "aws.ec2.security-group", "aws.ec2.network-acl",
+                "aws.ec2.regional-settings",
             ]))
         // S3 is global: every bucket, wherever it lives.
         #expect(result.graph.resources(ofType: "aws.s3.bucket").count == 3)

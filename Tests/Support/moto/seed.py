@@ -81,6 +81,10 @@ policy = iam.create_policy(PolicyName="read-audit-logs", PolicyDocument=json.dum
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}))["Policy"]
 out["customer_policy"] = policy["Arn"]
+# Full administrator access, not attached to anything yet: a finding before anyone attaches it.
+out["unattached_admin_policy"] = iam.create_policy(PolicyName="star-star", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))["Policy"]["Arn"]
 
 trust = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
