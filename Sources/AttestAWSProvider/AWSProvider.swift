@@ -118,6 +118,9 @@ public struct AWSConnection: ProviderConnection {
                     "region": .string(homeRegion),
                     "home_region": .string(homeRegion),
                 ])
+        } catch let error as TransportError where error.kind == .refused {
+            // The first call of the scan: nothing listens at the endpoint, so say only that.
+            throw ScanSetupError(error.description)
         } catch {
             let (code, message) = caller.describe(error)
             throw ScanSetupError("cannot establish the caller identity: \(code): \(message)")
@@ -131,29 +134,37 @@ public struct AWSConnection: ProviderConnection {
 
         var errors: [CollectionError] = []
         var regions: [String]
+        var answer: JSONValue?
         do {
-            let answer = try await engine.discover(
+            answer = try await engine.discover(
                 regionsCall, in: spec, scope: CollectionScope(account: account, region: homeRegion),
                 context: context)
-            let enabled = answer.asList.compactMap(\.stringValue).sorted()
-            if let wanted = target.regions {
-                for r in Set(wanted).sorted() where !enabled.contains(r) {
-                    errors.append(
-                        CollectionError(
-                            kind: .scopeUnavailable, service: regionsCall.service, account: account, region: r,
-                            operation: regionsCall.operation, code: "RegionNotEnabled",
-                            message: "region \(r) is not enabled for this account; not scanned"))
-                }
-                regions = Array(Set(wanted.filter { enabled.contains($0) })).sorted()
-            } else {
-                regions = enabled
-            }
         } catch {
             let (code, message) = caller.describe(error)
             errors.append(
                 CollectionError(
                     kind: .discovery, service: regionsCall.service, account: account, region: homeRegion,
                     operation: regionsCall.operation, code: code, message: "could not list enabled regions: \(message)"))
+        }
+        if let answer {
+            let listed = RegionList(answer)
+            if let wanted = target.regions {
+                // A name the partition does not have is a typo: refused before any collection call.
+                let unknown = Set(wanted).subtracting(listed.all).sorted()
+                if !unknown.isEmpty, !listed.all.isEmpty { throw ScanSetupError(listed.unknownMessage(unknown)) }
+                for r in Set(wanted).sorted() where !listed.enabled.contains(r) {
+                    errors.append(
+                        CollectionError(
+                            kind: .scopeUnavailable, service: regionsCall.service, account: account, region: r,
+                            operation: regionsCall.operation, code: "RegionNotEnabled",
+                            message:
+                                "region \(r) is not enabled for this account (opt-in status \(listed.optIn[r] ?? "unknown")); not scanned"))
+                }
+                regions = Array(Set(wanted.filter { listed.enabled.contains($0) })).sorted()
+            } else {
+                regions = listed.enabled.sorted()
+            }
+        } else {
             regions = Array(Set(target.regions ?? [homeRegion])).sorted()
         }
         let collection = CollectionTarget(
@@ -238,4 +249,31 @@ public struct AWSSession: Sendable {
 private func nonEmpty(_ s: String?) -> String? {
     guard let s = s?.trimmingCharacters(in: .whitespaces), !s.isEmpty else { return nil }
     return s
+}
+
+/// DescribeRegions with `AllRegions`: every region of the partition and its opt-in status.
+struct RegionList {
+    var all: Set<String> = []
+    var enabled: Set<String> = []
+    var optIn: [String: String] = [:]
+
+    init(_ answer: JSONValue) {
+        for item in answer.asList {
+            // An older spec (or an emulator) may answer with bare names: each is enabled.
+            guard let name = item["regionName"].stringValue ?? item.stringValue else { continue }
+            let status = item["optInStatus"].stringValue ?? "opt-in-not-required"
+            all.insert(name)
+            optIn[name] = status
+            if status != "not-opted-in" { enabled.insert(name) }
+        }
+    }
+
+    /// `unknown region us-eats-1 (did you mean us-east-1?); the partition has: …`
+    func unknownMessage(_ unknown: [String]) -> String {
+        let known = all.sorted()
+        let parts = unknown.map { name in
+            EditDistance.nearest(to: name, in: known).map { "\(name) (did you mean \($0)?)" } ?? name
+        }
+        return "unknown region \(parts.joined(separator: ", ")); this partition has \(known.joined(separator: ", "))"
+    }
 }

@@ -26,7 +26,10 @@ struct ControlsCommand: AsyncParsableCommand {
             let suite = try ControlSuite.load(source, providers: providers)
             var controls = suite.controls
             if let framework {
-                guard suite.frameworks.framework(framework) != nil else { throw ConfigurationError("unknown framework \(framework)") }
+                guard suite.frameworks.framework(framework) != nil else {
+                    throw ConfigurationError(
+                        "unknown framework \(framework) (known: \(suite.frameworks.frameworks.map(\.id).joined(separator: ", ")))")
+                }
                 controls = controls.filter { !suite.frameworks.requirements(of: $0.id, frameworks: [framework]).isEmpty }
             }
             switch format {

@@ -266,6 +266,9 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated statuses: pass, fail, error, not_applicable.")
     var status: String?
 
+    @Option(help: "Directory holding the provider specs and built-in controls (for the framework catalogues).")
+    var providers: String?
+
     @Option(help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 
@@ -283,7 +286,11 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
         let query = EvidenceQuery(framework: framework, requirement: requirement, from: from, to: to, statuses: statuses)
         let key = try trust.trustedKey()
         let allow = trust.allowUnverified
-        let (rows, report) = try await source.using { try await query.run(on: $0, trustedKey: key, allowUnverified: allow) }
+        let (framework, requirement, providers) = (self.framework, self.requirement, self.providers)
+        let (rows, report) = try await source.using { store in
+            try await EvidenceSelection.check(framework: framework, requirement: requirement, in: store, providers: providers)
+            return try await query.run(on: store, trustedKey: key, allowUnverified: allow)
+        }
         TrustOptions.warnUnverified(report)
         switch format {
         case .json: print(JSONValue.array(rows.map(\.json)).serialized(pretty: true))
@@ -314,6 +321,9 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
     @Option(help: "Framework: soc2, iso27001, nis2, dora (default: all).")
     var framework: String?
 
+    @Option(help: "Directory holding the provider specs and built-in controls (for the framework catalogues).")
+    var providers: String?
+
     @Option(help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 
@@ -323,8 +333,10 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
         let (from, to) = try period.range()
         let key = try trust.trustedKey()
         let allow = trust.allowUnverified
-        let (manifests, report) = try await source.using {
-            try await RequirementSummary.manifests(in: $0, from: from, to: to, trustedKey: key, allowUnverified: allow)
+        let (framework, providers) = (self.framework, self.providers)
+        let (manifests, report) = try await source.using { store in
+            try await EvidenceSelection.check(framework: framework, requirement: nil, in: store, providers: providers)
+            return try await RequirementSummary.manifests(in: store, from: from, to: to, trustedKey: key, allowUnverified: allow)
         }
         TrustOptions.warnUnverified(report)
         let summaries = RequirementSummary.compute(manifests, framework: framework)
@@ -414,8 +426,10 @@ struct EvidenceExportCommand: AsyncParsableCommand {
         let environment = try Providers.registry.ruleEnvironment()
         let controls = (try? builtin.map { try ControlLoader.load(directories: [$0], environment: environment) }) ?? nil
         let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
+        let (framework, providers) = (self.framework, self.providers)
         let contents = try await source.using {
-            try await AuditPackage.export(
+            try await EvidenceSelection.check(framework: framework, requirement: nil, in: $0, providers: providers)
+            return try await AuditPackage.export(
                 from: $0, framework: framework.lowercased(), from: from, to: to,
                 frameworks: catalogue ?? nil, controls: controls ?? [], trustedKey: key, allowUnverified: allow)
         }
@@ -453,5 +467,44 @@ extension Duration {
         if s >= 3600 { return "\(s / 3600) h \(s % 3600 / 60) min" }
         if s >= 60 { return "\(s / 60) min \(s % 60) s" }
         return "\(s) s"
+    }
+}
+
+/// Refuses a framework or requirement that neither the framework catalogues nor the store know,
+/// so a typo (`soc3`, `CC9.9`) is a usage error naming the known ones, not "0 record(s)".
+enum EvidenceSelection {
+    static func check(framework: String?, requirement: String?, in store: any EvidenceStore, providers: String?) async throws {
+        guard framework != nil || requirement != nil else { return }
+        var known: [String: Set<String>] = [:]  // framework → requirement slugs
+        var names: [String: [String: String]] = [:]  // framework → slug → id as written
+        func add(_ framework: String, _ requirement: String?) {
+            known[framework, default: []].formUnion(requirement.map { [EvidenceLayout.slug($0)] } ?? [])
+            if let requirement { names[framework, default: [:]][EvidenceLayout.slug(requirement)] = requirement }
+        }
+        if let builtin = try? ControlSuite.builtinDirectory(providers: providers),
+            let catalogue = try? FrameworkSet(directory: builtin.appendingPathComponent("frameworks"), controls: [])
+        {
+            for f in catalogue.frameworks { for r in f.requirements { add(f.id, r.id) } }
+        }
+        for manifest in (try? await EvidenceIndex.manifests(in: store, from: nil, to: nil)) ?? [] {
+            for f in manifest.frameworks { add(f, nil) }
+            for file in manifest.files { add(file.framework, file.requirement) }
+        }
+        let chosen = framework?.lowercased()
+        if let chosen, known[chosen] == nil {
+            throw ConfigurationError("unknown framework \(framework!) (known: \(known.keys.sorted().joined(separator: ", ")))")
+        }
+        guard let requirement else { return }
+        let frameworks = chosen.map { [$0] } ?? known.keys.sorted()
+        let slug = EvidenceLayout.slug(requirement)
+        if frameworks.contains(where: { known[$0]?.contains(slug) == true }) { return }
+        let candidates = frameworks.flatMap { f in (names[f] ?? [:]).values.map { (f, $0) } }
+        let nearest = candidates.sorted {
+            (EditDistance.between(slug, EvidenceLayout.slug($0.1)), $0.1) < (EditDistance.between(slug, EvidenceLayout.slug($1.1)), $1.1)
+        }.prefix(5).map { chosen == nil ? "\($0.0) \($0.1)" : $0.1 }
+        let scope = chosen.map { " of \($0)" } ?? ""
+        throw ConfigurationError(
+            "unknown requirement \(requirement)\(scope) (nearest: \(nearest.joined(separator: ", ")); attest frameworks coverage \(chosen ?? "ID") lists them all)"
+        )
     }
 }

@@ -54,13 +54,17 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Output format: table or json.")
     var format: OutputFormat = .table
 
-    @Option(help: "Write the report to this file instead of standard output.")
+    @Option(
+        help: "Write the report to this file instead of standard output; standard output then gets a short summary (nothing with --quiet).")
     var output: String?
+
+    @Flag(help: "The table in full: every requirement of every framework, every failing resource and every error.")
+    var details = false
 
     @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
     var logLevel: LogLevel = .warning
 
-    @Flag(help: "No progress line on standard error.")
+    @Flag(help: "No progress line on standard error, and no summary on standard output when --output is given.")
     var quiet = false
 
     @Option(
@@ -217,9 +221,10 @@ struct ScanExecution {
             controlRun.noControls
             ? nil
             : try ControlSuite.load(controlSource, providers: providers, config: config).plan(controlRun, defaultFailOn: defaultFailOn)
-        guard let format = ReportFormats.named(output.format.rawValue) else {
+        guard var format = ReportFormats.named(output.format.rawValue) else {
             throw ConfigurationError("unknown format \(output.format.rawValue)")
         }
+        if output.details, format is TableReportFormat { format = TableReportFormat(details: true) }
         let wrap: (@Sendable (any HTTPTransport) -> any HTTPTransport)? = record.map { directory in
             let store = FixtureStore(directory: URL(fileURLWithPath: directory))
             return { RecordingTransport(base: $0, store: store) }
@@ -228,7 +233,7 @@ struct ScanExecution {
         return try await ScanSession.withSession(environment: environment, userAgent: "attest/\(attestVersion)", wrapTransport: wrap) {
             session in
             let progress = ProgressLine(counters: session.counters, enabled: !output.quiet)
-            let report = ReportSink(format: format, path: output.output, alsoTableOnStdout: output.format == .json)
+            let report = ReportSink(format: format, path: output.output, summaryOnStdout: !output.quiet)
             var sinks: [any ScanSink] = [progress, report]
             if plan != nil,
                 let evidenceSink = try await EvidenceSetup.sink(
@@ -263,18 +268,18 @@ enum Diagnostics {
     }
 }
 
-/// Writes the report in the chosen format to `--output` or standard output. With `--output` and
-/// JSON, the table also goes to standard output.
+/// Writes the report in the chosen format to `--output` or standard output. With `--output`,
+/// standard output gets a few lines of summary (unless `--quiet`), not the report again.
 final class ReportSink: ScanSink {
     let format: any ReportFormat
     let path: String?
-    let alsoTableOnStdout: Bool
+    let summaryOnStdout: Bool
     private let failed = Mutex<String?>(nil)
 
-    init(format: any ReportFormat, path: String?, alsoTableOnStdout: Bool) {
+    init(format: any ReportFormat, path: String?, summaryOnStdout: Bool) {
         self.format = format
         self.path = path
-        self.alsoTableOnStdout = alsoTableOnStdout
+        self.summaryOnStdout = summaryOnStdout
     }
 
     /// Why the report could not be written, if it could not.
@@ -294,7 +299,7 @@ final class ReportSink: ScanSink {
             failed.withLock { $0 = message }
             throw ConfigurationError(message)
         }
-        if alsoTableOnStdout { FileHandle.standardOutput.write(try TableReportFormat().render(report)) }
+        if summaryOnStdout { FileHandle.standardOutput.write(Data(TableReportFormat().summary(report, writtenTo: path).utf8)) }
     }
 }
 

@@ -39,6 +39,9 @@ public struct EvidenceScan: Sendable {
     /// Provider id → how its results name their cloud; a result's provider is its resource
     /// type's first part (`aws` of `aws.s3.bucket`).
     public var clouds: [String: any EvidenceCloud]
+    /// Controls the scan did not evaluate (a service they need was not scanned) → why; named
+    /// in the signed manifest, so the evidence says what it does not cover.
+    public var notEvaluated: [String: String] = [:]
 
     public init(
         scanID: String, startedAt: Date, finishedAt: Date, provider: String, accounts: [String], toolVersion: String,

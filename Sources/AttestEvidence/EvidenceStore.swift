@@ -137,6 +137,11 @@ public struct LocalEvidenceStore: EvidenceStore {
         if unlink(url.path) != 0 && errno != ENOENT {
             throw EvidenceStoreError("cannot remove \(url.path): \(String(cString: strerror(errno)))")
         }
+        // Folders the key leaves empty go too (not the store's own folder): rmdir refuses any
+        // folder that still holds something.
+        var parent = url.deletingLastPathComponent().standardizedFileURL
+        let top = root.standardizedFileURL.path
+        while parent.path.hasPrefix(top + "/"), rmdir(parent.path) == 0 { parent.deleteLastPathComponent() }
     }
 
     public func objectWriter(for key: String) throws -> any EvidenceObjectWriter {

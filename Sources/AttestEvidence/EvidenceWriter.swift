@@ -44,9 +44,27 @@ public struct EvidenceWriter: Sendable {
         try await begin(scanID: scan.scanID, startedAt: scan.startedAt, toolVersion: scan.toolVersion)
 
         let files = try await writeRecords(scan: scan, results: results, controls: controls, frameworks: frameworks, graph: graph)
-        let written = try await appendManifest(scan: scan, files: files, frameworks: frameworks.frameworks.map(\.id))
+        var unmapped: [String: [String: Int]] = [:]
+        var mapped: [String: Bool] = [:]
+        for r in results {
+            let isMapped = mapped[r.controlID] ?? !frameworks.requirements(of: r.controlID).isEmpty
+            mapped[r.controlID] = isMapped
+            if !isMapped { unmapped[r.controlID, default: [:]][r.status.rawValue, default: 0] += 1 }
+        }
+        let written = try await appendManifest(
+            scan: scan, files: files, frameworks: frameworks.frameworks.map(\.id), unmapped: unmapped)
         try? await store.remove(EvidenceLayout.pendingKey(scanID: scan.scanID))
         return written
+    }
+
+    /// A scan that ended before it had anything to write (a setup error): its in-progress
+    /// marker goes, and with `removingPublicKey`, in a store no scan has signed into, the public
+    /// key this scan stored, so a scan that never started leaves no trace.
+    public func abandon(scanID: String, removingPublicKey: Bool) async throws {
+        try await store.remove(EvidenceLayout.pendingKey(scanID: scanID))
+        if removingPublicKey, try await EvidenceIndex.manifestKeys(in: store).isEmpty {
+            try await store.remove(EvidenceLayout.publicKeyKey)
+        }
     }
 
     /// Stores the public key on first use; refuses to sign into a store kept under another key.
@@ -216,7 +234,9 @@ public struct EvidenceWriter: Sendable {
     /// Signs and stores the manifest as the next link of the chain. Two scans finishing at once
     /// both try the same sequence number; the store's create-if-absent lets exactly one win and
     /// the other links to it and tries the next number.
-    func appendManifest(scan: EvidenceScan, files: [ScanManifest.FileEntry], frameworks: [String]) async throws -> Written {
+    func appendManifest(
+        scan: EvidenceScan, files: [ScanManifest.FileEntry], frameworks: [String], unmapped: [String: [String: Int]] = [:]
+    ) async throws -> Written {
         for _ in 0..<100 {
             let head = try await EvidenceIndex.latestManifest(in: store)
             var manifest = ScanManifest(
@@ -224,6 +244,8 @@ public struct EvidenceWriter: Sendable {
                 toolVersion: scan.toolVersion, provider: scan.provider, accounts: scan.accounts, frameworks: frameworks,
                 controlCatalogueDigest: scan.controlCatalogueDigest, configDigest: scan.configDigest, files: files,
                 previous: head.map { ($0.sequence, $0.digest) }, keyID: key.publicKey.id)
+            manifest.unmappedControls = unmapped
+            manifest.notEvaluated = scan.notEvaluated
             let data = try manifest.signed(with: key)
             let manifestKey = EvidenceLayout.manifestKey(sequence: manifest.sequence)
             if try await store.write(data, to: manifestKey, ifAbsent: true, retain: true) {

@@ -54,6 +54,12 @@ public struct ScanManifest: Sendable {
     public var previousDigest: String?
     public var keyID: String
     public var signature: String = ""
+    /// Controls that ran but evidence no framework requirement (a custom control with no
+    /// `frameworks:`), with their result counts: they have no record file, and are named here so
+    /// the manifest accounts for every control that ran. Absent from the signed body when empty.
+    public var unmappedControls: [String: [String: Int]] = [:]
+    /// Controls not evaluated, with the reason. Absent from the signed body when empty.
+    public var notEvaluated: [String: String] = [:]
 
     /// The most record files and records per file a manifest may name; a parsed manifest
     /// outside these bounds is unreadable, so its numbers are safe to add and loop over.
@@ -84,6 +90,10 @@ public struct ScanManifest: Sendable {
                 }),
         ]
         o["previous"] = previousSequence.map { ["sequence": .int(Int64($0)), "sha256": .string(previousDigest ?? "")] } ?? .null
+        if !unmappedControls.isEmpty {
+            o["unmapped_controls"] = .object(unmappedControls.mapValues { .object($0.mapValues { .int(Int64($0)) }) })
+        }
+        if !notEvaluated.isEmpty { o["not_evaluated"] = .object(notEvaluated.mapValues { .string($0) }) }
         return .object(o)
     }
 
@@ -171,6 +181,17 @@ public struct ScanManifest: Sendable {
             previousSequence = try int(value["previous"]["sequence"], "previous.sequence")
             previousDigest = value["previous"]["sha256"].stringValue
         }
+        for (control, counts) in value["unmapped_controls"].objectValue ?? [:] {
+            var parsed: [String: Int] = [:]
+            for (status, n) in counts.objectValue ?? [:] {
+                guard case .int(let i) = n, (0...Int64(Self.maxRecordsPerFile)).contains(i) else {
+                    throw EvidenceFormatError("\(key): an unmapped control's count of \(status) is out of range")
+                }
+                parsed[status] = Int(i)
+            }
+            unmappedControls[control] = parsed
+        }
+        for (control, reason) in value["not_evaluated"].objectValue ?? [:] { notEvaluated[control] = reason.stringValue ?? "" }
         var unsigned = value.objectValue ?? [:]
         unsigned["signature"] = nil
         if JSONValue.object(unsigned).serialized() != body.serialized() {

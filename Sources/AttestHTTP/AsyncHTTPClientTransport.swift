@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOHTTPCompression
+import NIOPosix
 public import NIOSSL
 import Synchronization
 
@@ -94,6 +95,8 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
     }
 
     private func execute(_ request: HTTPRequest, host: String) async throws -> HTTPResponse {
+        let url = URL(string: request.url)
+        let origin = url.map { "\($0.scheme ?? "https")://\(host)\($0.port.map { ":\($0)" } ?? "")" }
         var req = HTTPClientRequest(url: request.url)
         req.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers { req.headers.add(name: name, value: value) }
@@ -112,6 +115,8 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             throw error
         } catch let error as HTTPClientError {
             throw TransportError(Self.kind(of: error), host: host, detail: String(describing: error))
+        } catch  where Self.isRefused(error) {
+            throw TransportError(.refused, host: host, detail: "connection refused", origin: origin)
         } catch is CancellationError {
             throw CancellationError()
         } catch let error as NIOSSLError {
@@ -163,6 +168,16 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             }
             return buffer
         }
+    }
+
+    /// A connection refused (ECONNREFUSED), as NIO reports it on its own or per address tried.
+    static func isRefused(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let connection = error as? NIOConnectionError {
+            return !connection.connectionErrors.isEmpty
+                && connection.connectionErrors.allSatisfy { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
+        }
+        return false
     }
 
     static func kind(of error: HTTPClientError) -> TransportError.Kind {

@@ -57,27 +57,34 @@ public protocol HTTPTransport: Sendable {
 /// A failure below HTTP: nothing usable came back.
 public struct TransportError: Error, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable {
-        case connect, timeout, connectionClosed, invalidURL, responseTooLarge, tls, other
+        case connect, refused, timeout, connectionClosed, invalidURL, responseTooLarge, tls, other
     }
 
     public var kind: Kind
     public var host: String
     public var detail: String
+    /// `scheme://host:port` of the request, for messages about where attest could not connect.
+    public var origin: String?
 
-    public init(_ kind: Kind, host: String, detail: String) {
+    public init(_ kind: Kind, host: String, detail: String, origin: String? = nil) {
         self.kind = kind
         self.host = host
         self.detail = detail
+        self.origin = origin
     }
 
-    /// Connection-level failures are worth another attempt; a malformed URL, an oversized body or
-    /// an untrusted certificate is not.
+    /// Connection-level failures are worth another attempt; a malformed URL, an oversized body,
+    /// an untrusted certificate or a refused connection (nothing listens there: a wrong endpoint
+    /// or port, which waiting does not fix) is not.
     public var isTransient: Bool {
         switch kind {
         case .connect, .timeout, .connectionClosed, .other: true
-        case .invalidURL, .responseTooLarge, .tls: false
+        case .refused, .invalidURL, .responseTooLarge, .tls: false
         }
     }
 
-    public var description: String { "\(kind.rawValue) error talking to \(host): \(detail)" }
+    public var description: String {
+        if kind == .refused { return "cannot reach \(origin ?? host) (connection refused)" }
+        return "\(kind.rawValue) error talking to \(host): \(detail)"
+    }
 }

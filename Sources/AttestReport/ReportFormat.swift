@@ -23,21 +23,23 @@ public struct JSONReportFormat: ReportFormat {
     }
 }
 
-/// The report for people: the inventory by type and region, what could not be read, and per
-/// framework and requirement the pass/fail/error counts and the failing resources.
+/// The report for people, in the order an engineer acts on it: the inventory and what could not
+/// be read, then the failing controls by severity, each with its failing resources once (not once
+/// per framework requirement), then one line per framework. `details` adds every requirement of
+/// every framework and lifts the caps on listed resources and errors.
 public struct TableReportFormat: ReportFormat {
-    public init() {}
+    public var details: Bool
+    public init(details: Bool = false) { self.details = details }
     public var name: String { "table" }
+
+    /// Resources listed under one failing control, and errors listed, unless `details`.
+    static let shownResources = 5
+    static let shownErrors = 20
 
     public func render(_ report: ScanReport) throws -> Data { Data(TerminalText.safe(text(report)).utf8) }
 
     public func text(_ r: ScanReport) -> String {
-        var out = ""
-        let scan = r.scan
-        out += "attest scan \(scan.provider) · account \(scan.account)\(scan.principal.map { " · \($0)" } ?? "")\n"
-        out +=
-            "scan \(scan.id) · \(scan.regions.count) region(s) · \(scan.services.count) service(s) · "
-            + String(format: "%.1f s", scan.stats.durationSeconds) + " · \(scan.stats.calls) calls · \(scan.stats.retries) retries\n\n"
+        var out = header(r) + "\n"
         var rows: [[String]] = [["RESOURCE TYPE", "COUNT", "REGIONS"]]
         var byType: [String: [String: Int]] = [:]
         for res in r.resources { byType[res.type, default: [:]][res.region, default: 0] += 1 }
@@ -48,22 +50,21 @@ public struct TableReportFormat: ReportFormat {
         }
         rows.append(["total", String(r.resources.count), "\(r.edges.count) edges"])
         out += Self.render(rows)
-        if r.errors.isEmpty {
-            out += "\ncomplete: every call succeeded\n"
-        } else {
-            out += "\nINCOMPLETE: \(r.errors.count) error(s)\n"
+        out += "\n" + Self.collectionLine(r) + "\n"
+        if !r.errors.isEmpty {
             let accounts = Set(r.errors.map(\.account)).count > 1
             var errorRows: [[String]] = [(accounts ? ["ACCOUNT"] : []) + ["SERVICE", "REGION", "OPERATION", "CODE", "RESOURCE", "MESSAGE"]]
-            for e in r.errors.prefix(50) {
+            let shown = details ? r.errors.count : 50
+            for e in r.errors.prefix(shown) {
                 errorRows.append(
                     (accounts ? [e.account] : []) + [
                         e.service, e.region, e.operation, e.code,
                         e.resourceId ?? e.parentId.map { "children of \($0)" } ?? e.resourceType ?? "-",
-                        String(SecretScrubber.shared.scrub(e.message).prefix(100)),
+                        String(SecretScrubber.shared.scrub(e.message).prefix(details ? 1000 : 100)),
                     ])
             }
             out += Self.render(errorRows)
-            if r.errors.count > 50 { out += "… and \(r.errors.count - 50) more (use --format json for all)\n" }
+            if r.errors.count > shown { out += "… and \(r.errors.count - shown) more (--details, or --format json)\n" }
         }
         if let controls = r.controls, let results = r.results, let frameworks = r.frameworks {
             out += "\n" + controlsText(controls, results: results, frameworks: frameworks)
@@ -71,35 +72,124 @@ public struct TableReportFormat: ReportFormat {
         return out
     }
 
-    func controlsText(_ c: ScanReport.ControlsSummary, results: [ScanReport.Result], frameworks: [ScanReport.FrameworkSummary]) -> String {
-        var out = "controls: \(c.evaluated) evaluated · \(c.results) results: "
-        out +=
-            "\(c.byStatus["pass"] ?? 0) pass · \(c.byStatus["fail"] ?? 0) fail · \(c.byStatus["error"] ?? 0) error · "
-            + "\(c.byStatus["not_applicable"] ?? 0) not applicable\n"
-        var failingByRequirement: [ScanReport.RequirementRef: [ScanReport.Result]] = [:]
-        for result in results where result.status == .fail {
-            for ref in result.requirements { failingByRequirement[ref, default: []].append(result) }
+    /// The few lines stdout gets when the report went to a file (`--output`).
+    public func summary(_ r: ScanReport, writtenTo path: String) -> String {
+        var out = header(r)
+        out += Self.collectionLine(r) + "\n"
+        if let c = r.controls, let results = r.results {
+            out += Self.controlsLine(c) + "\n"
+            let failing = Self.failingControls(results)
+            if !failing.isEmpty {
+                let bySeverity = Dictionary(grouping: failing, by: \.severity)
+                let parts = Severity.allCases.reversed().compactMap { s in bySeverity[s].map { "\($0.count) \(s.rawValue)" } }
+                out += "failing controls: " + parts.joined(separator: " · ") + "\n"
+            }
         }
-        for framework in frameworks {
-            let manual = framework.requirements.filter { $0.status == .manual }.count
-            out += "\n\(framework.name): \(framework.title)\n"
-            var rows: [[String]] = [["REQUIREMENT", "PASS", "FAIL", "ERROR", "STATUS", "TITLE"]]
-            var failingLines: [String] = []
-            for row in framework.requirements where row.status != .manual {
-                rows.append([row.id, String(row.pass), String(row.fail), String(row.error), row.status.label, String(row.title.prefix(70))])
-                let failing = failingByRequirement[ScanReport.RequirementRef(framework: framework.framework, requirement: row.id)] ?? []
-                if !failing.isEmpty {
-                    failingLines.append("  \(row.id):")
-                    for f in failing.prefix(10) {
-                        failingLines.append(
-                            "    \(f.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(f.control)  \(f.subject)")
-                    }
-                    if failing.count > 10 { failingLines.append("    … and \(failing.count - 10) more (use --format json for all)") }
-                }
+        out += "report: \(path)\n"
+        return TerminalText.safe(out)
+    }
+
+    func header(_ r: ScanReport) -> String {
+        let scan = r.scan
+        return "attest scan \(scan.provider) · account \(scan.account)\(scan.principal.map { " · \($0)" } ?? "")\n"
+            + "scan \(scan.id) · \(scan.regions.count) region(s) · \(scan.services.count) service(s) · "
+            + String(format: "%.1f s", scan.stats.durationSeconds) + " · \(scan.stats.calls) calls · \(scan.stats.retries) retries\n"
+    }
+
+    static func collectionLine(_ r: ScanReport) -> String {
+        r.errors.isEmpty ? "complete: every call succeeded" : "INCOMPLETE: \(r.errors.count) error(s) (what could not be read)"
+    }
+
+    static func controlsLine(_ c: ScanReport.ControlsSummary) -> String {
+        "controls: \(c.evaluated) evaluated · \(c.results) results: "
+            + "\(c.byStatus["pass"] ?? 0) pass · \(c.byStatus["fail"] ?? 0) fail · \(c.byStatus["error"] ?? 0) error · "
+            + "\(c.byStatus["not_applicable"] ?? 0) not applicable"
+            + (c.notEvaluated.isEmpty ? "" : " · \(c.notEvaluated.count) control(s) not evaluated")
+    }
+
+    /// One failing control: its failing resources, each once.
+    struct FailingControl {
+        var control: String
+        var title: String
+        var severity: Severity
+        var subjects: [String]
+        var mapped: Bool
+    }
+
+    /// Failing controls, most severe first, then by id.
+    static func failingControls(_ results: [ScanReport.Result]) -> [FailingControl] {
+        var byControl: [String: FailingControl] = [:]
+        var seen: [String: Set<String>] = [:]
+        for result in results where result.status == .fail {
+            var entry =
+                byControl[result.control]
+                ?? FailingControl(
+                    control: result.control, title: result.title, severity: result.severity, subjects: [],
+                    mapped: !result.requirements.isEmpty)
+            if seen[result.control, default: []].insert(result.subject).inserted { entry.subjects.append(result.subject) }
+            byControl[result.control] = entry
+        }
+        return byControl.values.sorted { ($0.severity, $1.control) > ($1.severity, $0.control) }
+    }
+
+    func controlsText(_ c: ScanReport.ControlsSummary, results: [ScanReport.Result], frameworks: [ScanReport.FrameworkSummary]) -> String {
+        var out = Self.controlsLine(c) + "\n"
+
+        let failing = Self.failingControls(results)
+        if !failing.isEmpty {
+            out += "\nFAILING CONTROLS (\(failing.count)), most severe first\n"
+            for f in failing {
+                let unmapped = f.mapped ? "" : "  [no framework mapping]"
+                out += "\(f.severity.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(f.control)  \(f.title)"
+                out += "  (\(f.subjects.count) resource(s))\(unmapped)\n"
+                let shown = details ? f.subjects.count : Self.shownResources
+                for subject in f.subjects.prefix(shown) { out += "    \(TerminalText.safe(subject, singleLine: true))\n" }
+                if f.subjects.count > shown { out += "    … and \(f.subjects.count - shown) more (--details)\n" }
+            }
+        }
+
+        if !frameworks.isEmpty {
+            out += "\nFRAMEWORKS (requirements)\n"
+            var rows: [[String]] = [["FRAMEWORK", "FAILING", "INCOMPLETE", "PASSING", "NO RESOURCES", "MANUAL", "TITLE"]]
+            for framework in frameworks {
+                let count = { (v: RequirementVerdict) in String(framework.requirements.filter { $0.status == v }.count) }
+                rows.append([
+                    framework.name, count(.failing), count(.incomplete), count(.passing), count(.noResources), count(.manual),
+                    String(framework.title.prefix(70)),
+                ])
             }
             out += Self.render(rows)
-            out += "\(manual) requirement(s) manual (no automated control; see attest frameworks coverage \(framework.framework))\n"
-            if !failingLines.isEmpty { out += "failing resources:\n" + failingLines.joined(separator: "\n") + "\n" }
+            if details {
+                for framework in frameworks {
+                    out += "\n\(framework.name): \(framework.title)\n"
+                    var rows: [[String]] = [["REQUIREMENT", "PASS", "FAIL", "ERROR", "STATUS", "CONTROLS", "TITLE"]]
+                    for row in framework.requirements where row.status != .manual {
+                        rows.append([
+                            row.id, String(row.pass), String(row.fail), String(row.error), row.status.label, String(row.controls.count),
+                            String(row.title.prefix(70)),
+                        ])
+                    }
+                    out += Self.render(rows)
+                    let manual = framework.requirements.filter { $0.status == .manual }.count
+                    out += "\(manual) requirement(s) manual (no automated control; see attest frameworks coverage \(framework.framework))\n"
+                }
+            } else {
+                out += "each requirement: --details, or attest frameworks coverage ID\n"
+            }
+        }
+
+        // Controls that ran with no framework mapping: their results are above, and the evidence
+        // manifest names them (they evidence no requirement, so they have no record file).
+        var unmapped: [String: [ResultStatus: Int]] = [:]
+        for result in results where result.requirements.isEmpty { unmapped[result.control, default: [:]][result.status, default: 0] += 1 }
+        if !unmapped.isEmpty {
+            out +=
+                "\nno framework mapping (\(unmapped.count)): results shown, named in the evidence manifest, not evidence for any requirement\n"
+            for id in unmapped.keys.sorted() {
+                let counts = unmapped[id]!
+                let parts = ResultStatus.allCases.compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
+                out += "  \(id): \(parts.joined(separator: ", "))\n"
+            }
         }
         if !c.notEvaluated.isEmpty {
             out += "\nnot evaluated (\(c.notEvaluated.count)): their data was not collected\n"
@@ -107,9 +197,10 @@ public struct TableReportFormat: ReportFormat {
         }
         let errors = results.filter { $0.status == .error }
         if !errors.isEmpty {
+            let shown = details ? errors.count : Self.shownErrors
             out += "\ncould not evaluate (\(errors.count)):\n"
-            for r in errors.prefix(20) { out += "  \(r.control)  \(r.subject): \(SecretScrubber.shared.scrub(r.reason ?? ""))\n" }
-            if errors.count > 20 { out += "  … and \(errors.count - 20) more (use --format json for all)\n" }
+            for r in errors.prefix(shown) { out += "  \(r.control)  \(r.subject): \(SecretScrubber.shared.scrub(r.reason ?? ""))\n" }
+            if errors.count > shown { out += "  … and \(errors.count - shown) more (--details)\n" }
         }
         return out
     }

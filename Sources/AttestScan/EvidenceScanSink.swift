@@ -15,6 +15,16 @@ public struct EvidenceScanSink: ScanSink {
     /// Told where the evidence went, one line (the command line prints it on standard error).
     public let report: @Sendable (String) -> Void
     private let scan = ScanIdentity()
+    /// Said through `report` when the scan's evidence is written: what a first run created (the
+    /// store, the signing key), in one line.
+    public var firstRunNote: String?
+    /// True when this scan creates the store: a scan that fails to start then removes what it put there.
+    public var createsStore = false
+    /// Run before anything is written (the command line stores a newly made signing key here).
+    public var onStart: (@Sendable () throws -> Void)?
+    /// Run after a scan that failed to start has removed its traces (the command line removes
+    /// the key it stored and the store's folder, when it made them and they are empty).
+    public var onAbandon: (@Sendable () -> Void)?
 
     public init(
         writer: EvidenceWriter, toolVersion: String, configDigest: String, clouds: [String: any EvidenceCloud],
@@ -30,7 +40,13 @@ public struct EvidenceScanSink: ScanSink {
     public func scanWillStart(id: String, startedAt: Date) async throws {
         let evidenceID = EvidenceLayout.newScanID(startedAt: startedAt)
         scan.set(evidenceID)
+        try onStart?()
         try await writer.begin(scanID: evidenceID, startedAt: startedAt, toolVersion: toolVersion)
+    }
+
+    public func scanDidFail(_ error: any Error) async {
+        if let id = scan.get() { try? await writer.abandon(scanID: id, removingPublicKey: createsStore) }
+        onAbandon?()
     }
 
     public func scanDidFinish(_ outcome: ScanOutcome) async throws {
@@ -39,15 +55,17 @@ public struct EvidenceScanSink: ScanSink {
         let catalogue =
             evaluation.plan.controls.sorted { $0.id < $1.id }.map { (name: $0.id, path: $0.file) }
             + evaluation.plan.frameworks.frameworks.map { (name: "framework:\($0.id)", path: $0.file) }
-        let record = EvidenceScan(
+        var record = EvidenceScan(
             scanID: scanID, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt,
             provider: outcome.providers.joined(separator: ","), accounts: outcome.accounts,
             toolVersion: toolVersion, controlCatalogueDigest: EvidenceDigest.files(catalogue),
             configDigest: configDigest, clouds: clouds)
+        record.notEvaluated = Dictionary(evaluation.notEvaluated.map { ($0.control, $0.reason) }) { first, _ in first }
         let written = try await writer.write(
             scan: record, results: evaluation.results, controls: evaluation.controlsByID,
             frameworks: evaluation.plan.frameworks, graph: evaluation.graph)
         let location = writer.store.location.hasSuffix("/") ? writer.store.location : writer.store.location + "/"
+        if let firstRunNote { report(firstRunNote) }
         report(
             "evidence: scan \(scanID), \(written.manifest.recordCount) records in \(written.manifest.files.count) files, signed manifest \(location)\(written.manifestKey)"
         )

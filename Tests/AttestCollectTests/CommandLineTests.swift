@@ -10,13 +10,16 @@ import Testing
 
 /// Runs the built `attest` binary as a user would, with an environment of its own.
 enum Attest {
-    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessResult {
+    /// Runs `attest` found on `PATH` from a fresh empty directory (see `runAttestOnPath`).
+    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil) async throws
+        -> ProcessResult
+    {
         var env = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent",
-            "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         ]
         env.merge(environment) { _, new in new }
-        return try await runProcessCapturing(TestPaths.attestBinary.path, arguments, environment: env)
+        return try await runAttestOnPath(arguments, environment: env, in: directory)
     }
 
     static func json(_ path: URL) throws -> JSONValue { try JSONValue.parse(Data(contentsOf: path)) }
@@ -48,7 +51,7 @@ struct AuthenticatedMotoTests {
             [
                 "scan", "aws", "--no-controls", "--regions", "us-east-1,eu-west-1", "--services",
                 "iam,s3,s3-control,ec2,kms,cloudtrail,rds",
-                "--format", "json", "--output", out.path, "--quiet",
+                "--format", "json", "--output", out.path,
             ],
             environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": env.key, "AWS_SECRET_ACCESS_KEY": env.secret])
         #expect(r.status == 0, "\(r.stderr)")
@@ -57,7 +60,7 @@ struct AuthenticatedMotoTests {
         #expect(report["scan"]["principal"] == "arn:aws:iam::123456789012:user/attest-scanner")
         #expect(report["errors"] == [])
         // The sample account plus the scanner's own user and key.
-        #expect(report["resources"].asList.count == 45)
+        #expect(report["resources"].asList.count == 46)
         #expect(r.stdout.contains("complete: every call succeeded"))
     }
 
@@ -136,7 +139,30 @@ struct AuthenticatedMotoTests {
 @Suite("attest command line")
 struct CommandLineTests {
     @Test func usageAndConfigurationErrorsExitTwoWithOneLine() async throws {
+        let empty = try TestPaths.temporaryDirectory("not-a-store").path
+        let keys = ["AWS_ACCESS_KEY_ID": "AKIAREFUSED000000001", "AWS_SECRET_ACCESS_KEY": "x"]
         let cases: [([String], [String: String], String)] = [
+            // Nothing listens there: one line at once, not 30 s of retries.
+            (
+                ["scan", "aws", "--quiet"], keys.merging(["AWS_ENDPOINT_URL": "http://127.0.0.1:1"]) { $1 },
+                "attest: cannot reach http://127.0.0.1:1 (connection refused)"
+            ),
+            (
+                ["evidence", "query", "--evidence", empty, "--framework", "soc3"], [:],
+                "unknown framework soc3 (known: dora, iso27001, nis2, soc2)"
+            ),
+            (
+                ["evidence", "query", "--evidence", empty, "--framework", "soc2", "--requirement", "CC9.9"], [:],
+                "unknown requirement CC9.9 of soc2 (nearest: CC9.1, CC9.2"
+            ),
+            (["evidence", "summary", "--evidence", empty, "--framework", "nis3"], [:], "unknown framework nis3"),
+            (
+                ["evidence", "export", "--evidence", empty, "--framework", "pci", "--out", empty + "/p.tar.gz"], [:],
+                "unknown framework pci"
+            ),
+            (["evidence", "query", "--evidence", empty], [:], "is not an evidence store"),
+            (["controls", "list", "--framework", "bogus"], [:], "unknown framework bogus (known: soc2, iso27001, nis2, dora)"),
+            (["controls", "list", "--controls", "/nonexistent/controls"], [:], "controls directory /nonexistent/controls does not exist"),
             (["scan", "aws", "--format", "xml"], [:], "format"),
             (["scan", "aws", "--format", "csv"], [:], "--format: use table or json, not csv"),
             (["scan", "aws", "--log-level", "bogus"], [:], "log-level"),
@@ -160,6 +186,16 @@ struct CommandLineTests {
             #expect(r.stderr.contains(expected), "\(args): \(r.stderr)")
             #expect(r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "\(args): \(r.stderr)")
         }
+    }
+
+    @Test func aScanThatCannotStartLeavesNoEvidenceStoreAndNoKey() async throws {
+        let dir = try TestPaths.temporaryDirectory("no-trace")
+        let r = try await Attest.run(["scan", "aws"], environment: ["HOME": dir.path], in: dir)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no AWS credentials found"))
+        #expect(!r.stderr.contains("evidence goes to"), "\(r.stderr)")
+        let left = try FileManager.default.subpathsOfDirectory(atPath: dir.path)
+        #expect(left.filter { !$0.hasPrefix(".config") || $0.hasSuffix(".key") }.isEmpty, "\(left)")
     }
 
     @Test func aBrokenSpecNamesTheFileAndLine() async throws {
@@ -189,21 +225,22 @@ struct CommandLineTests {
             services: [s3]
         """.write(to: dir.appendingPathComponent("attest.yaml"), atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("scan.json")
-        let r = try await runProcessCapturing(
-            TestPaths.attestBinary.path, ["scan", "--no-controls", "--format", "json", "--output", out.path, "--quiet"],
+        let r = try await runAttestOnPath(
+            ["scan", "--no-controls", "--format", "json", "--output", out.path, "--quiet"],
             environment: [
                 "PATH": "/usr/bin:/bin", "HOME": dir.path, "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
                 "AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIATARGETS000000001",
                 "AWS_SECRET_ACCESS_KEY": "targets-secret",
-            ], currentDirectory: dir)
+            ], in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         let report = try Attest.json(out)
         #expect(report["scan"]["targets"].asList.map { $0["origin"].stringValue ?? "" } == ["attest.yaml:2", "attest.yaml:5"])
-        #expect(report["scan"]["services"] == ["kms", "s3"])
+        // s3 brings s3-control, and with it the account's Block Public Access (on aws.iam.account).
+        #expect(report["scan"]["services"] == ["kms", "s3", "s3-control"])
         #expect(report["scan"]["regions"] == ["eu-west-1", "us-east-1"])
         let types = Set(report["resources"].asList.compactMap { $0["type"].stringValue })
-        #expect(types == ["aws.kms.key", "aws.s3.bucket"])
+        #expect(types == ["aws.kms.key", "aws.s3.bucket", "aws.iam.account"])
         #expect(report["resources"].asList.filter { $0["type"] == "aws.s3.bucket" }.count == 3)
     }
 

@@ -19,7 +19,7 @@ struct ControlsScanTests {
         let out = try TestPaths.temporaryDirectory("controls").appendingPathComponent("scan.json")
         let r = try await Attest.run(
             [
-                "scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path, "--quiet",
+                "scan", "aws", "--regions", "us-east-1,eu-west-1", "--format", "json", "--output", out.path,
                 "--no-evidence",
             ],
             environment: [
@@ -117,8 +117,12 @@ struct ControlsScanTests {
         #expect(bucket["observed"]["attributes.policy"]["Statement"].asList.first?["Principal"] == "*")
         let frameworks = Set(bucket["requirements"].asList.compactMap { $0["framework"].stringValue })
         #expect(frameworks == ["soc2", "iso27001", "nis2", "dora"])
-        #expect(run.stdout.contains("failing resources:"))
-        #expect(run.stdout.contains("arn:aws:s3:::public-assets-sample"))
+        // The report went to the file: stdout has a few lines of summary, not the report again.
+        let summary = run.stdout.split(separator: "\n")
+        #expect(summary.count <= 6, "\(run.stdout)")
+        #expect(run.stdout.contains("failing controls: ") && run.stdout.contains(" critical"), "\(run.stdout)")
+        #expect(summary.last?.hasPrefix("report: ") == true && summary.last?.hasSuffix("scan.json") == true)
+        #expect(!run.stdout.contains("RESOURCE TYPE"))
     }
 
     @Test func frameworksAndSeverityNarrowTheRunAndFailOnSetsTheExitStatus() async throws {
@@ -132,6 +136,7 @@ struct ControlsScanTests {
             ],
             environment: creds)
         #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.isEmpty, "--quiet with --output prints nothing: \(r.stdout)")
         let report = try Attest.json(out)
         let results = report["results"].asList
         #expect(!results.isEmpty)
@@ -187,6 +192,82 @@ struct ControlsScanTests {
         #expect(!bpa.isEmpty && bpa.allSatisfy { $0["status"] != "error" }, "\(bpa)")
         // Controls of services not scanned at all (EC2, KMS) simply do not run.
         #expect(!results.contains { ($0["resource_type"].stringValue ?? "").hasPrefix("aws.ec2.") })
-        #expect(r.stdout.contains("not evaluated (3)"))
+        #expect(r.stdout.contains("· 3 control(s) not evaluated"), "\(r.stdout)")
+    }
+
+    @Test func aMistypedRegionIsAUsageErrorBeforeAnythingIsCollected() async throws {
+        let env = try await SeededMoto.shared.value
+        let r = try await Attest.run(
+            ["scan", "aws", "--regions", "us-eats-1", "--no-evidence"],
+            environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000005", "AWS_SECRET_ACCESS_KEY": "x"])
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+        let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("\u{1B}") && !$0.contains("scanning:") }
+        #expect(lines.count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("unknown region us-eats-1 (did you mean us-east-1?)"), "\(r.stderr)")
+    }
+
+    /// A control of the team's own with no framework mapping: it fails one bucket.
+    static let unmappedControl = """
+        id: team-no-public-assets
+        title: No bucket is named public-assets
+        description: d
+        rationale: r
+        severity: critical
+        resource_types: [aws.s3.bucket]
+        assert: "!resource.name.startsWith('public-assets')"
+        observed: [name]
+        remediation: {text: rename it}
+        tests:
+          - {name: other passes, resource: {name: logs}, expect: pass}
+          - {name: public-assets fails, resource: {name: public-assets-x}, expect: fail}
+        """
+
+    @Test func theTableLeadsWithFailingControlsBySeverityAndListsUnmappedOnes() async throws {
+        let env = try await SeededMoto.shared.value
+        let dir = try TestPaths.temporaryDirectory("table")
+        let controls = dir.appendingPathComponent("controls")
+        try FileManager.default.createDirectory(at: controls, withIntermediateDirectories: true)
+        try Self.unmappedControl.write(to: controls.appendingPathComponent("team-no-public-assets.yaml"), atomically: true, encoding: .utf8)
+        let store = dir.appendingPathComponent("evidence")
+        let key = dir.appendingPathComponent("signing.key")
+        _ = try await Attest.run(["evidence", "keygen", "--out", key.path])
+        let environment = [
+            "AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000006", "AWS_SECRET_ACCESS_KEY": "x",
+        ]
+        let base = [
+            "scan", "aws", "--regions", "us-east-1,eu-west-1", "--controls", controls.path, "--fail-on", "never", "--quiet",
+        ]
+        let r = try await Attest.run(base + ["--evidence", store.path, "--signing-key", key.path], environment: environment)
+        #expect(r.status == 3, "\(r.stderr)")  // moto's credential report has no root row
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.count < 250, "the table is \(lines.count) lines")
+
+        // Failing controls, most severe first, each resource once however many requirements it maps to.
+        let start = try #require(lines.firstIndex { $0.hasPrefix("FAILING CONTROLS (") })
+        let end = try #require(lines[start...].firstIndex { $0.isEmpty })
+        let heads = lines[(start + 1)..<end].filter { !$0.hasPrefix(" ") }
+        let rank = ["CRITICAL": 4, "HIGH": 3, "MEDIUM": 2, "LOW": 1, "INFO": 0]
+        let severities = heads.compactMap { rank[String($0.prefix { $0 != " " })] }
+        #expect(severities.count == heads.count && severities == severities.sorted(by: >), "\(heads)")
+        let bucketPolicy = try #require(lines[start..<end].firstIndex { $0.contains(" aws-s3-bucket-not-public ") })
+        #expect(lines[bucketPolicy + 1] == "    arn:aws:s3:::public-assets-sample")
+        #expect(!lines[(bucketPolicy + 2)..<end].prefix { $0.hasPrefix(" ") }.contains("    arn:aws:s3:::public-assets-sample"))
+        #expect(heads.contains { $0.contains("team-no-public-assets") && $0.hasSuffix("[no framework mapping]") })
+        // Then one line per framework, the unmapped control with its counts, and the manifest names it.
+        #expect(lines.contains { $0.hasPrefix("FRAMEWORKS (requirements)") })
+        #expect(lines.contains("no framework mapping (1): results shown, named in the evidence manifest, not evidence for any requirement"))
+        #expect(lines.contains("  team-no-public-assets: 2 pass, 1 fail"), "\(lines.suffix(20))")
+        #expect(!lines.contains { $0.hasPrefix("REQUIREMENT ") })
+        let manifest = try Attest.json(store.appendingPathComponent("_scans/0000000001.json"))
+        #expect(manifest["unmapped_controls"]["team-no-public-assets"] == ["pass": 2, "fail": 1])
+        let verify = try await Attest.run(["evidence", "verify", "--evidence", store.path])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
+
+        // --details: every requirement of every framework, and every failing resource.
+        let details = try await Attest.run(base + ["--details", "--no-evidence"], environment: environment)
+        #expect(details.stdout.contains("\nREQUIREMENT "))
+        #expect(details.stdout.contains("CC6.6 "))
+        #expect(!details.stdout.contains("more (--details)"))
     }
 }

@@ -213,11 +213,23 @@ struct MotoScanTests {
         await #expect(throws: ScanSetupError.self) {
             _ = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint), services: ["s3", "nosuch"])
         }
-        // A region that is not enabled is reported, not silently dropped.
+        // A region that exists but is not enabled (moto lists ap-east-1 as not-opted-in) is
+        // reported, not silently dropped; one the partition does not have is a typo, refused
+        // before anything is collected.
         let odd = try await ScanHarness.scan(
-            ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1", "xx-nowhere-1"], services: ["kms"])
+            ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1", "ap-east-1"], services: ["kms"])
         #expect(odd.errors.map(\.code) == ["RegionNotEnabled"])
+        #expect(odd.errors.first?.region == "ap-east-1")
+        #expect(odd.errors.first?.kind == .scopeUnavailable)
         #expect(!odd.isComplete)
+        let typo = await #expect(throws: ScanSetupError.self) {
+            _ = try await ScanHarness.scan(
+                ScanHarness.client(endpoint: env.moto.endpoint), regions: ["eu-west-1", "us-eats-1"], services: ["kms"])
+        }
+        #expect(typo?.description.contains("unknown region us-eats-1 (did you mean us-east-1?)") == true, "\(String(describing: typo))")
+        // With no --regions, the regions not opted in are left out.
+        let all = try await ScanHarness.scan(ScanHarness.client(endpoint: env.moto.endpoint), regions: nil, services: ["kms"])
+        #expect(!all.regions.contains("ap-east-1") && all.regions.contains("us-east-1"), "\(all.regions)")
     }
 
     @Test func throttlingAndDroppedConnectionsYieldTheIdenticalInventory() async throws {
@@ -259,9 +271,10 @@ struct MotoScanTests {
         let result = try await ScanHarness.scan(client, services: ["kms", "cloudtrail"])
         #expect(result.errors.count == 2)
         #expect(result.errors.allSatisfy { $0.service == "kms" && $0.operation == "ListKeys" && $0.code == "Unreachable" })
+        #expect(result.errors.allSatisfy { $0.message.contains("cannot reach http://127.0.0.1:\(closed) (connection refused)") })
         #expect(result.graph.resources(ofType: "aws.cloudtrail.trail").count == 2)
         #expect(!result.isComplete)
-        // Connection failures give up after maxConnectionAttempts, not maxAttempts: one retry per region.
-        #expect(client.counters.retries == 2)
+        // Nothing listens there: a refused connection is not retried.
+        #expect(client.counters.retries == 0)
     }
 }

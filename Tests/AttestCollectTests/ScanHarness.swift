@@ -80,7 +80,7 @@ enum ScanHarness {
     }
 
     /// Scans through the real pipeline with `client`.
-    static func scan(_ client: AWSClient, regions: [String] = regions, services: [String]? = nil) async throws -> HarnessScan {
+    static func scan(_ client: AWSClient, regions: [String]? = regions, services: [String]? = nil) async throws -> HarnessScan {
         let registry = try ProviderRegistry([ClientAWSProvider(client: client)])
         let pipeline = ScanPipeline(registry: registry, specs: ["aws": try providerSpec()], plan: nil)
         let outcome = try await ScanSession.withSession(environment: [:], userAgent: "attest-test") { session in

@@ -67,7 +67,7 @@ struct AttemptStateMachineTests {
     }
 
     @Test func permanentTransportErrorsAreNotRetried() {
-        for kind in [TransportError.Kind.invalidURL, .responseTooLarge, .tls] {
+        for kind in [TransportError.Kind.invalidURL, .responseTooLarge, .tls, .refused] {
             var m = machine()
             _ = m.start()
             #expect(m.failed(TransportError(kind, host: "h", detail: "x"), elapsed: .zero) == .giveUp(.permanentTransportError))

@@ -199,6 +199,22 @@ public func runProcessCapturing(
     }
 }
 
+/// Runs `attest` as a user who installed it does: found by name on `PATH` (``TestPaths/pathDirectory``
+/// first), from a fresh empty directory unless `directory` is given, so that no test depends on
+/// the checkout being the working directory. `environment` is the whole environment but `PATH`.
+public func runAttestOnPath(
+    _ arguments: [String], environment: [String: String], in directory: URL? = nil
+) async throws -> ProcessResult {
+    var env = environment
+    env["PATH"] =
+        TestPaths.pathDirectory.path + ":" + (environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+    let cwd = try directory ?? TestPaths.temporaryDirectory("attest-cwd")
+    // A home of its own unless the test names a real one: a first run's signing key lands there,
+    // not on the machine running the tests.
+    if env["HOME"] == nil || env["HOME"] == "/nonexistent" { env["HOME"] = cwd.path }
+    return try await runProcessCapturing("/usr/bin/env", ["attest"] + arguments, environment: env, currentDirectory: cwd)
+}
+
 /// Limits the child processes the tests run at once.
 actor ProcessSlots {
     static let shared = ProcessSlots(limit: 2)
@@ -275,6 +291,17 @@ public enum TestPaths {
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
         return repository.appendingPathComponent(".build/debug/attest")
     }
+
+    /// A folder holding only an `attest` link to ``attestBinary``: put first on `PATH`, a test
+    /// runs attest as a user who installed it does, by name, from any directory.
+    public static let pathDirectory: URL = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("attest-path-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let link = dir.appendingPathComponent("attest")
+        try? FileManager.default.removeItem(at: link)
+        try? FileManager.default.createSymbolicLink(at: link, withDestinationURL: attestBinary)
+        return dir
+    }()
 
     public static func temporaryDirectory(_ name: String = "attest-test") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
