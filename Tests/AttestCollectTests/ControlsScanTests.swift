@@ -167,10 +167,11 @@ struct ControlsScanTests {
     @Test func controlsWhoseServicesWereNotScannedAreNotEvaluatedNotFailed() async throws {
         let env = try await SeededMoto.shared.value
         let out = try TestPaths.temporaryDirectory("controls-not-evaluated").appendingPathComponent("scan.json")
+        let store = out.deletingLastPathComponent().appendingPathComponent("evidence")
         let r = try await Attest.run(
             [
                 "scan", "aws", "--regions", "us-east-1", "--services", "iam,s3", "--fail-on", "never",
-                "--format", "json", "--output", out.path, "--no-evidence",
+                "--format", "json", "--output", out.path, "--evidence", store.path,
             ],
             environment: ["AWS_ENDPOINT_URL": env.moto.endpoint, "AWS_ACCESS_KEY_ID": "AKIACONTROLS00000004", "AWS_SECRET_ACCESS_KEY": "x"])
         // 3: moto's credential report has no root row (see above); nothing else is an error.
@@ -193,6 +194,9 @@ struct ControlsScanTests {
         // Controls of services not scanned at all (EC2, KMS) simply do not run.
         #expect(!results.contains { ($0["resource_type"].stringValue ?? "").hasPrefix("aws.ec2.") })
         #expect(r.stdout.contains("· 3 control(s) not evaluated"), "\(r.stdout)")
+        // The signed manifest says what the evidence does not cover.
+        let manifest = try Attest.json(store.appendingPathComponent("_scans/0000000001.json"))
+        #expect(Set(manifest["not_evaluated"].objectValue?.keys.map { $0 } ?? []) == ids)
     }
 
     @Test func aMistypedRegionIsAUsageErrorBeforeAnythingIsCollected() async throws {

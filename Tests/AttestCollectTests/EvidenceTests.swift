@@ -478,6 +478,26 @@ struct EvidenceSummaryTests {
             previous: nil, keyID: "")
     }
 
+    @Test func unmappedAndNotEvaluatedControlsAreSignedWithTheManifest() throws {
+        let key = EvidenceSigningKey()
+        var m = manifest(1, hoursAfterStart: 0, counts: ["pass": 1])
+        let plain = try m.signed(with: key)
+        #expect(!String(decoding: plain, as: UTF8.self).contains("unmapped_controls"))  // absent when empty
+        m.unmappedControls = ["team-guardrail": ["fail": 2, "pass": 1]]
+        m.notEvaluated = ["aws-cloudtrail-multi-region-enabled": "service cloudtrail was not scanned"]
+        let data = try m.signed(with: key)
+        let parsed = try ScanManifest(data: data, key: "m")
+        #expect(parsed.isSigned(by: key.publicKey))
+        #expect(parsed.unmappedControls == m.unmappedControls && parsed.notEvaluated == m.notEvaluated)
+        // Editing either is editing what was signed.
+        for (from, to) in [("\"fail\": 2", "\"fail\": 0"), ("was not scanned", "was scanned")] {
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(text.contains(from), "\(from)")
+            let edited = try ScanManifest(data: Data(text.replacingOccurrences(of: from, with: to).utf8), key: "m")
+            #expect(!edited.isSigned(by: key.publicKey), "\(from)")
+        }
+    }
+
     @Test func stretchesFixesAndShares() {
         let manifests = [
             manifest(1, hoursAfterStart: 0, counts: ["fail": 1, "pass": 3]),
