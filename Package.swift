@@ -106,10 +106,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The typed scan report and the ReportFormat seam (table, json).
+        // The typed scan report and the ReportFormat seam (table, json, sarif, junit, ocsf, csv, markdown).
         .target(
             name: "AttestReport",
-            dependencies: ["AttestCore", "AttestInventory", "AttestCollect", "AttestControls", "AttestScan"],
+            dependencies: [
+                "AttestCore", "AttestInventory", "AttestCollect", "AttestControls", "AttestEvidence", "AttestScan",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // AWS behind the pipeline: the CloudProvider, its caller, discovery, transforms, rule functions, S3 evidence store.
@@ -158,7 +161,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Tests/Support",
-            exclude: ["moto", "evidence", "fakecloud"],
+            exclude: ["moto", "evidence", "fakecloud", "ci"],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),

@@ -45,6 +45,12 @@ struct ControlRunOptions: ParsableArguments {
     @Flag(help: "Collect the inventory only; run no controls.")
     var noControls = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Exceptions file (default: exceptions: in the config, else config/exceptions.yaml in the current directory, if present).",
+            valueName: "file"))
+    var exceptions: String?
+
     func validate() throws { _ = try severities() }
 
     func severities() throws -> Set<Severity>? {
@@ -70,6 +76,8 @@ struct ControlSuite {
     var directories: [URL]
     /// The CEL environment the controls were compiled in (graph functions and every provider's).
     var environment: CELEnvironment
+    /// Every control loaded, before config and selection: what exceptions may name.
+    var allControlIDs: [String] = []
 
     /// Loads the built-in controls (`controls/` beside the provider specs) and the user's
     /// directories, applies the config, and loads the framework catalogues.
@@ -97,7 +105,8 @@ struct ControlSuite {
             let frameworks = try FrameworkSet(directory: builtin.appendingPathComponent("frameworks"), controls: all)
                 .keeping(controls: Set(controls.map(\.id)))
             return ControlSuite(
-                controls: controls, frameworks: frameworks, config: config, directories: directories, environment: environment)
+                controls: controls, frameworks: frameworks, config: config, directories: directories, environment: environment,
+                allControlIDs: all.map(\.id))
         } catch let error as SpecError {
             throw ConfigurationError("invalid control or config: \(error.description)")
         }
@@ -122,6 +131,38 @@ struct ControlSuite {
         return dir
     }
 
+    /// The exceptions a scan applies: `--exceptions`, else the config's `exceptions:` (a list or
+    /// a file), else `config/exceptions.yaml` in the current directory; each checked against
+    /// every loaded control.
+    func exceptionSet(_ run: ControlRunOptions) throws -> ExceptionSet {
+        let maximum = config.exceptionMaximumDays
+        var entries: [ControlException] = []
+        do {
+            if let file = run.exceptions {
+                guard FileManager.default.fileExists(atPath: file) else {
+                    throw SpecError(file: file, line: 1, message: "no such exceptions file")
+                }
+                entries = try ExceptionSet.load(file: file, maximumDays: maximum)
+            } else if let inline = config.exceptions {
+                entries = inline
+            } else if let file = config.exceptionsFile {
+                guard FileManager.default.fileExists(atPath: file) else {
+                    throw SpecError(file: config.file ?? file, line: 1, message: "exceptions: no such file \(file)")
+                }
+                entries = try ExceptionSet.load(file: file, maximumDays: maximum)
+            } else if FileManager.default.fileExists(atPath: Self.defaultExceptionsFile) {
+                entries = try ExceptionSet.load(file: Self.defaultExceptionsFile, maximumDays: maximum)
+            }
+            let set = ExceptionSet(exceptions: entries, maximumDays: maximum, expiringSoonDays: config.exceptionExpiringSoonDays)
+            try set.check(against: allControlIDs)
+            return set
+        } catch let error as SpecError {
+            throw ConfigurationError("invalid exception: \(error.description)")
+        }
+    }
+
+    static let defaultExceptionsFile = "config/exceptions.yaml"
+
     /// The controls a scan runs: those of the selected severities and, when frameworks are
     /// chosen, those mapped to at least one of them.
     func selected(_ run: ControlRunOptions) throws -> (controls: [Control], frameworks: FrameworkSet) {
@@ -145,6 +186,6 @@ struct ControlSuite {
         let (controls, frameworks) = try selected(run)
         return ControlPlan(
             controls: controls, frameworks: frameworks, parameterOverrides: config.controls.parameters,
-            failThreshold: (run.failOn ?? defaultFailOn).threshold)
+            failThreshold: (run.failOn ?? defaultFailOn).threshold, exceptions: try exceptionSet(run))
     }
 }

@@ -263,7 +263,7 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
     @Option(help: "Requirement id, e.g. CC6.1 or A.8.24.")
     var requirement: String?
 
-    @Option(help: "Comma-separated statuses: pass, fail, error, not_applicable.")
+    @Option(help: "Comma-separated statuses: pass, fail, error, not_applicable, excepted.")
     var status: String?
 
     @Option(help: "Directory holding the provider specs and built-in controls (for the framework catalogues).")
@@ -280,7 +280,7 @@ struct EvidenceQueryCommand: AsyncParsableCommand {
         if let items = CommaList.parse(status) {
             statuses = Set(items.map { $0.lowercased() })
             for s in statuses!.sorted() where ResultStatus(rawValue: s) == nil {
-                throw ValidationError("--status: use pass, fail, error or not_applicable, not \(s)")
+                throw ValidationError("--status: use pass, fail, error, not_applicable or excepted, not \(s)")
             }
         }
         let query = EvidenceQuery(framework: framework, requirement: requirement, from: from, to: to, statuses: statuses)
@@ -327,6 +327,12 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
     @Option(help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 
+    @Flag(
+        help:
+            "Per control instead: scans with excepted results, the excepted results in the latest scan and the exceptions behind them (a control with many overrides is a control to fix)."
+    )
+    var exceptions = false
+
     @OptionGroup var trust: TrustOptions
 
     func run() async throws {
@@ -339,6 +345,10 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
             return try await RequirementSummary.manifests(in: store, from: from, to: to, trustedKey: key, allowUnverified: allow)
         }
         TrustOptions.warnUnverified(report)
+        if exceptions {
+            printExceptions(manifests, report: report)
+            return
+        }
         let summaries = RequirementSummary.compute(manifests, framework: framework)
         let header = [
             "framework", "requirement", "account", "scans", "passing", "first_failure", "last_failure",
@@ -364,6 +374,7 @@ struct EvidenceSummaryCommand: AsyncParsableCommand {
                             "framework": .string(s.framework), "requirement": .string(s.requirement), "account": .string(s.account),
                             "scans": .int(Int64(s.scans)), "passing": .int(Int64(s.passing)), "failing": .int(Int64(s.failing)),
                             "incomplete": .int(Int64(s.incomplete)), "passing_share": .double(s.passingShare),
+                            "excepted": .int(Int64(s.excepted)),
                             "first_failure": s.firstFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
                             "last_failure": s.lastFailure.map { .string(EvidenceTime.string($0)) } ?? .null,
                             "longest_failing_stretch": s.longestFailingStretch.map {
@@ -444,12 +455,72 @@ struct EvidenceExportCommand: AsyncParsableCommand {
 }
 
 enum CSV {
-    static func text(header: [String], rows: [[String]]) -> String {
-        func field(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    static func text(header: [String], rows: [[String]]) -> String { CSVText.text(header: header, rows: rows) }
+}
+
+extension EvidenceSummaryCommand {
+    /// Excepted results per control over the period, from the signed manifests.
+    func printExceptions(_ manifests: [ScanManifest], report: VerificationReport) {
+        struct Row {
+            var scans = 0
+            var total = 0
+            var latest = 0
+            var exceptions: [String] = []
         }
-        return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        let ordered = manifests.sorted { $0.startDate < $1.startDate }
+        var rows: [String: Row] = [:]
+        for m in ordered {
+            var perControl: [String: (Int, [String])] = [:]
+            for entry in m.exceptions {
+                let e = entry.exception
+                let label = "\(e.control) by \(e.owner) until \(e.expires)" + (e.ticket.map { " (\($0))" } ?? "")
+                for (control, n) in entry.excepted {
+                    perControl[control, default: (0, [])].0 += n
+                    perControl[control, default: (0, [])].1.append(label)
+                }
+            }
+            for (control, (n, _)) in perControl {
+                rows[control, default: Row()].scans += 1
+                rows[control, default: Row()].total += n
+            }
+            if m.scanID == ordered.last?.scanID {
+                for (control, (n, labels)) in perControl {
+                    rows[control, default: Row()].latest = n
+                    rows[control, default: Row()].exceptions = labels
+                }
+            }
+        }
+        let ids = rows.keys.sorted { (rows[$0]!.latest, rows[$0]!.total, $1) > (rows[$1]!.latest, rows[$1]!.total, $0) }
+        let header = ["control", "scans_with_exceptions", "excepted_results", "excepted_in_latest_scan", "exceptions_in_latest_scan"]
+        let table = ids.map { id -> [String] in
+            let r = rows[id]!
+            return [id, String(r.scans), String(r.total), String(r.latest), r.exceptions.joined(separator: "; ")]
+        }
+        switch format {
+        case .csv: print(CSV.text(header: header, rows: table), terminator: "")
+        case .json:
+            print(
+                JSONValue.array(
+                    ids.map { id in
+                        let r = rows[id]!
+                        return [
+                            "control": .string(id), "scans_with_exceptions": .int(Int64(r.scans)), "excepted_results": .int(Int64(r.total)),
+                            "excepted_in_latest_scan": .int(Int64(r.latest)),
+                            "exceptions_in_latest_scan": .array(r.exceptions.map { .string($0) }),
+                        ]
+                    }
+                ).serialized(pretty: true))
+        case .table:
+            print(
+                "\(manifests.count) signed scan(s) in the period; \(ids.count) control(s) with excepted results"
+                    + (report.isIntact ? "" : "; UNVERIFIED: \(report.findings.count) finding(s)"))
+            if !ids.isEmpty {
+                print(
+                    TextTable.render(
+                        header: ["control", "scans", "excepted", "in latest scan", "exceptions in latest scan"], rows: table),
+                    terminator: "")
+            }
+        }
     }
 }
 

@@ -51,12 +51,26 @@ struct ScanTargetsCommand: AsyncParsableCommand {
 
 /// Output and diagnostics options every scan shares.
 struct OutputOptions: ParsableArguments {
-    @Option(help: "Output format: table or json.")
-    var format: OutputFormat = .table
+    @Option(
+        help: ArgumentHelp(
+            "Output format, or several comma-separated with --output-dir: table, json, sarif, junit, ocsf, csv, markdown.",
+            valueName: "formats"))
+    var format = "table"
 
     @Option(
         help: "Write the report to this file instead of standard output; standard output then gets a short summary (nothing with --quiet).")
     var output: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Write each --format to DIR/attest.<ext> (txt, json, sarif, junit.xml, ocsf.json, csv, md); standard output gets the summary.",
+            valueName: "dir"))
+    var outputDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "An earlier JSON report (--format json): the markdown summary lists failures not in it first, as new.", valueName: "file"))
+    var baseline: String?
 
     @Flag(help: "The table in full: every requirement of every framework, every failing resource and every error.")
     var details = false
@@ -73,7 +87,60 @@ struct OutputOptions: ParsableArguments {
             valueName: "duration"))
     var timeLimit: TimeLimit?
 
-    func validate() throws { try format.require([.table, .json]) }
+    /// The formats asked for, in order, each once.
+    var formatNames: [String] {
+        var seen: Set<String> = []
+        return format.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter {
+            !$0.isEmpty && seen.insert($0).inserted
+        }
+    }
+
+    func validate() throws {
+        let known = ReportFormats.all.map(\.name)
+        let names = formatNames
+        guard !names.isEmpty else { throw ValidationError("--format: name at least one of \(known.joined(separator: ", "))") }
+        for name in names where !known.contains(name) {
+            let near = EditDistance.nearest(to: name, in: known).map { " (did you mean \($0)?)" } ?? ""
+            throw ValidationError("--format: unknown format \(name)\(near); known: \(known.joined(separator: ", "))")
+        }
+        if output != nil && outputDir != nil { throw ValidationError("--output and --output-dir: give one (--output for one format)") }
+        if names.count > 1 && outputDir == nil {
+            throw ValidationError("--format \(names.joined(separator: ",")): several formats need --output-dir DIR")
+        }
+        if let baseline, !FileManager.default.fileExists(atPath: baseline) {
+            throw ValidationError("--baseline: no such file \(baseline)")
+        }
+    }
+
+    /// The formats with where each goes (nil: standard output).
+    func destinations() throws -> [(format: any ReportFormat, path: String?)] {
+        var baselineReport: MarkdownReportFormat.Baseline?
+        if let baseline {
+            do {
+                baselineReport = try MarkdownReportFormat.Baseline(
+                    json: try Data(contentsOf: URL(fileURLWithPath: baseline)), file: baseline)
+            } catch let error as SpecError {
+                throw ConfigurationError(error.message)
+            } catch {
+                throw ConfigurationError("--baseline: cannot read \(baseline): \(error.localizedDescription)")
+            }
+        }
+        if let outputDir {
+            do {
+                try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+            } catch {
+                throw ConfigurationError("--output-dir: cannot create \(outputDir): \(error.localizedDescription)")
+            }
+        }
+        return try formatNames.map { name in
+            guard var format = ReportFormats.named(name) else { throw ConfigurationError("unknown format \(name)") }
+            if details, format is TableReportFormat { format = TableReportFormat(details: true) }
+            if format is MarkdownReportFormat { format = MarkdownReportFormat(baseline: baselineReport) }
+            if format is OCSFReportFormat { format = OCSFReportFormat(clouds: Providers.registry.evidenceClouds) }
+            let path = outputDir.map { URL(fileURLWithPath: $0).appendingPathComponent("attest.\(format.fileExtension)").path } ?? output
+            return (format, path)
+        }
+    }
 }
 
 /// `--time-limit`: a duration such as `90s`, `30m`, `2h` or `1h30m`.
@@ -221,10 +288,7 @@ struct ScanExecution {
             controlRun.noControls
             ? nil
             : try ControlSuite.load(controlSource, providers: providers, config: config).plan(controlRun, defaultFailOn: defaultFailOn)
-        guard var format = ReportFormats.named(output.format.rawValue) else {
-            throw ConfigurationError("unknown format \(output.format.rawValue)")
-        }
-        if output.details, format is TableReportFormat { format = TableReportFormat(details: true) }
+        let destinations = try output.destinations()
         let wrap: (@Sendable (any HTTPTransport) -> any HTTPTransport)? = record.map { directory in
             let store = FixtureStore(directory: URL(fileURLWithPath: directory))
             return { RecordingTransport(base: $0, store: store) }
@@ -233,7 +297,7 @@ struct ScanExecution {
         return try await ScanSession.withSession(environment: environment, userAgent: "attest/\(attestVersion)", wrapTransport: wrap) {
             session in
             let progress = ProgressLine(counters: session.counters, enabled: !output.quiet)
-            let report = ReportSink(format: format, path: output.output, summaryOnStdout: !output.quiet)
+            let report = ReportSink(destinations: destinations, summaryOnStdout: !output.quiet)
             var sinks: [any ScanSink] = [progress, report]
             if plan != nil,
                 let evidenceSink = try await EvidenceSetup.sink(
@@ -247,6 +311,8 @@ struct ScanExecution {
             if let failure = report.failure { throw ConfigurationError(failure) }
             switch outcome.verdict(strict: strict) {
             case .findings:
+                // The gate blocks; what else went wrong is still said.
+                if let reason = outcome.incompleteReason(strict: strict) { Diagnostics.line(reason) }
                 return ExitStatus.findings
             case .incomplete(let reason):
                 Diagnostics.line(reason)
@@ -268,38 +334,43 @@ enum Diagnostics {
     }
 }
 
-/// Writes the report in the chosen format to `--output` or standard output. With `--output`,
-/// standard output gets a few lines of summary (unless `--quiet`), not the report again.
+/// Writes the report in each chosen format to its file or to standard output. When a report
+/// went to a file, standard output gets a few lines of summary (unless `--quiet`), not the
+/// report again.
 final class ReportSink: ScanSink {
-    let format: any ReportFormat
-    let path: String?
+    let destinations: [(format: any ReportFormat, path: String?)]
     let summaryOnStdout: Bool
     private let failed = Mutex<String?>(nil)
 
-    init(format: any ReportFormat, path: String?, summaryOnStdout: Bool) {
-        self.format = format
-        self.path = path
+    init(destinations: [(format: any ReportFormat, path: String?)], summaryOnStdout: Bool) {
+        self.destinations = destinations
         self.summaryOnStdout = summaryOnStdout
     }
 
-    /// Why the report could not be written, if it could not.
+    /// Why a report could not be written, if one could not.
     var failure: String? { failed.withLock { $0 } }
 
     func scanDidFinish(_ outcome: ScanOutcome) async throws {
         let report = ScanReport(outcome, toolVersion: attestVersion)
-        let data = try format.render(report)
-        guard let path else {
-            FileHandle.standardOutput.write(data)
-            return
+        var written: [String] = []
+        for (format, path) in destinations {
+            let data = try format.render(report)
+            guard let path else {
+                FileHandle.standardOutput.write(data)
+                continue
+            }
+            do {
+                try ReportFile.write(data, to: path)
+                written.append(path)
+            } catch {
+                let message = "cannot write \(path): \(error.localizedDescription)"
+                failed.withLock { $0 = message }
+                throw ConfigurationError(message)
+            }
         }
-        do {
-            try ReportFile.write(data, to: path)
-        } catch {
-            let message = "cannot write \(path): \(error.localizedDescription)"
-            failed.withLock { $0 = message }
-            throw ConfigurationError(message)
+        if summaryOnStdout, !written.isEmpty {
+            FileHandle.standardOutput.write(Data(TableReportFormat().summary(report, writtenTo: written).utf8))
         }
-        if summaryOnStdout { FileHandle.standardOutput.write(Data(TableReportFormat().summary(report, writtenTo: path).utf8)) }
     }
 }
 

@@ -15,6 +15,8 @@ public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
 public enum ResultStatus: String, Sendable, Codable, CaseIterable {
     case pass, fail, error
     case notApplicable = "not_applicable"
+    /// A failure covered by an exception that has not expired (``ControlException``).
+    case excepted
 }
 
 /// A declarative control, loaded from `controls/<provider>/<service>/<id>.yaml`.
@@ -50,6 +52,8 @@ public struct Control: Sendable, Identifiable {
     public var frameworks: [String: [String]]
     /// The line of each framework's entry, for error messages.
     public var frameworkLines: [String: Int] = [:]
+    /// `enforcement: warn` (with `enforce_from`) in the file or the config; nil enforces.
+    public var enforcement: Enforcement?
     public var tests: [ControlTest]
     /// The file it was loaded from, and the line of its `assert`.
     public var file: String

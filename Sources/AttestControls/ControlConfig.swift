@@ -9,6 +9,8 @@ public struct ControlConfig: Sendable {
     public var parameters: [String: [String: JSONValue]] = [:]
     /// Relative directories are resolved against the config file's folder.
     public var directories: [URL] = []
+    /// Control id → `enforcement:` (and `enforce_from:`) set in config, over the control's own.
+    public var enforcement: [String: Enforcement] = [:]
     public var file: String?
     var lines: [String: Int] = [:]
 
@@ -30,7 +32,17 @@ public struct ControlConfig: Sendable {
     /// Reads the `controls:` section of a config file (nil: the section is absent).
     package init(section: YAMLNode?, file: String) throws {
         self.file = file
-        guard let controls = try section?.map(["disabled", "parameters", "directories"]) else { return }
+        guard let controls = try section?.map(["disabled", "parameters", "directories", "enforcement"]) else { return }
+        if let entries = try controls.optionalMap("enforcement", allowed: nil) {
+            for (id, node) in entries.entries {
+                lines["enforcement:" + id] = node.line
+                let m = try node.map(["enforcement", "enforce_from"])
+                guard
+                    let e = try Enforcement.parse(mode: m.node("enforcement"), from: m.node("enforce_from"), parent: node)
+                else { throw node.error("controls.enforcement.\(id) needs enforcement: warn or enforce") }
+                enforcement[id] = e
+            }
+        }
         for item in try controls.node("disabled")?.sequence() ?? [] {
             disabled.append(try item.string())
             lines["disabled:" + disabled.last!] = item.line
@@ -82,8 +94,18 @@ public struct ControlConfig: Sendable {
                 }
             }
         }
+        for id in enforcement.keys.sorted() where byID[id] == nil {
+            let near = EditDistance.nearest(to: id, in: byID.keys)
+            throw SpecError(
+                file: file, line: lines["enforcement:" + id] ?? 1,
+                message: "controls.enforcement: unknown control \(id)" + (near.map { " (did you mean \($0)?)" } ?? ""))
+        }
         let skip = Set(disabled)
-        return controls.filter { !skip.contains($0.id) }
+        return controls.filter { !skip.contains($0.id) }.map { control in
+            var control = control
+            if let e = enforcement[control.id] { control.enforcement = e }
+            return control
+        }
     }
 
     static func kind(_ v: JSONValue) -> String {

@@ -19,6 +19,8 @@ public struct ControlResult: Sendable {
     /// For an error standing for a parent's children that could not be listed (a user's access
     /// keys): that parent's id.
     public var parentID: String?
+    /// For an `excepted` result: the index of its exception in the scan's ``ExceptionSet``.
+    public var exception: Int?
 
     public init(
         controlID: String, resourceID: String, resourceType: String, account: String, region: String,

@@ -10,7 +10,7 @@ public enum ControlLoader {
     static let topKeys = [
         "id", "title", "description", "rationale", "severity", "resource_types", "parameters",
         "applies_if", "assert", "observed", "remediation", "references", "equivalents", "reads",
-        "frameworks", "tests",
+        "frameworks", "tests", "enforcement", "enforce_from",
     ]
     static let testKeys = ["name", "resource", "graph", "params", "now", "expect"]
     static let testResourceKeys = ["id", "type", "account", "region", "name", "tags", "attributes"]
@@ -108,6 +108,7 @@ public enum ControlLoader {
             appliesIf: appliesIf, assertion: assertion, observed: observed, remediation: remediation,
             references: references, equivalents: equivalents, frameworks: frameworks, frameworkLines: frameworkLines, tests: [],
             file: file, assertLine: assertNode.line)
+        control.enforcement = try Enforcement.parse(mode: map.node("enforcement"), from: map.node("enforce_from"), parent: root)
         if let readsNode = map.node("reads") {
             control.reads = try readsNode.sequence().map { try $0.string() }
             try checkTypes(control.reads, node: readsNode, resourceTypes: resourceTypes)
@@ -153,7 +154,7 @@ public enum ControlLoader {
         let map = try node.map(testKeys)
         let name = try map.string("name")
         let expectText = try map.string("expect")
-        guard let expect = ResultStatus(rawValue: expectText) else {
+        guard let expect = ResultStatus(rawValue: expectText), expect != .excepted else {
             throw map.node("expect")!.error("expect must be pass, fail, error or not_applicable, not \(expectText)")
         }
         guard let resourceNode = map.node("resource") else { throw node.error("missing required key resource") }

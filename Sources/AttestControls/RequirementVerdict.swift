@@ -7,6 +7,8 @@ public enum RequirementVerdict: String, Sendable, Codable, CaseIterable {
     case failing
     /// Nothing failed, but something could not be read or evaluated.
     case incomplete
+    /// Nothing failed or errored, and failures were covered by exceptions: accepted risk.
+    case excepted
     /// Something passed and nothing failed or errored.
     case passing
     /// Its controls had nothing to judge (no resources, or none applicable).
@@ -17,6 +19,7 @@ public enum RequirementVerdict: String, Sendable, Codable, CaseIterable {
         if manual { return .manual }
         if (counts[.fail] ?? 0) > 0 { return .failing }
         if (counts[.error] ?? 0) > 0 { return .incomplete }
+        if (counts[.excepted] ?? 0) > 0 { return .excepted }
         if (counts[.pass] ?? 0) > 0 { return .passing }
         return .noResources
     }
@@ -34,6 +37,7 @@ public enum RequirementVerdict: String, Sendable, Codable, CaseIterable {
         case .manual: "manual"
         case .failing: "FAILING"
         case .incomplete: "incomplete"
+        case .excepted: "excepted"
         case .passing: "passing"
         case .noResources: "no resources"
         }

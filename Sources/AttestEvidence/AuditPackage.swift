@@ -366,8 +366,11 @@ enum Methodology {
             Compliance Finding (class 2003) in JSON Lines, under
             `evidence/framework=<framework>/requirement=<requirement>/year=/month=/day=/<scan-id>.jsonl`.
             A record names the requirement, the control, the status (`pass`, `fail`, `error` when the data could not be read
-            or the rule could not be evaluated, `not_applicable`), the values the rule read (`resources[0].data`), the rule
-            itself (`unmapped.attest.rule`), the resource, account, region, time and scan id.
+            or the rule could not be evaluated, `not_applicable`, `excepted` for a failure covered by an accepted risk), the
+            values the rule read (`resources[0].data`), the rule itself (`unmapped.attest.rule`), the resource, account, region,
+            time and scan id. An excepted record keeps the compliance status `Fail`, is marked `Suppressed`, and names its
+            exception (owner, justification, ticket, created and expiry dates) in `unmapped.attest.exception`; each scan's
+            signed manifest lists the exceptions it applied.
 
             A control whose data could not be collected is recorded as `error`, never as `pass`.
 

@@ -148,6 +148,8 @@ public struct RequirementSummary: Sendable {
     /// From the first failing scan of a stretch to the first passing scan after it, averaged.
     public var meanTimeToFix: TimeInterval?
     public var fixes = 0
+    /// Scans in which it passed only because failures were excepted (counted in ``passing`` too).
+    public var excepted = 0
     /// Failing in the last scan of the period.
     public var failingAtEnd = false
 
@@ -209,9 +211,10 @@ public struct RequirementSummary: Sendable {
                     if stretchLength > (summary.longestFailingStretch?.scans ?? 0) {
                         summary.longestFailingStretch = (stretchLength, stretchStart!, date)
                     }
-                case .passing:
+                case .passing, .excepted:
                     summary.scans += 1
                     summary.passing += 1
+                    if verdict == .excepted { summary.excepted += 1 }
                     if let start = stretchStart {
                         fixDurations.append(date.timeIntervalSince(start))
                         stretchStart = nil

@@ -42,6 +42,10 @@ public struct EvidenceScan: Sendable {
     /// Controls the scan did not evaluate (a service they need was not scanned) → why; named
     /// in the signed manifest, so the evidence says what it does not cover.
     public var notEvaluated: [String: String] = [:]
+    /// The scan's exceptions; an excepted result's ``ControlResult/exception`` indexes them.
+    public var exceptions: [ControlException] = []
+    /// The exceptions that covered failures, with control id → results excepted (manifest).
+    public var exceptionCounts: [(exception: ControlException, excepted: [String: Int])] = []
 
     public init(
         scanID: String, startedAt: Date, finishedAt: Date, provider: String, accounts: [String], toolVersion: String,
@@ -97,6 +101,7 @@ public enum EvidenceRecord {
             case .fail: ("Fail", 3)
             case .error: ("Error", 99)  // OCSF: with Other (99), the status text carries the source's value
             case .notApplicable: ("Not Applicable", 99)
+            case .excepted: ("Fail", 3)  // the check failed; the finding is suppressed by an exception
             }
         let (severityText, severityID): (String, Int64) =
             switch r.severity {
@@ -133,7 +138,7 @@ public enum EvidenceRecord {
             "activity_id": 1, "activity_name": "Create", "category_uid": 2, "category_name": "Findings",
             "class_uid": 2003, "class_name": "Compliance Finding", "type_uid": 200_301, "type_name": "Compliance Finding: Create",
             "severity_id": .int(severityID), "severity": .string(severityText),
-            "status_id": 1, "status": "New",
+            "status_id": r.status == .excepted ? 3 : 1, "status": r.status == .excepted ? "Suppressed" : "New",
             "time": .int(time), "time_dt": .string(EvidenceTime.string(scan.startedAt)),
             "finding_info": .object(finding),
             "resources": [.object(resource)],
@@ -142,7 +147,7 @@ public enum EvidenceRecord {
         var unmapped: [String: JSONValue] = [
             "scan_id": .string(scan.scanID), "control": .string(r.controlID), "result": .string(r.status.rawValue),
             "severity": .string(r.severity.rawValue), "resource_type": .string(r.resourceType),
-            "exception": .null,
+            "exception": r.exception.flatMap { $0 < scan.exceptions.count ? scan.exceptions[$0].json : nil } ?? .null,
         ]
         if let control {
             unmapped["rule"] = .string(control.assertion.source)

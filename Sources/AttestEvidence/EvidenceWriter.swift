@@ -246,6 +246,7 @@ public struct EvidenceWriter: Sendable {
                 previous: head.map { ($0.sequence, $0.digest) }, keyID: key.publicKey.id)
             manifest.unmappedControls = unmapped
             manifest.notEvaluated = scan.notEvaluated
+            manifest.exceptions = scan.exceptionCounts
             let data = try manifest.signed(with: key)
             let manifestKey = EvidenceLayout.manifestKey(sequence: manifest.sequence)
             if try await store.write(data, to: manifestKey, ifAbsent: true, retain: true) {

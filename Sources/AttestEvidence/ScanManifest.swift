@@ -1,3 +1,4 @@
+public import AttestControls
 public import AttestCore
 import Crypto
 public import Foundation
@@ -60,6 +61,9 @@ public struct ScanManifest: Sendable {
     public var unmappedControls: [String: [String: Int]] = [:]
     /// Controls not evaluated, with the reason. Absent from the signed body when empty.
     public var notEvaluated: [String: String] = [:]
+    /// The exceptions that covered failures in this scan, each with control id → results
+    /// excepted. Absent from the signed body when empty.
+    public var exceptions: [(exception: ControlException, excepted: [String: Int])] = []
 
     /// The most record files and records per file a manifest may name; a parsed manifest
     /// outside these bounds is unreadable, so its numbers are safe to add and loop over.
@@ -94,6 +98,14 @@ public struct ScanManifest: Sendable {
             o["unmapped_controls"] = .object(unmappedControls.mapValues { .object($0.mapValues { .int(Int64($0)) }) })
         }
         if !notEvaluated.isEmpty { o["not_evaluated"] = .object(notEvaluated.mapValues { .string($0) }) }
+        if !exceptions.isEmpty {
+            o["exceptions"] = .array(
+                exceptions.map { entry in
+                    var e = entry.exception.json.objectValue ?? [:]
+                    e["excepted"] = .object(entry.excepted.mapValues { .int(Int64($0)) })
+                    return .object(e)
+                })
+        }
         return .object(o)
     }
 
@@ -192,6 +204,17 @@ public struct ScanManifest: Sendable {
             unmappedControls[control] = parsed
         }
         for (control, reason) in value["not_evaluated"].objectValue ?? [:] { notEvaluated[control] = reason.stringValue ?? "" }
+        for item in value["exceptions"].arrayValue ?? [] {
+            guard let exception = ControlException(json: item) else { throw EvidenceFormatError("\(key): an exception is malformed") }
+            var excepted: [String: Int] = [:]
+            for (control, n) in item["excepted"].objectValue ?? [:] {
+                guard case .int(let i) = n, (0...Int64(Self.maxRecordsPerFile)).contains(i) else {
+                    throw EvidenceFormatError("\(key): an exception's count for \(control) is out of range")
+                }
+                excepted[control] = Int(i)
+            }
+            exceptions.append((exception, excepted))
+        }
         var unsigned = value.objectValue ?? [:]
         unsigned["signature"] = nil
         if JSONValue.object(unsigned).serialized() != body.serialized() {

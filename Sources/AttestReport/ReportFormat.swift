@@ -4,13 +4,19 @@ import AttestCore
 import AttestInventory
 public import Foundation
 
-/// One way to write a scan report: `table` and `json` today; SARIF, JUnit, OCSF, HTML and
-/// Markdown plug in here as further conformances.
+/// One way to write a scan report: table, JSON, SARIF, JUnit, OCSF, CSV and Markdown
+/// (`docs/scan-output.md`); a new format is one more conformance.
 public protocol ReportFormat: Sendable {
     /// The name `--format` takes.
     var name: String { get }
+    /// The file name's extension under `--output-dir` (`attest.<extension>`).
+    var fileExtension: String { get }
     /// The report as the bytes to write.
     func render(_ report: ScanReport) throws -> Data
+}
+
+extension ReportFormat {
+    public var fileExtension: String { name }
 }
 
 /// The report as one pretty-printed JSON document with sorted keys (`docs/scan-output.md`).
@@ -31,6 +37,7 @@ public struct TableReportFormat: ReportFormat {
     public var details: Bool
     public init(details: Bool = false) { self.details = details }
     public var name: String { "table" }
+    public var fileExtension: String { "txt" }
 
     /// Resources listed under one failing control, and errors listed, unless `details`.
     static let shownResources = 5
@@ -73,7 +80,7 @@ public struct TableReportFormat: ReportFormat {
     }
 
     /// The few lines stdout gets when the report went to a file (`--output`).
-    public func summary(_ r: ScanReport, writtenTo path: String) -> String {
+    public func summary(_ r: ScanReport, writtenTo paths: [String]) -> String {
         var out = header(r)
         out += Self.collectionLine(r) + "\n"
         if let c = r.controls, let results = r.results {
@@ -82,10 +89,12 @@ public struct TableReportFormat: ReportFormat {
             if !failing.isEmpty {
                 let bySeverity = Dictionary(grouping: failing, by: \.severity)
                 let parts = Severity.allCases.reversed().compactMap { s in bySeverity[s].map { "\($0.count) \(s.rawValue)" } }
-                out += "failing controls: " + parts.joined(separator: " · ") + "\n"
+                out += "failing controls: " + parts.joined(separator: " · ")
+                out += c.failOn == "never" ? "\n" : " · \(c.blocking) blocking failure(s) at or above \(c.failOn)\n"
             }
+            out += Self.exceptionLines(c)
         }
-        out += "report: \(path)\n"
+        for path in paths { out += "report: \(path)\n" }
         return TerminalText.safe(out)
     }
 
@@ -104,7 +113,32 @@ public struct TableReportFormat: ReportFormat {
         "controls: \(c.evaluated) evaluated · \(c.results) results: "
             + "\(c.byStatus["pass"] ?? 0) pass · \(c.byStatus["fail"] ?? 0) fail · \(c.byStatus["error"] ?? 0) error · "
             + "\(c.byStatus["not_applicable"] ?? 0) not applicable"
+            + ((c.byStatus["excepted"] ?? 0) > 0 ? " · \(c.byStatus["excepted"]!) excepted" : "")
             + (c.notEvaluated.isEmpty ? "" : " · \(c.notEvaluated.count) control(s) not evaluated")
+    }
+
+    /// What the exceptions did and which need attention: expired, stale, ending soon, and how
+    /// many results each control had excepted. Empty when the scan had no exceptions.
+    static func exceptionLines(_ c: ScanReport.ControlsSummary) -> String {
+        let x = c.exceptions
+        guard !(x.applied.isEmpty && x.expired.isEmpty && x.stale.isEmpty && x.expiringSoon.isEmpty) else { return "" }
+        var out = "exceptions: \(x.applied.count) applied (\(x.applied.reduce(0) { $0 + $1.results }) result(s))"
+        out += " · \(x.expired.count) expired · \(x.stale.count) stale · \(x.expiringSoon.count) expiring soon\n"
+        func describe(_ e: ControlException) -> String {
+            "\(e.control) (owner \(e.owner)\(e.ticket.map { ", \($0)" } ?? "")) at \(e.source)"
+        }
+        for e in x.expired {
+            out += "  EXPIRED \(e.exception.expires): \(describe(e.exception)): \(e.results) failure(s) count again\n"
+        }
+        for e in x.expiringSoon {
+            out += "  expires \(e.exception.expires) (\(e.daysLeft ?? 0) day(s) left): \(describe(e.exception))\n"
+        }
+        for e in x.stale { out += "  stale, covers no failure (remove it): \(describe(e.exception))\n" }
+        let excepted = c.exceptedByControl.sorted { ($0.value, $1.key) > ($1.value, $0.key) }
+        if !excepted.isEmpty {
+            out += "  excepted by control: " + excepted.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        }
+        return out
     }
 
     /// One failing control: its failing resources, each once.
@@ -114,6 +148,7 @@ public struct TableReportFormat: ReportFormat {
         var severity: Severity
         var subjects: [String]
         var mapped: Bool
+        var warning: ScanReport.Result.Warning?
     }
 
     /// Failing controls, most severe first, then by id.
@@ -125,7 +160,7 @@ public struct TableReportFormat: ReportFormat {
                 byControl[result.control]
                 ?? FailingControl(
                     control: result.control, title: result.title, severity: result.severity, subjects: [],
-                    mapped: !result.requirements.isEmpty)
+                    mapped: !result.requirements.isEmpty, warning: result.warning)
             if seen[result.control, default: []].insert(result.subject).inserted { entry.subjects.append(result.subject) }
             byControl[result.control] = entry
         }
@@ -134,12 +169,14 @@ public struct TableReportFormat: ReportFormat {
 
     func controlsText(_ c: ScanReport.ControlsSummary, results: [ScanReport.Result], frameworks: [ScanReport.FrameworkSummary]) -> String {
         var out = Self.controlsLine(c) + "\n"
+        out += Self.exceptionLines(c)
 
         let failing = Self.failingControls(results)
         if !failing.isEmpty {
             out += "\nFAILING CONTROLS (\(failing.count)), most severe first\n"
             for f in failing {
-                let unmapped = f.mapped ? "" : "  [no framework mapping]"
+                var unmapped = f.mapped ? "" : "  [no framework mapping]"
+                if let w = f.warning { unmapped += w.enforceFrom.map { "  [warns only; blocks from \($0)]" } ?? "  [warns only]" }
                 out += "\(f.severity.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(f.control)  \(f.title)"
                 out += "  (\(f.subjects.count) resource(s))\(unmapped)\n"
                 let shown = details ? f.subjects.count : Self.shownResources
@@ -150,23 +187,23 @@ public struct TableReportFormat: ReportFormat {
 
         if !frameworks.isEmpty {
             out += "\nFRAMEWORKS (requirements)\n"
-            var rows: [[String]] = [["FRAMEWORK", "FAILING", "INCOMPLETE", "PASSING", "NO RESOURCES", "MANUAL", "TITLE"]]
+            var rows: [[String]] = [["FRAMEWORK", "FAILING", "INCOMPLETE", "EXCEPTED", "PASSING", "NO RESOURCES", "MANUAL", "TITLE"]]
             for framework in frameworks {
                 let count = { (v: RequirementVerdict) in String(framework.requirements.filter { $0.status == v }.count) }
                 rows.append([
-                    framework.name, count(.failing), count(.incomplete), count(.passing), count(.noResources), count(.manual),
-                    String(framework.title.prefix(70)),
+                    framework.name, count(.failing), count(.incomplete), count(.excepted), count(.passing), count(.noResources),
+                    count(.manual), String(framework.title.prefix(70)),
                 ])
             }
             out += Self.render(rows)
             if details {
                 for framework in frameworks {
                     out += "\n\(framework.name): \(framework.title)\n"
-                    var rows: [[String]] = [["REQUIREMENT", "PASS", "FAIL", "ERROR", "STATUS", "CONTROLS", "TITLE"]]
+                    var rows: [[String]] = [["REQUIREMENT", "PASS", "FAIL", "EXCEPTED", "ERROR", "STATUS", "CONTROLS", "TITLE"]]
                     for row in framework.requirements where row.status != .manual {
                         rows.append([
-                            row.id, String(row.pass), String(row.fail), String(row.error), row.status.label, String(row.controls.count),
-                            String(row.title.prefix(70)),
+                            row.id, String(row.pass), String(row.fail), String(row.excepted), String(row.error), row.status.label,
+                            String(row.controls.count), String(row.title.prefix(70)),
                         ])
                     }
                     out += Self.render(rows)
@@ -226,7 +263,10 @@ public struct TableReportFormat: ReportFormat {
 
 /// The formats `--format` offers, by name.
 public enum ReportFormats {
-    public static let all: [any ReportFormat] = [TableReportFormat(), JSONReportFormat()]
+    public static let all: [any ReportFormat] = [
+        TableReportFormat(), JSONReportFormat(), SARIFReportFormat(), JUnitReportFormat(), OCSFReportFormat(), CSVReportFormat(),
+        MarkdownReportFormat(),
+    ]
 
     public static func named(_ name: String) -> (any ReportFormat)? { all.first { $0.name == name } }
 }

@@ -20,10 +20,13 @@ public struct ScanReport: Codable, Sendable {
     public var controls: ControlsSummary?
     public var results: [Result]?
     public var frameworks: [FrameworkSummary]?
+    /// What each control that gave a result is: its text, remediation and references (SARIF
+    /// rules, JUnit failures and the Markdown summary render from it).
+    public var catalog: [ControlInfo]?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case scan, resources, edges, errors, controls, results, frameworks
+        case scan, resources, edges, errors, controls, results, frameworks, catalog
     }
 
     /// What ran, where and how it went.
@@ -86,12 +89,82 @@ public struct ScanReport: Codable, Sendable {
         public var failOn: String
         /// Controls not evaluated because a service they need was not scanned, with the reason.
         public var notEvaluated: [NotEvaluatedControl]
+        /// Failures that count for `--fail-on` (not excepted, not from a control that only warns).
+        public var blocking: Int
+        /// Control id → its excepted results: a control with many overrides is a control to fix.
+        public var exceptedByControl: [String: Int]
+        public var exceptions: ExceptionsSummary
+        /// Controls whose failures only warn in this scan, and from when they block.
+        public var warned: [WarnedControl]
 
         enum CodingKeys: String, CodingKey {
-            case evaluated, results
+            case evaluated, results, blocking, exceptions, warned
             case byStatus = "by_status"
             case failOn = "fail_on"
             case notEvaluated = "not_evaluated"
+            case exceptedByControl = "excepted_by_control"
+        }
+    }
+
+    /// The scan's exceptions by what became of them.
+    public struct ExceptionsSummary: Codable, Sendable {
+        /// Exceptions that covered at least one failure, with how many.
+        public var applied: [ExceptionReport]
+        /// Past their expiry: the failures they covered fail again.
+        public var expired: [ExceptionReport]
+        /// Their control ran and they covered no failure: remove them.
+        public var stale: [ExceptionReport]
+        /// Applying, and ending within the flag window (14 days by default).
+        public var expiringSoon: [ExceptionReport]
+
+        enum CodingKeys: String, CodingKey {
+            case applied, expired, stale
+            case expiringSoon = "expiring_soon"
+        }
+    }
+
+    /// One exception as the report shows it, with what it did in this scan.
+    public struct ExceptionReport: Codable, Sendable {
+        public var exception: ControlException
+        /// Failures it excepted (applied), or would have (expired).
+        public var results: Int
+        /// Days until it expires (0 on its last day); nil once expired.
+        public var daysLeft: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case exception, results
+            case daysLeft = "days_left"
+        }
+    }
+
+    public struct WarnedControl: Codable, Sendable {
+        public var control: String
+        /// The date it starts blocking, nil when it warns until the config changes.
+        public var enforceFrom: String?
+        public var failures: Int
+
+        enum CodingKeys: String, CodingKey {
+            case control, failures
+            case enforceFrom = "enforce_from"
+        }
+    }
+
+    /// A control's text for outputs that explain a failure.
+    public struct ControlInfo: Codable, Sendable {
+        public var id: String
+        public var title: String
+        public var description: String
+        public var severity: Severity
+        public var remediation: String
+        public var remediationCLI: String?
+        public var remediationTerraform: String?
+        public var references: [String]
+        public var enforcement: Enforcement?
+
+        enum CodingKeys: String, CodingKey {
+            case id, title, description, severity, remediation, references, enforcement
+            case remediationCLI = "remediation_cli"
+            case remediationTerraform = "remediation_terraform"
         }
     }
 
@@ -116,10 +189,23 @@ public struct ScanReport: Codable, Sendable {
         public var reason: String?
         /// For an error standing for a parent's children: the parent.
         public var parent: String?
+        /// For an `excepted` result: the exception that covers it.
+        public var exception: ControlException?
+        /// For a failure of a control that only warns: from when it blocks (nil: not yet dated).
+        public var warning: Warning?
+
+        /// For a failure: true when it counts for `--fail-on`.
+        public var blocks: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case control, title, resource, account, region, status, severity, observed, requirements, reason, parent
+            case control, title, resource, account, region, status, severity, observed, requirements, reason, parent, exception,
+                warning, blocks
             case resourceType = "resource_type"
+        }
+
+        public struct Warning: Codable, Sendable {
+            public var enforceFrom: String?
+            enum CodingKeys: String, CodingKey { case enforceFrom = "enforce_from" }
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -136,6 +222,9 @@ public struct ScanReport: Codable, Sendable {
             try c.encode(requirements, forKey: .requirements)
             try c.encodeIfPresent(reason, forKey: .reason)
             try c.encodeIfPresent(parent, forKey: .parent)
+            try c.encodeIfPresent(exception, forKey: .exception)
+            try c.encodeIfPresent(warning, forKey: .warning)
+            try c.encodeIfPresent(blocks, forKey: .blocks)
         }
 
         /// What the result is about, for people.
@@ -168,9 +257,10 @@ public struct ScanReport: Codable, Sendable {
         public var fail: Int
         public var error: Int
         public var notApplicable: Int
+        public var excepted: Int
 
         enum CodingKeys: String, CodingKey {
-            case id, title, status, controls, pass, fail, error
+            case id, title, status, controls, pass, fail, error, excepted
             case notApplicable = "not_applicable"
         }
     }
@@ -209,10 +299,41 @@ extension ScanReport {
         guard let e = outcome.evaluation else { return }
         var byStatus: [String: Int] = [:]
         for status in ResultStatus.allCases { byStatus[status.rawValue] = e.count(status) }
+        let usage = e.exceptionUsage
+        let now = e.evaluatedAt
+        func reports(_ indexes: [Int], count: (Int) -> Int) -> [ExceptionReport] {
+            indexes.map { i in
+                let x = usage.exceptions[i]
+                return ExceptionReport(exception: x, results: count(i), daysLeft: x.isExpired(at: now) ? nil : x.daysLeft(at: now))
+            }
+        }
+        var warnedFailures: [String: Int] = [:]
+        var blocking = 0
+        for r in e.results where r.status == .fail {
+            if e.warning(for: r.controlID) != nil { warnedFailures[r.controlID, default: 0] += 1 }
+            if e.blocks(r) { blocking += 1 }
+        }
+        let ran = Set(e.results.map(\.controlID))
         controls = ControlsSummary(
             evaluated: e.plan.controls.count - e.notEvaluated.count, results: e.results.count, byStatus: byStatus,
             failOn: e.plan.failThreshold?.rawValue ?? "never",
-            notEvaluated: e.notEvaluated.map { NotEvaluatedControl(control: $0.control, reason: $0.reason) })
+            notEvaluated: e.notEvaluated.map { NotEvaluatedControl(control: $0.control, reason: $0.reason) },
+            blocking: blocking, exceptedByControl: usage.exceptedByControl,
+            exceptions: ExceptionsSummary(
+                applied: reports(usage.excepted.keys.sorted()) { usage.excepted[$0]!.values.reduce(0, +) },
+                expired: reports(usage.expired) { usage.failingAgain[$0] ?? 0 },
+                stale: reports(usage.stale) { _ in 0 },
+                expiringSoon: reports(usage.expiringSoon) { usage.excepted[$0]?.values.reduce(0, +) ?? 0 }),
+            warned: e.plan.controls.filter { ran.contains($0.id) }.compactMap { control in
+                guard let w = e.warning(for: control.id) else { return nil }
+                return WarnedControl(control: control.id, enforceFrom: w.enforceFrom, failures: warnedFailures[control.id] ?? 0)
+            })
+        catalog = e.plan.controls.filter { ran.contains($0.id) }.map { c in
+            ControlInfo(
+                id: c.id, title: c.title, description: c.description, severity: c.severity, remediation: c.remediation.text,
+                remediationCLI: c.remediation.cli, remediationTerraform: c.remediation.terraform, references: c.references,
+                enforcement: c.enforcement)
+        }
 
         var requirementsByControl: [String: [RequirementRef]] = [:]
         var entries: [Result] = []
@@ -230,12 +351,15 @@ extension ScanReport {
                 }
                 requirementsByControl[r.controlID] = requirements
             }
-            entries.append(
-                Result(
-                    control: r.controlID, title: control?.title ?? "", resource: r.resourceID.isEmpty ? nil : r.resourceID,
-                    resourceType: r.resourceType, account: r.account, region: r.region, status: r.status, severity: r.severity,
-                    observed: observed, requirements: requirements, reason: r.reason.map { SecretScrubber.shared.scrub($0) },
-                    parent: r.parentID))
+            var entry = Result(
+                control: r.controlID, title: control?.title ?? "", resource: r.resourceID.isEmpty ? nil : r.resourceID,
+                resourceType: r.resourceType, account: r.account, region: r.region, status: r.status, severity: r.severity,
+                observed: observed, requirements: requirements, reason: r.reason.map { SecretScrubber.shared.scrub($0) },
+                parent: r.parentID)
+            entry.exception = r.exception.map { usage.exceptions[$0] }
+            if r.status == .fail, let w = e.warning(for: r.controlID) { entry.warning = .init(enforceFrom: w.enforceFrom) }
+            if r.status == .fail { entry.blocks = e.blocks(r) }
+            entries.append(entry)
         }
         results = entries
         var countsByControl: [String: [ResultStatus: Int]] = [:]
@@ -251,7 +375,7 @@ extension ScanReport {
                     return RequirementSummary(
                         id: requirement.id, title: requirement.title, status: RequirementVerdict.of(counts, manual: requirement.isManual),
                         controls: requirement.controls, pass: counts[.pass] ?? 0, fail: counts[.fail] ?? 0, error: counts[.error] ?? 0,
-                        notApplicable: counts[.notApplicable] ?? 0)
+                        notApplicable: counts[.notApplicable] ?? 0, excepted: counts[.excepted] ?? 0)
                 })
         }
     }

@@ -1,6 +1,6 @@
 import AttestCollect
 public import AttestControls
-import Foundation
+public import Foundation
 
 /// The `evidence:` section of the config file.
 public struct EvidenceConfig: Sendable {
@@ -26,7 +26,7 @@ public struct EvidenceConfig: Sendable {
 /// error naming the file, the line and the keys that are known. Every key is optional, so an
 /// empty file is a valid (empty) configuration.
 public struct AttestConfig: Sendable {
-    public static let topKeys = ["controls", "evidence", "targets"]
+    public static let topKeys = ["controls", "evidence", "targets", "exceptions", "exception_policy"]
     public static let targetKeys = ["provider", "profile", "accounts", "regions", "services"]
 
     /// The file it was read from; nil when there was none.
@@ -34,6 +34,13 @@ public struct AttestConfig: Sendable {
     public var controls = ControlConfig()
     public var evidence = EvidenceConfig()
     public var targets: [ScanTarget] = []
+    /// `exceptions:` as a list in this file; nil when absent (or given as a file).
+    public var exceptions: [ControlException]?
+    /// `exceptions:` as a path to an exceptions file, resolved against this file's folder.
+    public var exceptionsFile: String?
+    /// `exception_policy:`: the longest an exception may last and when one is flagged as ending soon.
+    public var exceptionMaximumDays = 365
+    public var exceptionExpiringSoonDays = 14
 
     public init() {}
 
@@ -72,6 +79,26 @@ public struct AttestConfig: Sendable {
         let top = try root.map(Self.topKeys)
         controls = try ControlConfig(section: top.node("controls"), file: file)
         if let node = top.node("evidence") { evidence = try Self.evidence(node, file: file) }
+        if let policy = try top.optionalMap("exception_policy", allowed: ["max_days", "expiring_soon_days"]) {
+            func days(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+                guard let n = policy.node(key) else { return nil }
+                guard let d = Int(try n.string()), range.contains(d) else {
+                    throw n.error("exception_policy.\(key) must be a whole number of days from \(range.lowerBound) to \(range.upperBound)")
+                }
+                return d
+            }
+            exceptionMaximumDays = try days("max_days", 1...3650) ?? exceptionMaximumDays
+            exceptionExpiringSoonDays = try days("expiring_soon_days", 0...365) ?? exceptionExpiringSoonDays
+        }
+        if let node = top.node("exceptions") {
+            if (try? node.sequence()) == nil {
+                let path = try node.string()
+                exceptionsFile =
+                    path.hasPrefix("/") ? path : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).path
+            } else {
+                exceptions = try ExceptionSet.entries(node, maximumDays: exceptionMaximumDays)
+            }
+        }
         for item in try top.node("targets")?.sequence() ?? [] {
             targets.append(try Self.target(item, file: file, registry: registry))
         }

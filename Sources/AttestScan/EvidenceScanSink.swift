@@ -61,6 +61,9 @@ public struct EvidenceScanSink: ScanSink {
             toolVersion: toolVersion, controlCatalogueDigest: EvidenceDigest.files(catalogue),
             configDigest: configDigest, clouds: clouds)
         record.notEvaluated = Dictionary(evaluation.notEvaluated.map { ($0.control, $0.reason) }) { first, _ in first }
+        let usage = evaluation.exceptionUsage
+        record.exceptions = usage.exceptions
+        record.exceptionCounts = usage.excepted.keys.sorted().map { (usage.exceptions[$0], usage.excepted[$0]!) }
         let written = try await writer.write(
             scan: record, results: evaluation.results, controls: evaluation.controlsByID,
             frameworks: evaluation.plan.frameworks, graph: evaluation.graph)

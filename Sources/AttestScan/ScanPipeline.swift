@@ -14,15 +14,18 @@ public struct ControlPlan: Sendable {
     public var parameterOverrides: [String: [String: JSONValue]]
     /// Failures at or above this severity make the scan's verdict ``ScanVerdict/findings``; nil never does.
     public var failThreshold: Severity?
+    /// Accepted risks: failures they cover are `excepted`.
+    public var exceptions: ExceptionSet
 
     public init(
         controls: [Control], frameworks: FrameworkSet, parameterOverrides: [String: [String: JSONValue]] = [:],
-        failThreshold: Severity? = .info
+        failThreshold: Severity? = .info, exceptions: ExceptionSet = ExceptionSet()
     ) {
         self.controls = controls
         self.frameworks = frameworks
         self.parameterOverrides = parameterOverrides
         self.failThreshold = failThreshold
+        self.exceptions = exceptions
     }
 }
 
@@ -35,20 +38,39 @@ public struct ControlEvaluation: Sendable {
     public var controlsByID: [String: Control]
     /// The inventory the results were evaluated over (observed values are read from it).
     public var graph: InventoryGraph
+    /// The time the rules ran at: what exceptions expire and warned controls start blocking against.
+    public var evaluatedAt: Date
+    /// How the plan's exceptions were used.
+    public var exceptionUsage: ExceptionUsage
 
-    public init(plan: ControlPlan, results: ControlResults, graph: InventoryGraph) {
+    public init(plan: ControlPlan, results: ControlResults, graph: InventoryGraph, evaluatedAt: Date = Date()) {
         self.plan = plan
         self.results = results
         self.controlsByID = Dictionary(uniqueKeysWithValues: plan.controls.map { ($0.id, $0) })
         self.graph = graph
+        self.evaluatedAt = evaluatedAt
+        self.exceptionUsage = ExceptionUsage(exceptions: plan.exceptions.exceptions)
     }
 
     public func count(_ status: ResultStatus) -> Int { results.reduce(0) { $0 + ($1.status == status ? 1 : 0) } }
 
-    /// True when a control at or above the plan's threshold failed.
+    /// The control's enforcement, when it only warns at the time of the scan.
+    public func warning(for controlID: String) -> Enforcement? {
+        guard let e = controlsByID[controlID]?.enforcement, e.warnsOnly(at: evaluatedAt) else { return nil }
+        return e
+    }
+
+    /// True when the result counts for `--fail-on`: a failure at or above the threshold of a
+    /// control that is not only warning. Excepted results never count.
+    public func blocks(_ result: ControlResult) -> Bool {
+        guard let threshold = plan.failThreshold, result.status == .fail, result.severity >= threshold else { return false }
+        return warning(for: result.controlID) == nil
+    }
+
+    /// True when a result blocks (``blocks(_:)``).
     public var hasBlockingFailures: Bool {
-        guard let threshold = plan.failThreshold else { return false }
-        return results.contains { $0.status == .fail && $0.severity >= threshold }
+        guard plan.failThreshold != nil else { return false }
+        return results.contains { blocks($0) }
     }
 }
 
@@ -96,19 +118,25 @@ public struct ScanOutcome: Sendable {
     public var accounts: [String] { Array(Set(targets.flatMap(\.accounts))).sorted() }
     public var providers: [String] { Array(Set(targets.map(\.provider))).sorted() }
 
-    /// Failures at or above the threshold first; then anything unread; then anything that could
-    /// not be evaluated, which counts only when `strict` (the demo reports it without failing).
+    /// Blocking failures win (a gate never passes because something else also went wrong);
+    /// then anything incomplete (``incompleteReason(strict:)``); else clean.
     public func verdict(strict: Bool = true) -> ScanVerdict {
-        if !sinkFailures.isEmpty { return .incomplete(sinkFailures.joined(separator: "; ")) }
-        if timedOut, let evaluation, !evaluation.hasBlockingFailures {
-            return .incomplete("the scan's time limit was reached: \(errors.count) error(s), see the errors section")
-        }
         if let evaluation, evaluation.hasBlockingFailures { return .findings }
-        if !isComplete { return .incomplete("scan incomplete: \(errors.count) error(s); see the errors section") }
-        if strict, let evaluation, evaluation.count(.error) > 0 {
-            return .incomplete("\(evaluation.count(.error)) control result(s) could not be evaluated")
-        }
+        if let reason = incompleteReason(strict: strict) { return .incomplete(reason) }
         return .clean
+    }
+
+    /// Why the scan is incomplete, whatever else it found: a sink that could not write
+    /// (evidence), the time limit, anything unread, and anything that could not be evaluated
+    /// (only when `strict`; the demo reports it without failing).
+    public func incompleteReason(strict: Bool = true) -> String? {
+        if !sinkFailures.isEmpty { return sinkFailures.joined(separator: "; ") }
+        if timedOut { return "the scan's time limit was reached: \(errors.count) error(s), see the errors section" }
+        if !isComplete { return "scan incomplete: \(errors.count) error(s); see the errors section" }
+        if strict, let evaluation, evaluation.count(.error) > 0 {
+            return "\(evaluation.count(.error)) control result(s) could not be evaluated"
+        }
+        return nil
     }
 }
 
@@ -196,9 +224,13 @@ public struct ScanPipeline: Sendable {
             if let plan {
                 let (evaluable, skipped) = Self.evaluable(plan.controls, scanned: collected)
                 let engine = ControlEngine(controls: evaluable, parameterOverrides: plan.parameterOverrides)
-                let results = await engine.evaluate(graph: outcome.graph, now: startedAt, gaps: gaps)
-                outcome.evaluation = ControlEvaluation(plan: plan, results: results, graph: outcome.graph)
+                var results = await engine.evaluate(graph: outcome.graph, now: startedAt, gaps: gaps)
+                let (excepted, usage) = plan.exceptions.apply(
+                    to: results, graph: outcome.graph, controls: Set(evaluable.map(\.id)), now: startedAt)
+                results = excepted
+                outcome.evaluation = ControlEvaluation(plan: plan, results: results, graph: outcome.graph, evaluatedAt: startedAt)
                 outcome.evaluation?.notEvaluated = skipped
+                outcome.evaluation?.exceptionUsage = usage
             }
             outcome.finishedAt = Date()
             for sink in sinks {

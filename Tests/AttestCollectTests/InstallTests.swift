@@ -124,6 +124,39 @@ struct InstallTests {
         #expect(!r.stdout.contains("FAILED"))
     }
 
+    /// The README's CI guardrail section, exactly as written, with the installed binary: every
+    /// command succeeds and the SARIF it writes validates against the official schema.
+    @Test func theReadmeCIWalkthroughRunsAsWrittenAndItsSARIFValidates() async throws {
+        let installed = try await Self.installed.value
+        let readme = try String(contentsOf: TestPaths.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        let lines = readme.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let marker = try #require(lines.firstIndex { $0.hasPrefix("<!-- ci-walkthrough:") })
+        #expect(lines[marker + 1] == "```sh")
+        let end = try #require(lines[(marker + 2)...].firstIndex { $0 == "```" })
+        // The script's first line makes a temporary directory; this test names it, to read what was written.
+        #expect(lines[marker + 2] == "cd \"$(mktemp -d)\"")
+        let cwd = try TestPaths.temporaryDirectory("ci-walkthrough")
+        let body = lines[(marker + 3)..<end].joined(separator: "\n")
+        let home = try TestPaths.temporaryDirectory("ci-walkthrough-home")
+        let r = try await runProcessCapturing(
+            "/bin/bash", ["-euo", "pipefail", "-c", body],
+            environment: [
+                "PATH": installed.prefix.appendingPathComponent("bin").path + ":/usr/bin:/bin", "HOME": home.path, "TMPDIR": home.path,
+            ], currentDirectory: cwd)
+        #expect(r.status == 0, "\(r.stdout.suffix(1500)) \(r.stderr.suffix(1500))")
+        #expect(r.stdout.contains("exit 1: blocking failures at or above high"))
+        #expect(r.stdout.contains("### New failures since scan"))
+        for name in ["attest.sarif", "attest.junit.xml", "attest.ocsf.json", "attest.csv", "attest.md", "attest.json"] {
+            #expect(FileManager.default.fileExists(atPath: cwd.appendingPathComponent("out/\(name)").path), "\(name)")
+        }
+        let schema = TestPaths.shared.appendingPathComponent("vectors/sarif/sarif-schema-2.1.0.json").path
+        for sarif in [cwd.appendingPathComponent("demo.sarif"), cwd.appendingPathComponent("out/attest.sarif")] {
+            let s = try await consumer("sarif", sarif, [schema])
+            #expect(s["rules"].intValue ?? 0 > 50)
+            #expect(s["results"].intValue ?? 0 > 0)
+        }
+    }
+
     @Test func withoutItsDataTheBinarySaysWhereItLooked() async throws {
         // A copy of the binary alone, in a prefix with no share/attest: it must not fall back on the checkout.
         let prefix = try TestPaths.temporaryDirectory("install-bare")

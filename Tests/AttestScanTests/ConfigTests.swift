@@ -80,5 +80,61 @@ struct ExampleConfigTests {
         #expect(config.targets.map(\.provider) == ["aws"])
         #expect(config.controls.disabled.count == 2)
         #expect(config.evidence.path?.hasSuffix("config/evidence") == true)
+        #expect(config.controls.enforcement["aws-ec2-instance-imdsv2"] == Enforcement(mode: .warn, enforceFrom: "2027-03-01"))
+        #expect(config.exceptionMaximumDays == 365 && config.exceptionExpiringSoonDays == 14)
+    }
+
+    /// The example exceptions file reads, and names only controls that exist.
+    @Test func theExampleExceptionsFileIsValid() throws {
+        let path = TestPaths.repository.appendingPathComponent("config/exceptions.example.yaml").path
+        let entries = try ExceptionSet.load(file: path)
+        #expect(entries.count == 2)
+        #expect(entries[1].tags == ["env": "sandbox"])
+        let environment = try ProviderRegistry([AWSProvider()]).ruleEnvironment()
+        let ids = try ControlLoader.load(
+            directories: [TestPaths.repository.appendingPathComponent("controls")], environment: environment
+        ).map(\.id)
+        try ExceptionSet(exceptions: entries).check(against: ids)
+    }
+}
+
+@Suite("Exceptions in the config file")
+struct ConfigExceptionTests {
+    let registry = try! ProviderRegistry([AWSProvider()])
+
+    @Test func anInlineListIsReadWithThePolicysMaximum() throws {
+        let text = """
+            exception_policy: {max_days: 30, expiring_soon_days: 7}
+            exceptions:
+              - control: aws-s3-bucket-versioning
+                owner: o@example.com
+                justification: j
+                created: 2026-11-01
+                expires: 2026-11-20
+            """
+        let config = try AttestConfig(text: text, file: "/x/attest.yaml", registry: registry)
+        #expect(config.exceptions?.count == 1)
+        #expect(config.exceptions?.first?.source == "/x/attest.yaml:3")
+        #expect(config.exceptionExpiringSoonDays == 7)
+        let tooLong = text.replacingOccurrences(of: "2026-11-20", with: "2027-01-20")
+        #expect { try AttestConfig(text: tooLong, file: "/x/attest.yaml", registry: registry) } throws: { e in
+            let e = e as! SpecError
+            return e.line == 7 && e.message.contains("at most 30 days")
+        }
+    }
+
+    @Test func aPathIsResolvedAgainstTheConfigsFolder() throws {
+        let config = try AttestConfig(text: "exceptions: policy/exceptions.yaml", file: "/x/attest.yaml", registry: registry)
+        #expect(config.exceptionsFile == "/x/policy/exceptions.yaml")
+        #expect(config.exceptions == nil)
+    }
+
+    @Test func aBadPolicyValueNamesItsLine() {
+        #expect {
+            try AttestConfig(text: "exception_policy:\n  max_days: forever", file: "/x/attest.yaml", registry: registry)
+        } throws: { e in
+            let e = e as! SpecError
+            return e.line == 2 && e.message.contains("exception_policy.max_days must be a whole number of days from 1 to 3650")
+        }
     }
 }
