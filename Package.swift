@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.20.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // Values shared by every layer: JSON-like values, paths into them, templates, secret scrubbing.
@@ -110,7 +113,17 @@ let package = Package(
         .target(
             name: "AttestReport",
             dependencies: [
-                "AttestCore", "AttestInventory", "AttestCollect", "AttestControls", "AttestEvidence", "AttestScan",
+                "AttestCore", "AttestInventory", "AttestCollect", "AttestControls", "AttestEvidence", "AttestScan", "AttestHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // Scan history in SQLite: scans, resource versions stored once per change, results; the diff between two scans.
+        .target(
+            name: "AttestHistory",
+            dependencies: [
+                "AttestCore", "AttestInventory", "AttestControls", "AttestScan",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
@@ -143,8 +156,15 @@ let package = Package(
             name: "AttestCLI",
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay", "AttestCEL",
-                "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestAWSProvider",
+                "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestAWSProvider", "AttestHistory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -194,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "AttestCollectTests",
             dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "AttestControls",
-                           "AttestEvidence", "attest", "AttestAWSProvider", "AttestScan", "AttestReport", "AttestHTTP"],
+                           "AttestEvidence", "attest", "AttestAWSProvider", "AttestScan", "AttestReport", "AttestHTTP", "AttestHistory"],
             swiftSettings: strict
         ),
     ]

@@ -56,7 +56,7 @@ public final class AWSClient: Sendable {
 
         let loop = AttemptLoop(transport: transport, policy: retryPolicy, counters: counters, logger: logger)
         let clock = self.clock
-        return try await loop.run(operation: op.name) { _ in
+        return try await loop.run(operation: op.name, label: service.id) { _ in
             var headers = encoded.headers
             headers.append(("Host", hostHeader))
             var query = encoded.query

@@ -16,6 +16,7 @@ public struct AttestCommand: AsyncParsableCommand {
         version: attestVersion,
         subcommands: [
             ScanCommand.self, ControlsCommand.self, FrameworksCommand.self, EvidenceCommand.self, PermissionsCommand.self, DemoCommand.self,
+            HistoryCommand.self, DiffCommand.self, WatchCommand.self,
         ])
 
     public init() {}

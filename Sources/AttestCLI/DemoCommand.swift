@@ -21,6 +21,7 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var controlSource: ControlSourceOptions
     @OptionGroup var controlRun: ControlRunOptions
     @OptionGroup var evidenceOptions: EvidenceScanOptions
+    @OptionGroup var historyOptions: HistoryScanOptions
 
     /// The key pair the demo signs with; the replay server verifies against it.
     static let accessKeyId = "AKIAATTESTDEMO000001"
@@ -29,6 +30,28 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap(level: outputOptions.logLevel)
         let config = try AttestCLIConfig.load(controlSource.config)
+        let status = try await Self.withRecordedAccount(fixtures: fixtures, providers: providers) { target, environment in
+            var execution = ScanExecution(
+                output: outputOptions, controlSource: controlSource, controlRun: controlRun,
+                evidence: evidenceOptions, providers: providers, record: nil)
+            execution.strict = false
+            execution.defaultFailOn = .never
+            execution.evidenceByDefault = false
+            execution.historyPath = historyOptions.history
+            execution.noHistory = historyOptions.noHistory
+            execution.historyByDefault = false
+            execution.environment = environment
+            return try await execution.run([target], config: config)
+        }
+        throw ExitCode(status)
+    }
+
+    /// Serves the recorded account on loopback for the length of `body`, with the target and the
+    /// environment (the demo's key pair, the replay server's endpoint) that scan it.
+    static func withRecordedAccount<T: Sendable>(
+        fixtures: String?, providers: String?,
+        _ body: @Sendable (ScanTarget, [String: String]) async throws -> T
+    ) async throws -> T {
         let directory =
             try fixtures.map { URL(fileURLWithPath: $0) }
             ?? ProviderLocator.root(override: providers).appendingPathComponent("fixtures/aws/sample-account")
@@ -41,25 +64,17 @@ struct DemoCommand: AsyncParsableCommand {
         guard !recorded.isEmpty else { throw ConfigurationError("no recorded responses in \(directory.path)") }
         // The regions that were recorded (DescribeRegions lists more than a recording covers).
         let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
-        let status = try await ReplayServer.withServer(fixtures: recorded, verifying: [Self.accessKeyId: Self.secretAccessKey]) { server in
-            var execution = ScanExecution(
-                output: outputOptions, controlSource: controlSource, controlRun: controlRun,
-                evidence: evidenceOptions, providers: providers, record: nil)
-            execution.strict = false
-            execution.defaultFailOn = .never
-            execution.evidenceByDefault = false
+        return try await ReplayServer.withServer(fixtures: recorded, verifying: [Self.accessKeyId: Self.secretAccessKey]) { server in
             var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
             environment.merge([
                 "AWS_ENDPOINT_URL": server.baseURL, "AWS_ACCESS_KEY_ID": Self.accessKeyId,
                 "AWS_SECRET_ACCESS_KEY": Self.secretAccessKey, "AWS_REGION": "us-east-1",
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
             ]) { _, new in new }
-            execution.environment = environment
             let target = ScanTarget(
                 provider: "aws", regions: regions.isEmpty ? nil : regions, options: ["home_region": "us-east-1"],
                 origin: "the recorded sample account")
-            return try await execution.run([target], config: config)
+            return try await body(target, environment)
         }
-        throw ExitCode(status)
     }
 }

@@ -11,7 +11,7 @@ struct EvidenceCommand: AsyncParsableCommand {
         commandName: "evidence", abstract: "Signed, hash-chained evidence: keys, verification, queries, audit packages.",
         subcommands: [
             EvidenceKeygenCommand.self, EvidenceVerifyCommand.self, EvidenceQueryCommand.self,
-            EvidenceSummaryCommand.self, EvidenceExportCommand.self,
+            EvidenceSummaryCommand.self, EvidenceExportCommand.self, EvidenceReportCommand.self,
         ])
 }
 
@@ -577,5 +577,58 @@ enum EvidenceSelection {
         throw ConfigurationError(
             "unknown requirement \(requirement)\(scope) (nearest: \(nearest.joined(separator: ", ")); attest frameworks coverage \(chosen ?? "ID") lists them all)"
         )
+    }
+}
+
+/// `attest evidence report`: the audit-period report for one framework as one HTML file.
+struct EvidenceReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write the audit-period report of one framework as a self-contained HTML file, from verified evidence.")
+
+    @OptionGroup var source: EvidenceSourceOptions
+    @OptionGroup var period: PeriodOptions
+
+    @Option(help: "Framework: soc2, iso27001, nis2, dora.")
+    var framework: String
+
+    @Option(help: "The HTML file to write.")
+    var out: String
+
+    @Option(help: "Directory holding the provider specs and built-in controls (for the framework catalogues).")
+    var providers: String?
+
+    @OptionGroup var trust: TrustOptions
+
+    func run() async throws {
+        let (from, to) = try period.range()
+        let key = try trust.trustedKey()
+        let allow = trust.allowUnverified
+        let id = framework.lowercased()
+        let builtin = try? ControlSuite.builtinDirectory(providers: providers)
+        let environment = try Providers.registry.ruleEnvironment()
+        let controls = (try? builtin.map { try ControlLoader.load(directories: [$0], environment: environment) }) ?? nil
+        let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
+        let providers = self.providers
+        let (manifests, verification, latest, location) = try await source.using { store in
+            try await EvidenceSelection.check(framework: id, requirement: nil, in: store, providers: providers)
+            // Every record of the framework in the period is verified (signatures, chain, each file's
+            // digest and hash chain); the latest scan's rows say what it found per requirement.
+            let (rows, verification) = try await EvidenceQuery(framework: id, from: from, to: to)
+                .run(on: store, trustedKey: key, allowUnverified: allow)
+            let manifests =
+                allow ? verification.scans : verification.scans.filter { verification.trustedScans.contains($0.scanID) }
+            let newest = manifests.max { $0.startDate < $1.startDate }
+            return (manifests, verification, rows.filter { $0.scanID == newest?.scanID }, store.location)
+        }
+        TrustOptions.warnUnverified(verification)
+        let report = AuditPeriodReport(
+            framework: (catalogue ?? nil)?.framework(id), frameworkID: id, from: from, to: to.map { $0.addingTimeInterval(-1) },
+            store: location, manifests: manifests, verification: verification,
+            summaries: RequirementSummary.compute(manifests, framework: id), latest: latest)
+        do { try ReportFile.write(Data(report.html().utf8), to: out) } catch {
+            throw ConfigurationError("cannot write \(out): \(error.localizedDescription)")
+        }
+        print("Wrote \(out): \(id), \(manifests.count) signed scan(s), \(verification.records) record(s) verified")
     }
 }

@@ -3,6 +3,7 @@ import AttestCollect
 import AttestControls
 import AttestCore
 import AttestHTTP
+import AttestHistory
 import AttestReplay
 import AttestReport
 import AttestScan
@@ -32,6 +33,7 @@ struct ScanTargetsCommand: AsyncParsableCommand {
     @OptionGroup var controlSource: ControlSourceOptions
     @OptionGroup var controlRun: ControlRunOptions
     @OptionGroup var evidenceOptions: EvidenceScanOptions
+    @OptionGroup var historyOptions: HistoryScanOptions
 
     func run() async throws {
         LogSetup.bootstrap(level: outputOptions.logLevel)
@@ -41,10 +43,12 @@ struct ScanTargetsCommand: AsyncParsableCommand {
                 "nothing to scan: \(config.file ?? "there is no attest.yaml, whose") targets: list is empty; add targets or use attest scan aws"
             )
         }
-        let status = try await ScanExecution(
+        var execution = ScanExecution(
             output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
-            providers: providers, record: record
-        ).run(config.targets, config: config)
+            providers: providers, record: record)
+        execution.historyPath = historyOptions.history
+        execution.noHistory = historyOptions.noHistory
+        let status = try await execution.run(config.targets, config: config)
         throw ExitCode(status)
     }
 }
@@ -53,7 +57,7 @@ struct ScanTargetsCommand: AsyncParsableCommand {
 struct OutputOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Output format, or several comma-separated with --output-dir: table, json, sarif, junit, ocsf, csv, markdown.",
+            "Output format, or several comma-separated with --output-dir: table, json, sarif, junit, ocsf, csv, markdown, html.",
             valueName: "formats"))
     var format = "table"
 
@@ -63,7 +67,7 @@ struct OutputOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Write each --format to DIR/attest.<ext> (txt, json, sarif, junit.xml, ocsf.json, csv, md); standard output gets the summary.",
+            "Write each --format to DIR/attest.<ext> (txt, json, sarif, junit.xml, ocsf.json, csv, md, html); standard output gets the summary.",
             valueName: "dir"))
     var outputDir: String?
 
@@ -180,9 +184,8 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-struct ScanAWSCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "aws", abstract: "Scan an AWS account.")
-
+/// The flags that describe one AWS target (`scan aws`, `watch aws`).
+struct AWSTargetOptions: ParsableArguments {
     @Option(help: "AWS profile from ~/.aws/config and ~/.aws/credentials.")
     var profile: String?
 
@@ -201,17 +204,6 @@ struct ScanAWSCommand: AsyncParsableCommand {
     @Option(help: "Region for global services and STS (default: AWS_REGION, the profile's region, or us-east-1).")
     var region: String?
 
-    @Option(help: "Record every response, without credentials or signatures, into this directory.")
-    var record: String?
-
-    @Option(help: "Directory holding the provider specs (default: the providers/ folder shipped with attest).")
-    var providers: String?
-
-    @OptionGroup var outputOptions: OutputOptions
-    @OptionGroup var controlSource: ControlSourceOptions
-    @OptionGroup var controlRun: ControlRunOptions
-    @OptionGroup var evidenceOptions: EvidenceScanOptions
-
     func validate() throws {
         if externalId != nil && roleArn == nil { throw ValidationError("--external-id needs --role-arn") }
         if let roleArn, !roleArn.hasPrefix("arn:") { throw ValidationError("--role-arn must be an ARN, not \(roleArn)") }
@@ -227,14 +219,34 @@ struct ScanAWSCommand: AsyncParsableCommand {
             provider: "aws", profile: profile, regions: CommaList.parse(regions), services: CommaList.parse(services),
             options: options)
     }
+}
+
+struct ScanAWSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "aws", abstract: "Scan an AWS account.")
+
+    @OptionGroup var targetOptions: AWSTargetOptions
+
+    @Option(help: "Record every response, without credentials or signatures, into this directory.")
+    var record: String?
+
+    @Option(help: "Directory holding the provider specs (default: the providers/ folder shipped with attest).")
+    var providers: String?
+
+    @OptionGroup var outputOptions: OutputOptions
+    @OptionGroup var controlSource: ControlSourceOptions
+    @OptionGroup var controlRun: ControlRunOptions
+    @OptionGroup var evidenceOptions: EvidenceScanOptions
+    @OptionGroup var historyOptions: HistoryScanOptions
 
     func run() async throws {
         LogSetup.bootstrap(level: outputOptions.logLevel)
         let config = try AttestCLIConfig.load(controlSource.config)
-        let status = try await ScanExecution(
+        var execution = ScanExecution(
             output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
-            providers: providers, record: record
-        ).run([target], config: config)
+            providers: providers, record: record)
+        execution.historyPath = historyOptions.history
+        execution.noHistory = historyOptions.noHistory
+        let status = try await execution.run([targetOptions.target], config: config)
         throw ExitCode(status)
     }
 }
@@ -266,6 +278,12 @@ struct ScanExecution {
     var defaultFailOn: FailOn = .info
     /// Scans write evidence unless told not to; the demo only when given a destination.
     var evidenceByDefault = true
+    /// Where the scan is recorded; scans record history unless told not to, the demo only when given a file.
+    var historyPath: String?
+    var noHistory = false
+    var historyByDefault = true
+    /// Sinks after the others (the watch loop's).
+    var extraSinks: [any ScanSink] = []
     var environment = ProcessInfo.processInfo.environment
 
     init(
@@ -297,14 +315,23 @@ struct ScanExecution {
         return try await ScanSession.withSession(environment: environment, userAgent: "attest/\(attestVersion)", wrapTransport: wrap) {
             session in
             let progress = ProgressLine(counters: session.counters, enabled: !output.quiet)
-            let report = ReportSink(destinations: destinations, summaryOnStdout: !output.quiet)
-            var sinks: [any ScanSink] = [progress, report]
+            let receipt = EvidenceReceipt()
+            let historySink = try HistorySetup.sink(
+                path: historyPath, disabled: noHistory, config: config, enabledByDefault: historyByDefault)
+            let report = ReportSink(
+                destinations: destinations, summaryOnStdout: !output.quiet, evidence: receipt, history: historySink?.path)
+            var sinks: [any ScanSink] = [progress]
+            // Evidence before the report, so the report can show the manifest that seals it.
             if plan != nil,
-                let evidenceSink = try await EvidenceSetup.sink(
+                var evidenceSink = try await EvidenceSetup.sink(
                     evidence, config: config, session: session, enabledByDefault: evidenceByDefault, profile: targets.first?.profile)
             {
+                evidenceSink.receipt = receipt
                 sinks.append(evidenceSink)
             }
+            sinks.append(report)
+            if let historySink { sinks.append(historySink) }
+            sinks += extraSinks
             var pipeline = ScanPipeline(registry: Providers.registry, specs: specs, plan: plan, sinks: sinks, progress: progress)
             pipeline.timeLimit = output.timeLimit?.duration
             let outcome = try await pipeline.run(targets, in: session)
@@ -340,18 +367,66 @@ enum Diagnostics {
 final class ReportSink: ScanSink {
     let destinations: [(format: any ReportFormat, path: String?)]
     let summaryOnStdout: Bool
+    let evidence: EvidenceReceipt?
+    /// The scan history, when the scan records one: the report shows what changed since the previous scan.
+    let history: String?
     private let failed = Mutex<String?>(nil)
 
-    init(destinations: [(format: any ReportFormat, path: String?)], summaryOnStdout: Bool) {
+    init(
+        destinations: [(format: any ReportFormat, path: String?)], summaryOnStdout: Bool, evidence: EvidenceReceipt? = nil,
+        history: String? = nil
+    ) {
         self.destinations = destinations
         self.summaryOnStdout = summaryOnStdout
+        self.evidence = evidence
+        self.history = history
+    }
+
+    /// Failures per recorded scan of the same scope (the last 30), then this scan's.
+    static func trend(_ outcome: ScanOutcome, history path: String) -> [ScanReport.TrendPoint]? {
+        guard FileManager.default.fileExists(atPath: path), let store = try? HistoryStore(path: path),
+            let scans = try? store.scans(limit: 200)
+        else { return nil }
+        let snapshot = HistorySink.snapshot(outcome)
+        let earlier = scans.filter { $0.scope == snapshot.scope && $0.id != snapshot.id }.prefix(29).reversed()
+        guard !earlier.isEmpty else { return nil }
+        return earlier.map { .init(scan: $0.id, startedAt: $0.startedAt, failures: $0.failures, results: $0.results) }
+            + [
+                .init(
+                    scan: snapshot.id, startedAt: snapshot.startedAt, failures: snapshot.results.filter { $0.status == "fail" }.count,
+                    results: snapshot.results.count)
+            ]
+    }
+
+    /// What changed since the previous recorded scan of the same scope; nil without one.
+    static func drift(_ outcome: ScanOutcome, history path: String) -> ScanReport.Drift? {
+        guard FileManager.default.fileExists(atPath: path), let store = try? HistoryStore(path: path),
+            let d = try? store.drift(to: HistorySink.snapshot(outcome))
+        else { return nil }
+        func changes(_ list: [ScanDiff.ResultChange]) -> [ScanReport.Drift.Change] {
+            list.map { .init(control: $0.control, resource: $0.subject, severity: $0.severity, before: $0.before) }
+        }
+        var drift = ScanReport.Drift(
+            previousScan: d.from.id, previousStartedAt: d.from.startedAt, newFailures: changes(d.newFailures),
+            regressed: changes(d.regressed), fixed: changes(d.fixed), stillFailing: d.stillFailing,
+            newResources: d.newResources.map(\.id), removedResources: d.removedResources.map(\.id),
+            changedResources: d.changedResources.map { r in
+                .init(id: r.id, type: r.type, changes: r.changes.map { .init(path: $0.path, before: $0.before, after: $0.after) })
+            })
+        drift.newlyExcepted = changes(d.newlyExcepted)
+        return drift
     }
 
     /// Why a report could not be written, if one could not.
     var failure: String? { failed.withLock { $0 } }
 
     func scanDidFinish(_ outcome: ScanOutcome) async throws {
-        let report = ScanReport(outcome, toolVersion: attestVersion)
+        var report = ScanReport(outcome, toolVersion: attestVersion)
+        report.evidence = evidence?.seal.map(ScanReport.EvidenceSeal.init)
+        if let history, outcome.evaluation != nil {
+            report.drift = Self.drift(outcome, history: history)
+            report.trend = Self.trend(outcome, history: history)
+        }
         var written: [String] = []
         for (format, path) in destinations {
             let data = try format.render(report)

@@ -24,6 +24,8 @@ public struct EvidenceWriter: Sendable {
     public struct Written: Sendable {
         public var manifestKey: String
         public var manifest: ScanManifest
+        /// SHA-256 of the stored manifest: the chain head `verify` prints after this scan.
+        public var manifestDigest: String = ""
     }
 
     /// Marks the scan as in progress (before anything is collected) and checks the store's key,
@@ -250,7 +252,7 @@ public struct EvidenceWriter: Sendable {
             let data = try manifest.signed(with: key)
             let manifestKey = EvidenceLayout.manifestKey(sequence: manifest.sequence)
             if try await store.write(data, to: manifestKey, ifAbsent: true, retain: true) {
-                return Written(manifestKey: manifestKey, manifest: manifest)
+                return Written(manifestKey: manifestKey, manifest: manifest, manifestDigest: Digest.sha256(data))
             }
             // Another scan took this sequence number: a create-if-absent on the number alone.
         }

@@ -37,6 +37,7 @@ public struct AttemptLoop: Sendable {
     /// throws the last error when the state machine gives up.
     public func run<Value: Sendable>(
         operation: String,
+        label: String? = nil,
         prepare: (_ attempt: Int) async throws -> HTTPRequest,
         interpret: (HTTPResponse) -> AttemptOutcome<Value>
     ) async throws -> Value {
@@ -66,7 +67,7 @@ public struct AttemptLoop: Sendable {
             case .send(let attempt):
                 try Task.checkCancellation()
                 let request = try await prepare(attempt)
-                counters.recordCall()
+                counters.recordCall(label: label)
                 let response: HTTPResponse
                 do {
                     response = try await transport.send(request)
@@ -74,7 +75,7 @@ public struct AttemptLoop: Sendable {
                     lastError = error
                     action = machine.failed(error, elapsed: clock.now - start)
                     if case .wait = action {
-                        counters.recordRetry(throttled: false)
+                        counters.recordRetry(throttled: false, label: label)
                         logger.debug(
                             "retrying after transport error",
                             metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error.kind.rawValue)"])
@@ -89,7 +90,7 @@ public struct AttemptLoop: Sendable {
                     action = machine.answered(verdict, elapsed: clock.now - start)
                     switch (verdict, action) {
                     case (.retry(let throttled, _), .wait):
-                        counters.recordRetry(throttled: throttled)
+                        counters.recordRetry(throttled: throttled, label: label)
                         logger.debug(
                             "retrying", metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "status": "\(response.status)"])
                     case (.resend, .send):

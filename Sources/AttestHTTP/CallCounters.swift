@@ -6,14 +6,34 @@ public final class CallCounters: Sendable {
     private let _retries = Atomic<Int>(0)
     private let _throttled = Atomic<Int>(0)
     private let _failures = Atomic<Int>(0)
+    private let _byLabel = Mutex<[String: LabelCounts]>([:])
+
+    /// What one label (a service) did on the wire.
+    public struct LabelCounts: Sendable, Equatable {
+        public var calls = 0
+        public var retries = 0
+        public var throttled = 0
+    }
 
     public init() {}
 
-    public func recordCall() { _calls.wrappingAdd(1, ordering: .relaxed) }
-    public func recordRetry(throttled: Bool) {
+    public func recordCall(label: String? = nil) {
+        _calls.wrappingAdd(1, ordering: .relaxed)
+        if let label { _byLabel.withLock { $0[label, default: LabelCounts()].calls += 1 } }
+    }
+    public func recordRetry(throttled: Bool, label: String? = nil) {
         _retries.wrappingAdd(1, ordering: .relaxed)
         if throttled { _throttled.wrappingAdd(1, ordering: .relaxed) }
+        if let label {
+            _byLabel.withLock {
+                $0[label, default: LabelCounts()].retries += 1
+                if throttled { $0[label, default: LabelCounts()].throttled += 1 }
+            }
+        }
     }
+
+    /// Calls, retries and throttled retries per label (per service, for providers that label their calls).
+    public var byLabel: [String: LabelCounts] { _byLabel.withLock { $0 } }
     public func recordFailure() { _failures.wrappingAdd(1, ordering: .relaxed) }
 
     /// HTTP exchanges attempted, retries included.

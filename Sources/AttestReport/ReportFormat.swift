@@ -265,7 +265,7 @@ public struct TableReportFormat: ReportFormat {
 public enum ReportFormats {
     public static let all: [any ReportFormat] = [
         TableReportFormat(), JSONReportFormat(), SARIFReportFormat(), JUnitReportFormat(), OCSFReportFormat(), CSVReportFormat(),
-        MarkdownReportFormat(),
+        MarkdownReportFormat(), HTMLReportFormat(),
     ]
 
     public static func named(_ name: String) -> (any ReportFormat)? { all.first { $0.name == name } }

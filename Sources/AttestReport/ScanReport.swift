@@ -1,6 +1,7 @@
 public import AttestCollect
 public import AttestControls
 public import AttestCore
+import AttestHTTP
 public import AttestInventory
 public import AttestScan
 import Foundation
@@ -23,10 +24,128 @@ public struct ScanReport: Codable, Sendable {
     /// What each control that gave a result is: its text, remediation and references (SARIF
     /// rules, JUnit failures and the Markdown summary render from it).
     public var catalog: [ControlInfo]?
+    /// When the scan wrote evidence: the signed manifest that seals it.
+    public var evidence: EvidenceSeal?
+    /// When the scan history holds an earlier scan of the same scope: what changed since.
+    public var drift: Drift?
+    /// With a scan history: failures per scan of the same scope, oldest first, this scan last.
+    public var trend: [TrendPoint]?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case scan, resources, edges, errors, controls, results, frameworks, catalog
+        case scan, resources, edges, errors, controls, results, frameworks, catalog, evidence, drift, trend
+    }
+
+    public struct TrendPoint: Codable, Sendable {
+        public var scan: String
+        public var startedAt: String
+        public var failures: Int
+        public var results: Int
+        public init(scan: String, startedAt: String, failures: Int, results: Int) {
+            (self.scan, self.startedAt, self.failures, self.results) = (scan, startedAt, failures, results)
+        }
+        enum CodingKeys: String, CodingKey {
+            case scan, failures, results
+            case startedAt = "started_at"
+        }
+    }
+
+    /// What changed since the previous scan of the same provider and accounts.
+    public struct Drift: Codable, Sendable {
+        public struct Change: Codable, Sendable {
+            public var control: String
+            public var resource: String
+            public var severity: String
+            public var before: String?
+            public init(control: String, resource: String, severity: String, before: String?) {
+                (self.control, self.resource, self.severity, self.before) = (control, resource, severity, before)
+            }
+        }
+
+        public struct AttributeChange: Codable, Sendable {
+            public var path: String
+            public var before: JSONValue
+            public var after: JSONValue
+            public init(path: String, before: JSONValue, after: JSONValue) { (self.path, self.before, self.after) = (path, before, after) }
+        }
+
+        public struct ResourceChange: Codable, Sendable {
+            public var id: String
+            public var type: String
+            public var changes: [AttributeChange]
+            public init(id: String, type: String, changes: [AttributeChange]) { (self.id, self.type, self.changes) = (id, type, changes) }
+        }
+
+        public var previousScan: String
+        public var previousStartedAt: String
+        public var newFailures: [Change]
+        public var regressed: [Change]
+        public var fixed: [Change]
+        /// Failing before, covered by an exception now.
+        public var newlyExcepted: [Change] = []
+        public var stillFailing: Int
+        public var newResources: [String]
+        public var removedResources: [String]
+        public var changedResources: [ResourceChange]
+
+        public init(
+            previousScan: String, previousStartedAt: String, newFailures: [Change], regressed: [Change], fixed: [Change],
+            stillFailing: Int, newResources: [String], removedResources: [String], changedResources: [ResourceChange]
+        ) {
+            self.previousScan = previousScan
+            self.previousStartedAt = previousStartedAt
+            self.newFailures = newFailures
+            self.regressed = regressed
+            self.fixed = fixed
+            self.stillFailing = stillFailing
+            self.newResources = newResources
+            self.removedResources = removedResources
+            self.changedResources = changedResources
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case regressed, fixed
+            case previousScan = "previous_scan"
+            case previousStartedAt = "previous_started_at"
+            case newFailures = "new_failures"
+            case newlyExcepted = "newly_excepted"
+            case stillFailing = "still_failing"
+            case newResources = "new_resources"
+            case removedResources = "removed_resources"
+            case changedResources = "changed_resources"
+        }
+    }
+
+    /// Where a scan's evidence went and what seals it (never the signature itself).
+    public struct EvidenceSeal: Codable, Sendable {
+        public var store: String
+        public var manifest: String
+        public var sequence: Int
+        public var records: Int
+        public var files: Int
+        /// The stored manifest's SHA-256, which `attest evidence verify` prints as the chain head.
+        public var chainHead: String
+        /// The manifest's SHA-256 over every record file's chain head.
+        public var recordsChainHead: String
+        public var keyID: String
+
+        public init(_ seal: EvidenceReceipt.Seal) {
+            store = seal.store
+            manifest = seal.manifestKey
+            sequence = seal.sequence
+            records = seal.records
+            files = seal.files
+            chainHead = seal.manifestDigest
+            recordsChainHead = seal.recordsChainHead
+            keyID = seal.keyID
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case store, manifest, sequence, records, files
+            case chainHead = "chain_head"
+            case recordsChainHead = "records_chain_head"
+            case keyID = "key_id"
+        }
     }
 
     /// What ran, where and how it went.
@@ -74,11 +193,20 @@ public struct ScanReport: Codable, Sendable {
         public var calls: Int
         public var retries: Int
         public var durationSeconds: Double
+        /// Per service: calls (retries included), retries, and retries after throttling.
+        public var callsByService: [String: ServiceCalls]?
 
         enum CodingKeys: String, CodingKey {
             case resources, edges, errors, calls, retries
             case durationSeconds = "duration_seconds"
+            case callsByService = "calls_by_service"
         }
+    }
+
+    public struct ServiceCalls: Codable, Sendable {
+        public var calls: Int
+        public var retries: Int
+        public var throttled: Int
     }
 
     public struct ControlsSummary: Codable, Sendable {
@@ -288,7 +416,10 @@ extension ScanReport {
             stats: Stats(
                 resources: outcome.graph.count, edges: outcome.graph.edges.count, errors: outcome.errors.count,
                 calls: outcome.calls, retries: outcome.retries,
-                durationSeconds: (outcome.finishedAt.timeIntervalSince(outcome.startedAt) * 1000).rounded() / 1000))
+                durationSeconds: (outcome.finishedAt.timeIntervalSince(outcome.startedAt) * 1000).rounded() / 1000,
+                callsByService: outcome.callsByService.isEmpty
+                    ? nil
+                    : outcome.callsByService.mapValues { ServiceCalls(calls: $0.calls, retries: $0.retries, throttled: $0.throttled) }))
         resources = outcome.graph.sortedResources
         edges = outcome.graph.sortedEdges
         errors = outcome.errors.map { error in

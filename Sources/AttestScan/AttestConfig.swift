@@ -22,11 +22,20 @@ public struct EvidenceConfig: Sendable {
     public static let keys = ["path", "signing_key", "retention_days", "region"]
 }
 
+/// The `history:` section of the config file.
+public struct HistoryConfig: Sendable {
+    /// The SQLite file, resolved against the config file's folder.
+    public var path: String?
+    /// Scans older than this are removed after each scan; nil keeps every scan.
+    public var retentionDays: Int?
+    public init() {}
+}
+
 /// The whole of `attest.yaml`, read with one strict model: an unknown key at any level is an
 /// error naming the file, the line and the keys that are known. Every key is optional, so an
 /// empty file is a valid (empty) configuration.
 public struct AttestConfig: Sendable {
-    public static let topKeys = ["controls", "evidence", "targets", "exceptions", "exception_policy"]
+    public static let topKeys = ["controls", "evidence", "targets", "exceptions", "exception_policy", "history"]
     public static let targetKeys = ["provider", "profile", "accounts", "regions", "services"]
 
     /// The file it was read from; nil when there was none.
@@ -41,6 +50,8 @@ public struct AttestConfig: Sendable {
     /// `exception_policy:`: the longest an exception may last and when one is flagged as ending soon.
     public var exceptionMaximumDays = 365
     public var exceptionExpiringSoonDays = 14
+    /// `history:`: where scans are recorded and for how long.
+    public var history = HistoryConfig()
 
     public init() {}
 
@@ -79,6 +90,23 @@ public struct AttestConfig: Sendable {
         let top = try root.map(Self.topKeys)
         controls = try ControlConfig(section: top.node("controls"), file: file)
         if let node = top.node("evidence") { evidence = try Self.evidence(node, file: file) }
+        if let h = try top.optionalMap("history", allowed: ["path", "retention_days"]) {
+            if let n = h.node("path") {
+                let p = try n.string()
+                history.path =
+                    p.hasPrefix("/")
+                    ? p
+                    : p.hasPrefix("~/")
+                        ? NSHomeDirectory() + p.dropFirst(1)
+                        : URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(p).standardizedFileURL.path
+            }
+            if let n = h.node("retention_days") {
+                guard let d = Int(try n.string()), (1...36_500).contains(d) else {
+                    throw n.error("history.retention_days must be a whole number of days from 1 to 36500")
+                }
+                history.retentionDays = d
+            }
+        }
         if let policy = try top.optionalMap("exception_policy", allowed: ["max_days", "expiring_soon_days"]) {
             func days(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
                 guard let n = policy.node(key) else { return nil }

@@ -25,6 +25,9 @@ public struct EvidenceScanSink: ScanSink {
     /// Run after a scan that failed to start has removed its traces (the command line removes
     /// the key it stored and the store's folder, when it made them and they are empty).
     public var onAbandon: (@Sendable () -> Void)?
+    /// Filled with the signed manifest once the evidence is written, for sinks that run after
+    /// this one (the report shows the seal).
+    public var receipt: EvidenceReceipt?
 
     public init(
         writer: EvidenceWriter, toolVersion: String, configDigest: String, clouds: [String: any EvidenceCloud],
@@ -68,11 +71,37 @@ public struct EvidenceScanSink: ScanSink {
             scan: record, results: evaluation.results, controls: evaluation.controlsByID,
             frameworks: evaluation.plan.frameworks, graph: evaluation.graph)
         let location = writer.store.location.hasSuffix("/") ? writer.store.location : writer.store.location + "/"
+        receipt?.set(
+            EvidenceReceipt.Seal(
+                store: writer.store.location, manifestKey: written.manifestKey, sequence: written.manifest.sequence,
+                records: written.manifest.recordCount, files: written.manifest.files.count,
+                manifestDigest: written.manifestDigest, recordsChainHead: written.manifest.chainHead, keyID: written.manifest.keyID))
         if let firstRunNote { report(firstRunNote) }
         report(
             "evidence: scan \(scanID), \(written.manifest.recordCount) records in \(written.manifest.files.count) files, signed manifest \(location)\(written.manifestKey)"
         )
     }
+}
+
+/// What the evidence sink wrote, handed to the sinks after it.
+public final class EvidenceReceipt: Sendable {
+    public struct Seal: Sendable {
+        public var store: String
+        public var manifestKey: String
+        public var sequence: Int
+        public var records: Int
+        public var files: Int
+        /// The stored manifest's SHA-256: the chain head `attest evidence verify` prints.
+        public var manifestDigest: String
+        /// The manifest's seal over every record file's chain head.
+        public var recordsChainHead: String
+        public var keyID: String
+    }
+
+    private let value = Mutex<Seal?>(nil)
+    public init() {}
+    public func set(_ seal: Seal) { value.withLock { $0 = seal } }
+    public var seal: Seal? { value.withLock { $0 } }
 }
 
 /// The evidence scan id chosen when the scan started, shared by the sink's two calls.

@@ -1,7 +1,7 @@
 public import AttestCollect
 public import AttestControls
 public import AttestCore
-import AttestHTTP
+public import AttestHTTP
 public import AttestInventory
 public import Foundation
 import Synchronization
@@ -106,6 +106,8 @@ public struct ScanOutcome: Sendable {
     /// HTTP exchanges attempted, retries included, and retries alone.
     public var calls: Int
     public var retries: Int
+    /// Per service (for providers that label their calls): calls, retries, throttled retries.
+    public var callsByService: [String: CallCounters.LabelCounts] = [:]
     public var evaluation: ControlEvaluation?
     /// What a sink could not do (evidence not written), one line each.
     public var sinkFailures: [String] = []
@@ -200,9 +202,12 @@ public struct ScanPipeline: Sendable {
         do {
             for sink in sinks { try await sink.scanWillStart(id: id, startedAt: startedAt) }
             let (collected, timedOut) = try await collectWithinTimeLimit(prepared, session: session)
+            // Stopped from outside (a service shutting down): nothing of this scan is evaluated or recorded.
+            try Task.checkCancellation()
             var outcome = ScanOutcome(
                 id: id, startedAt: startedAt, finishedAt: Date(), targets: collected.map(\.scanned),
                 graph: InventoryGraph(), errors: [], calls: session.counters.calls, retries: session.counters.retries)
+            outcome.callsByService = session.counters.byLabel
             var gaps = ControlEngine.CollectionGaps()
             for c in collected {
                 for r in c.result.graph.resources.values { outcome.graph.add(r) }

@@ -112,6 +112,14 @@ struct CIOutputTests {
         #expect(table.contains("excepted by control: "))
     }
 
+    @Test func callsAreCountedPerService() async throws {
+        let d = try await Self.shared.value
+        let stats = d.report["scan"]["stats"]
+        let byService = stats["calls_by_service"].objectValue ?? [:]
+        #expect(Set(byService.keys).isSuperset(of: ["iam", "s3", "ec2", "sts"]), "\(byService.keys)")
+        #expect(byService.values.reduce(0) { $0 + ($1["calls"].intValue ?? 0) } == stats["calls"].intValue ?? -1)
+    }
+
     @Test func sarifValidatesAgainstTheSchemaWithOneRulePerControl() async throws {
         let d = try await Self.shared.value
         let s = try await consumer(

@@ -124,26 +124,33 @@ struct InstallTests {
         #expect(!r.stdout.contains("FAILED"))
     }
 
-    /// The README's CI guardrail section, exactly as written, with the installed binary: every
-    /// command succeeds and the SARIF it writes validates against the official schema.
-    @Test func theReadmeCIWalkthroughRunsAsWrittenAndItsSARIFValidates() async throws {
+    /// Runs the README's block after `<!-- marker:` exactly as written (its first line, which
+    /// makes a temporary directory, replaced by a directory this test names), with the installed
+    /// binary on PATH. Returns the directory and what the script printed.
+    func runReadmeBlock(_ marker: String) async throws -> (URL, ProcessResult) {
         let installed = try await Self.installed.value
         let readme = try String(contentsOf: TestPaths.repository.appendingPathComponent("README.md"), encoding: .utf8)
         let lines = readme.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let marker = try #require(lines.firstIndex { $0.hasPrefix("<!-- ci-walkthrough:") })
-        #expect(lines[marker + 1] == "```sh")
-        let end = try #require(lines[(marker + 2)...].firstIndex { $0 == "```" })
-        // The script's first line makes a temporary directory; this test names it, to read what was written.
-        #expect(lines[marker + 2] == "cd \"$(mktemp -d)\"")
-        let cwd = try TestPaths.temporaryDirectory("ci-walkthrough")
-        let body = lines[(marker + 3)..<end].joined(separator: "\n")
-        let home = try TestPaths.temporaryDirectory("ci-walkthrough-home")
+        let start = try #require(lines.firstIndex { $0.hasPrefix("<!-- \(marker):") })
+        #expect(lines[start + 1] == "```sh")
+        let end = try #require(lines[(start + 2)...].firstIndex { $0 == "```" })
+        #expect(lines[start + 2] == "cd \"$(mktemp -d)\"")
+        let cwd = try TestPaths.temporaryDirectory(marker)
+        let body = lines[(start + 3)..<end].joined(separator: "\n")
+        let home = try TestPaths.temporaryDirectory("\(marker)-home")
         let r = try await runProcessCapturing(
             "/bin/bash", ["-euo", "pipefail", "-c", body],
             environment: [
                 "PATH": installed.prefix.appendingPathComponent("bin").path + ":/usr/bin:/bin", "HOME": home.path, "TMPDIR": home.path,
             ], currentDirectory: cwd)
-        #expect(r.status == 0, "\(r.stdout.suffix(1500)) \(r.stderr.suffix(1500))")
+        #expect(r.status == 0, "\(marker): \(r.stdout.suffix(1500)) \(r.stderr.suffix(1500))")
+        return (cwd, r)
+    }
+
+    /// The README's CI guardrail section: every command succeeds and the SARIF it writes
+    /// validates against the official schema.
+    @Test func theReadmeCIWalkthroughRunsAsWrittenAndItsSARIFValidates() async throws {
+        let (cwd, r) = try await runReadmeBlock("ci-walkthrough")
         #expect(r.stdout.contains("exit 1: blocking failures at or above high"))
         #expect(r.stdout.contains("### New failures since scan"))
         for name in ["attest.sarif", "attest.junit.xml", "attest.ocsf.json", "attest.csv", "attest.md", "attest.json"] {
@@ -155,6 +162,29 @@ struct InstallTests {
             #expect(s["rules"].intValue ?? 0 > 50)
             #expect(s["results"].intValue ?? 0 > 0)
         }
+    }
+
+    /// The README's continuous-scan section: two scans in the history, their diff, and a watch
+    /// process serving metrics, stopped with SIGTERM.
+    @Test func theReadmeContinuousWalkthroughRunsAsWritten() async throws {
+        let (cwd, r) = try await runReadmeBlock("continuous-walkthrough")
+        #expect(r.stdout.contains("diff "), "\(r.stdout)")
+        #expect(r.stdout.contains("attest_scans_total{outcome=\"complete\"} 1"), "\(r.stdout)")
+        #expect(r.stdout.contains("attest_resources 45"), "\(r.stdout)")
+        #expect(FileManager.default.fileExists(atPath: cwd.appendingPathComponent("last.json").path))
+        #expect(r.stderr.contains("watch stopped"))
+    }
+
+    /// The README's audit section: the scan's HTML report and the audit period's report.
+    @Test func theReadmeAuditWalkthroughRunsAsWritten() async throws {
+        let (cwd, r) = try await runReadmeBlock("audit-walkthrough")
+        #expect(r.stdout.contains("2 signed scan(s)"), "\(r.stdout)")
+        for name in ["report.html", "soc2-audit.html"] {
+            let text = try String(contentsOf: cwd.appendingPathComponent(name), encoding: .utf8)
+            #expect(text.hasPrefix("<!DOCTYPE html>"))
+            #expect(!text.contains("<script"))
+        }
+        #expect(FileManager.default.fileExists(atPath: TestPaths.repository.appendingPathComponent("docs/report-demo.png").path))
     }
 
     @Test func withoutItsDataTheBinarySaysWhereItLooked() async throws {
