@@ -17,29 +17,18 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Directory holding the provider specs.")
     var providers: String?
 
-    @OptionGroup var outputOptions: OutputOptions
-    @OptionGroup var controlSource: ControlSourceOptions
-    @OptionGroup var controlRun: ControlRunOptions
-    @OptionGroup var evidenceOptions: EvidenceScanOptions
-    @OptionGroup var historyOptions: HistoryScanOptions
+    @OptionGroup var options: ScanRunOptions
 
     /// The key pair the demo signs with; the replay server verifies against it.
     static let accessKeyId = "AKIAATTESTDEMO000001"
     static let secretAccessKey = "attest/demo/secret/key/not/a/real/credential"
 
     func run() async throws {
-        LogSetup.bootstrap(level: outputOptions.logLevel)
-        let config = try AttestCLIConfig.load(controlSource.config)
+        LogSetup.bootstrap(level: options.output.logLevel)
+        let config = try AttestCLIConfig.load(options.controlSource.config)
+        let base = ScanExecution(demo: options, providers: providers)
         let status = try await Self.withRecordedAccount(fixtures: fixtures, providers: providers) { target, environment in
-            var execution = ScanExecution(
-                output: outputOptions, controlSource: controlSource, controlRun: controlRun,
-                evidence: evidenceOptions, providers: providers, record: nil)
-            execution.strict = false
-            execution.defaultFailOn = .never
-            execution.evidenceByDefault = false
-            execution.historyPath = historyOptions.history
-            execution.noHistory = historyOptions.noHistory
-            execution.historyByDefault = false
+            var execution = base
             execution.environment = environment
             return try await execution.run([target], config: config)
         }
@@ -76,5 +65,18 @@ struct DemoCommand: AsyncParsableCommand {
                 origin: "the recorded sample account")
             return try await body(target, environment)
         }
+    }
+}
+
+extension ScanExecution {
+    /// A scan of the recorded account: results that could not be evaluated do not make exit
+    /// status 3, nothing fails unless `--fail-on` says so, and evidence and history are written
+    /// only when asked for.
+    init(demo options: ScanRunOptions, providers: String?) {
+        self.init(options, providers: providers, record: nil)
+        strict = false
+        defaultFailOn = .never
+        evidenceByDefault = false
+        historyByDefault = false
     }
 }

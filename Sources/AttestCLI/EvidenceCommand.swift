@@ -433,16 +433,13 @@ struct EvidenceExportCommand: AsyncParsableCommand {
         let key = try trust.trustedKey()
         let allow = trust.allowUnverified
         // The built-in catalogue names requirements and describes controls in the methodology.
-        let builtin = try? ControlSuite.builtinDirectory(providers: providers)
-        let environment = try Providers.registry.ruleEnvironment()
-        let controls = (try? builtin.map { try ControlLoader.load(directories: [$0], environment: environment) }) ?? nil
-        let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
+        let (controls, catalogue) = try BuiltinCatalogue.load(providers: providers)
         let (framework, providers) = (self.framework, self.providers)
         let contents = try await source.using {
             try await EvidenceSelection.check(framework: framework, requirement: nil, in: $0, providers: providers)
             return try await AuditPackage.export(
                 from: $0, framework: framework.lowercased(), from: from, to: to,
-                frameworks: catalogue ?? nil, controls: controls ?? [], trustedKey: key, allowUnverified: allow)
+                frameworks: catalogue, controls: controls, trustedKey: key, allowUnverified: allow)
         }
         do { try ReportFile.write(contents.data, to: out) } catch {
             throw ConfigurationError("cannot write \(out): \(error.localizedDescription)")
@@ -605,10 +602,7 @@ struct EvidenceReportCommand: AsyncParsableCommand {
         let key = try trust.trustedKey()
         let allow = trust.allowUnverified
         let id = framework.lowercased()
-        let builtin = try? ControlSuite.builtinDirectory(providers: providers)
-        let environment = try Providers.registry.ruleEnvironment()
-        let controls = (try? builtin.map { try ControlLoader.load(directories: [$0], environment: environment) }) ?? nil
-        let catalogue = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
+        let (_, catalogue) = try BuiltinCatalogue.load(providers: providers)
         let providers = self.providers
         let (manifests, verification, latest, location) = try await source.using { store in
             try await EvidenceSelection.check(framework: id, requirement: nil, in: store, providers: providers)
@@ -623,12 +617,25 @@ struct EvidenceReportCommand: AsyncParsableCommand {
         }
         TrustOptions.warnUnverified(verification)
         let report = AuditPeriodReport(
-            framework: (catalogue ?? nil)?.framework(id), frameworkID: id, from: from, to: to.map { $0.addingTimeInterval(-1) },
+            framework: catalogue?.framework(id), frameworkID: id, from: from, to: to.map { $0.addingTimeInterval(-1) },
             store: location, manifests: manifests, verification: verification,
             summaries: RequirementSummary.compute(manifests, framework: id), latest: latest)
         do { try ReportFile.write(Data(report.html().utf8), to: out) } catch {
             throw ConfigurationError("cannot write \(out): \(error.localizedDescription)")
         }
         print("Wrote \(out): \(id), \(manifests.count) signed scan(s), \(verification.records) record(s) verified")
+    }
+}
+
+/// The built-in controls and framework catalogues, for commands that describe evidence (the
+/// package's methodology, the audit report): what cannot be found or read is left out, since the
+/// evidence itself does not need them.
+enum BuiltinCatalogue {
+    static func load(providers: String?) throws -> (controls: [Control], frameworks: FrameworkSet?) {
+        let builtin = try? ControlSuite.builtinDirectory(providers: providers)
+        let environment = try Providers.registry.ruleEnvironment()
+        let controls = (try? builtin.map { try ControlLoader.load(directories: [$0], environment: environment) }) ?? nil
+        let frameworks = try? builtin.map { try FrameworkSet(directory: $0.appendingPathComponent("frameworks"), controls: controls ?? []) }
+        return (controls ?? [], frameworks ?? nil)
     }
 }

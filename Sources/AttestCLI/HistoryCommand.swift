@@ -18,6 +18,9 @@ struct HistoryScanOptions: ParsableArguments {
     func validate() throws {
         if noHistory && history != nil { throw ValidationError("--history and --no-history: give one") }
     }
+
+    /// Where history goes, or nil with `--no-history`.
+    func path(config: AttestConfig) -> String? { noHistory ? nil : HistorySetup.path(history, config: config) }
 }
 
 enum HistorySetup {

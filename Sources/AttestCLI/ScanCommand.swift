@@ -29,28 +29,29 @@ struct ScanTargetsCommand: AsyncParsableCommand {
     @Option(help: "Record every response, without credentials or signatures, into this directory.")
     var record: String?
 
-    @OptionGroup var outputOptions: OutputOptions
-    @OptionGroup var controlSource: ControlSourceOptions
-    @OptionGroup var controlRun: ControlRunOptions
-    @OptionGroup var evidenceOptions: EvidenceScanOptions
-    @OptionGroup var historyOptions: HistoryScanOptions
+    @OptionGroup var options: ScanRunOptions
 
     func run() async throws {
-        LogSetup.bootstrap(level: outputOptions.logLevel)
-        let config = try AttestCLIConfig.load(controlSource.config)
+        LogSetup.bootstrap(level: options.output.logLevel)
+        let config = try AttestCLIConfig.load(options.controlSource.config)
         guard !config.targets.isEmpty else {
             throw ConfigurationError(
                 "nothing to scan: \(config.file ?? "there is no attest.yaml, whose") targets: list is empty; add targets or use attest scan aws"
             )
         }
-        var execution = ScanExecution(
-            output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
-            providers: providers, record: record)
-        execution.historyPath = historyOptions.history
-        execution.noHistory = historyOptions.noHistory
-        let status = try await execution.run(config.targets, config: config)
+        let status = try await ScanExecution(options, providers: providers, record: record).run(config.targets, config: config)
         throw ExitCode(status)
     }
+}
+
+/// Everything a scan takes besides its target: output, controls, evidence and history
+/// (`scan`, `demo` and `watch` share them).
+struct ScanRunOptions: ParsableArguments {
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var controlSource: ControlSourceOptions
+    @OptionGroup var controlRun: ControlRunOptions
+    @OptionGroup var evidence: EvidenceScanOptions
+    @OptionGroup var history: HistoryScanOptions
 }
 
 /// Output and diagnostics options every scan shares.
@@ -232,21 +233,12 @@ struct ScanAWSCommand: AsyncParsableCommand {
     @Option(help: "Directory holding the provider specs (default: the providers/ folder shipped with attest).")
     var providers: String?
 
-    @OptionGroup var outputOptions: OutputOptions
-    @OptionGroup var controlSource: ControlSourceOptions
-    @OptionGroup var controlRun: ControlRunOptions
-    @OptionGroup var evidenceOptions: EvidenceScanOptions
-    @OptionGroup var historyOptions: HistoryScanOptions
+    @OptionGroup var options: ScanRunOptions
 
     func run() async throws {
-        LogSetup.bootstrap(level: outputOptions.logLevel)
-        let config = try AttestCLIConfig.load(controlSource.config)
-        var execution = ScanExecution(
-            output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
-            providers: providers, record: record)
-        execution.historyPath = historyOptions.history
-        execution.noHistory = historyOptions.noHistory
-        let status = try await execution.run([targetOptions.target], config: config)
+        LogSetup.bootstrap(level: options.output.logLevel)
+        let config = try AttestCLIConfig.load(options.controlSource.config)
+        let status = try await ScanExecution(options, providers: providers, record: record).run([targetOptions.target], config: config)
         throw ExitCode(status)
     }
 }
@@ -286,14 +278,13 @@ struct ScanExecution {
     var extraSinks: [any ScanSink] = []
     var environment = ProcessInfo.processInfo.environment
 
-    init(
-        output: OutputOptions, controlSource: ControlSourceOptions, controlRun: ControlRunOptions, evidence: EvidenceScanOptions,
-        providers: String?, record: String?
-    ) {
-        self.output = output
-        self.controlSource = controlSource
-        self.controlRun = controlRun
-        self.evidence = evidence
+    init(_ options: ScanRunOptions, providers: String?, record: String?) {
+        output = options.output
+        controlSource = options.controlSource
+        controlRun = options.controlRun
+        evidence = options.evidence
+        historyPath = options.history.history
+        noHistory = options.history.noHistory
         self.providers = providers
         self.record = record
     }

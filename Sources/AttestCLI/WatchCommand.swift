@@ -88,32 +88,23 @@ struct WatchAWSCommand: AsyncParsableCommand {
 
     @OptionGroup var target: AWSTargetOptions
     @OptionGroup var watch: WatchOptions
-    @OptionGroup var outputOptions: OutputOptions
-    @OptionGroup var controlSource: ControlSourceOptions
-    @OptionGroup var controlRun: ControlRunOptions
-    @OptionGroup var evidenceOptions: EvidenceScanOptions
-    @OptionGroup var historyOptions: HistoryScanOptions
+    @OptionGroup var options: ScanRunOptions
 
     @Option(help: "Directory holding the provider specs (default: the providers/ folder shipped with attest).")
     var providers: String?
 
     func validate() throws {
-        if historyOptions.noHistory && watch.webhook != nil {
+        if options.history.noHistory && watch.webhook != nil {
             throw ValidationError("--webhook needs the scan history to find drift: leave out --no-history")
         }
     }
 
     func run() async throws {
-        LogSetup.bootstrap(level: outputOptions.logLevel)
-        let config = try AttestCLIConfig.load(controlSource.config)
-        var execution = ScanExecution(
-            output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
-            providers: providers, record: nil)
-        execution.historyPath = historyOptions.history
-        execution.noHistory = historyOptions.noHistory
-        let historyPath = historyOptions.noHistory ? nil : HistorySetup.path(historyOptions.history, config: config)
+        LogSetup.bootstrap(level: options.output.logLevel)
+        let config = try AttestCLIConfig.load(options.controlSource.config)
         try await Watcher(
-            execution: execution, targets: [target.target], config: config, options: watch, historyPath: historyPath
+            execution: ScanExecution(options, providers: providers, record: nil), targets: [target.target], config: config,
+            options: watch, historyPath: options.history.path(config: config)
         ).run()
     }
 }
@@ -127,26 +118,16 @@ struct WatchDemoCommand: AsyncParsableCommand {
     @Option(help: "Directory holding the provider specs.")
     var providers: String?
     @OptionGroup var watch: WatchOptions
-    @OptionGroup var outputOptions: OutputOptions
-    @OptionGroup var controlSource: ControlSourceOptions
-    @OptionGroup var controlRun: ControlRunOptions
-    @OptionGroup var evidenceOptions: EvidenceScanOptions
-    @OptionGroup var historyOptions: HistoryScanOptions
+    @OptionGroup var options: ScanRunOptions
 
     func run() async throws {
-        LogSetup.bootstrap(level: outputOptions.logLevel)
-        let config = try AttestCLIConfig.load(controlSource.config)
-        var execution = ScanExecution(
-            output: outputOptions, controlSource: controlSource, controlRun: controlRun, evidence: evidenceOptions,
-            providers: providers, record: nil)
-        execution.strict = false
-        execution.defaultFailOn = .never
-        execution.evidenceByDefault = false
-        execution.historyPath = historyOptions.history
-        execution.noHistory = historyOptions.noHistory
-        let historyPath = historyOptions.noHistory ? nil : HistorySetup.path(historyOptions.history, config: config)
+        LogSetup.bootstrap(level: options.output.logLevel)
+        let config = try AttestCLIConfig.load(options.controlSource.config)
+        let historyPath = options.history.path(config: config)
         let watch = self.watch
-        let base = execution
+        var demo = ScanExecution(demo: options, providers: providers)
+        demo.historyByDefault = true  // a watch records its history, so drift can be found
+        let base = demo
         try await DemoCommand.withRecordedAccount(fixtures: fixtures, providers: providers) { target, environment in
             var execution = base
             execution.environment = environment

@@ -82,31 +82,9 @@ public struct JUnitReportFormat: ReportFormat {
     }
 }
 
-/// XML escaping, with the characters XML 1.0 cannot hold at all replaced (an API's resource
-/// name may hold any byte).
+/// XML escaping (`MarkupText`), with attribute values quoted.
 enum XML {
-    static func text(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
-            default:
-                let v = scalar.value
-                if v < 0x20 || (0xD800...0xDFFF).contains(v) || v == 0xFFFE || v == 0xFFFF {
-                    out += "\u{FFFD}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
+    static func text(_ s: String) -> String { MarkupText.escape(s) }
 
     /// A quoted attribute value; newlines kept as character references.
     static func attribute(_ s: String) -> String {

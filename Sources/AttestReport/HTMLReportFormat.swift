@@ -343,8 +343,15 @@ public struct HTMLReportFormat: ReportFormat {
         """
 }
 
-/// HTML text and attribute escaping, with characters HTML cannot show replaced.
+/// HTML text and attribute escaping (`MarkupText`).
 enum HTMLText {
+    static func escape(_ s: String) -> String { MarkupText.escape(s) }
+}
+
+/// Text for HTML and XML, text and attribute values alike: the five metacharacters escaped, and
+/// characters neither can hold (C0 controls but tab, newline and carriage return; DEL and the
+/// C1 controls; U+FFFE and U+FFFF) replaced with U+FFFD. An API's resource name may hold any of them.
+enum MarkupText {
     static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
@@ -355,9 +362,10 @@ enum HTMLText {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&#39;"
-            case "\n", "\t": out.unicodeScalars.append(scalar)
+            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
+                let v = scalar.value
+                if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0xFFFE || v == 0xFFFF {
                     out += "\u{FFFD}"
                 } else {
                     out.unicodeScalars.append(scalar)
