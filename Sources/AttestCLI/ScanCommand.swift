@@ -374,11 +374,8 @@ final class ReportSink: ScanSink {
     }
 
     /// Failures per recorded scan of the same scope (the last 30), then this scan's.
-    static func trend(_ outcome: ScanOutcome, history path: String) -> [ScanReport.TrendPoint]? {
-        guard FileManager.default.fileExists(atPath: path), let store = try? HistoryStore(path: path),
-            let scans = try? store.scans(limit: 200)
-        else { return nil }
-        let snapshot = HistorySink.snapshot(outcome)
+    static func trend(_ snapshot: HistorySnapshot, store: HistoryStore) -> [ScanReport.TrendPoint]? {
+        guard let scans = try? store.scans(limit: 200) else { return nil }
         let earlier = scans.filter { $0.scope == snapshot.scope && $0.id != snapshot.id }.prefix(29).reversed()
         guard !earlier.isEmpty else { return nil }
         return earlier.map { .init(scan: $0.id, startedAt: $0.startedAt, failures: $0.failures, results: $0.results) }
@@ -390,10 +387,8 @@ final class ReportSink: ScanSink {
     }
 
     /// What changed since the previous recorded scan of the same scope; nil without one.
-    static func drift(_ outcome: ScanOutcome, history path: String) -> ScanReport.Drift? {
-        guard FileManager.default.fileExists(atPath: path), let store = try? HistoryStore(path: path),
-            let d = try? store.drift(to: HistorySink.snapshot(outcome))
-        else { return nil }
+    static func drift(_ snapshot: HistorySnapshot, store: HistoryStore) -> ScanReport.Drift? {
+        guard let d = try? store.drift(to: snapshot) else { return nil }
         func changes(_ list: [ScanDiff.ResultChange]) -> [ScanReport.Drift.Change] {
             list.map { .init(control: $0.control, resource: $0.subject, severity: $0.severity, before: $0.before) }
         }
@@ -414,9 +409,13 @@ final class ReportSink: ScanSink {
     func scanDidFinish(_ outcome: ScanOutcome) async throws {
         var report = ScanReport(outcome, toolVersion: attestVersion)
         report.evidence = evidence?.seal.map(ScanReport.EvidenceSeal.init)
-        if let history, outcome.evaluation != nil {
-            report.drift = Self.drift(outcome, history: history)
-            report.trend = Self.trend(outcome, history: history)
+        if let history, outcome.evaluation != nil, FileManager.default.fileExists(atPath: history),
+            let store = try? HistoryStore(path: history)
+        {
+            // One snapshot (every resource serialised and hashed) for both.
+            let snapshot = HistorySink.snapshot(outcome)
+            report.drift = Self.drift(snapshot, store: store)
+            report.trend = Self.trend(snapshot, store: store)
         }
         var written: [String] = []
         for (format, path) in destinations {

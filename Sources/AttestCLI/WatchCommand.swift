@@ -331,18 +331,18 @@ final class WatchMetrics: Sendable {
             }
             publish("attest_results", results, help: "Control results of the last scan, by control, severity and status.")
             var frameworks = Tally()
-            let report = ScanReport(o, toolVersion: attestVersion)
-            for f in report.frameworks ?? [] {
+            // The verdicts alone: a whole report (every resource and observed value) is not needed here.
+            for f in ScanReport.frameworks(of: e) {
                 for r in f.requirements { frameworks.add([("framework", f.framework), ("status", r.status.rawValue)]) }
             }
             publish("attest_framework_requirements", frameworks, help: "Framework requirements of the last scan, by verdict.")
-            let x = report.controls?.exceptions
-            let active = e.exceptionUsage.exceptions.filter { !$0.isExpired(at: o.startedAt) }.count
+            let usage = e.exceptionUsage
+            let active = usage.exceptions.filter { !$0.isExpired(at: o.startedAt) }.count
             var exceptions = Tally()
             exceptions.add([("state", "active")], Double(active))
-            exceptions.add([("state", "expiring_soon")], Double(x?.expiringSoon.count ?? 0))
-            exceptions.add([("state", "expired")], Double(x?.expired.count ?? 0))
-            exceptions.add([("state", "stale")], Double(x?.stale.count ?? 0))
+            exceptions.add([("state", "expiring_soon")], Double(usage.expiringSoon.count))
+            exceptions.add([("state", "expired")], Double(usage.expired.count))
+            exceptions.add([("state", "stale")], Double(usage.stale.count))
             publish("attest_exceptions", exceptions, help: "Exceptions in force, expiring within the flag window, expired and stale.")
         }
         state.withLock { s in

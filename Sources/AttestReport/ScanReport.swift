@@ -493,9 +493,15 @@ extension ScanReport {
             entries.append(entry)
         }
         results = entries
+        frameworks = Self.frameworks(of: e)
+    }
+
+    /// Each framework's requirements with their verdicts, from the evaluation's results (the
+    /// report's `frameworks`; the watch service's metrics read the same).
+    public static func frameworks(of e: ControlEvaluation) -> [FrameworkSummary] {
         var countsByControl: [String: [ResultStatus: Int]] = [:]
         for r in e.results { countsByControl[r.controlID, default: [:]][r.status, default: 0] += 1 }
-        frameworks = e.plan.frameworks.frameworks.map { framework in
+        return e.plan.frameworks.frameworks.map { framework in
             FrameworkSummary(
                 framework: framework.id, name: framework.name, title: framework.title,
                 requirements: framework.requirements.map { requirement in
