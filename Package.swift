@@ -118,6 +118,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Terraform plans: the plan JSON, the mapping of Terraform resources to inventory nodes, the plan's graph.
+        .target(
+            name: "AttestTerraform",
+            dependencies: ["AttestCore", "AttestInventory", "AttestCollect", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
         // Scan history in SQLite: scans, resource versions stored once per change, results; the diff between two scans.
         .target(
             name: "AttestHistory",
@@ -156,7 +162,7 @@ let package = Package(
             name: "AttestCLI",
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay", "AttestCEL",
-                "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestAWSProvider", "AttestHistory",
+                "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestAWSProvider", "AttestHistory", "AttestTerraform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -181,7 +187,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Tests/Support",
-            exclude: ["moto", "evidence", "fakecloud", "ci"],
+            exclude: ["moto", "evidence", "fakecloud", "ci", "plan"],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),
@@ -214,7 +220,8 @@ let package = Package(
         .testTarget(
             name: "AttestCollectTests",
             dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "AttestControls",
-                           "AttestEvidence", "attest", "AttestAWSProvider", "AttestScan", "AttestReport", "AttestHTTP", "AttestHistory"],
+                           "AttestEvidence", "attest", "AttestAWSProvider", "AttestScan", "AttestReport", "AttestHTTP", "AttestHistory",
+                           "AttestTerraform", "AttestCEL"],
             swiftSettings: strict
         ),
     ]

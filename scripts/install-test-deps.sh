@@ -4,10 +4,20 @@
 # py-ocsf-models, a third-party OCSF implementation that validates every evidence record and
 # Detection Finding; jsonschema, which checks SARIF against the official schema;
 # junitparser, which reads the JUnit report as a CI server would; prometheus-client, whose
-# parser reads the watch service's /metrics; and Debian's chromium, the headless browser that
-# opens the HTML report.
+# parser reads the watch service's /metrics; Debian's chromium, the headless browser that
+# opens the HTML report; and Checkov, whose verdicts over the Terraform plan fixtures the plan
+# tests compare with attest's, in a virtual environment of its own (its pins would downgrade
+# boto3 and botocore here).
 # Does nothing when they are already present.
 set -euo pipefail
+checkov_venv="${HOME}/.cache/attest/checkov"
+if [ ! -x "$checkov_venv/bin/checkov" ] && [ ! -x /opt/attest-checkov/bin/checkov ] && [ -z "${ATTEST_CHECKOV:-}" ]; then
+  echo "installing checkov 3.3.30 into $checkov_venv for the plan tests" >&2
+  mkdir -p "$(dirname "$checkov_venv")"
+  python3 -m venv "$checkov_venv"
+  "$checkov_venv/bin/python" -m pip install --quiet 'checkov==3.3.30'
+  "$checkov_venv/bin/checkov" --version >/dev/null || { echo "checkov does not run after installing it" >&2; exit 1; }
+fi
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium (Debian's package) for the HTML report tests" >&2
   sudo=""

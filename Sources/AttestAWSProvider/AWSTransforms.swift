@@ -21,6 +21,21 @@ public enum AWSTransforms {
             if s.hasPrefix("alias/") { return .string("arn:\(partition):kms:\(region):\(account):\(s)") }
             return .string("arn:\(partition):kms:\(region):\(account):key/\(s)")
         },
+        Transform("s3-canned-acl-grants") { value, _ in
+            // A canned ACL (Terraform's acl = "public-read") as the grants S3 makes of it, beyond the owner's.
+            guard let acl = value.stringValue else { return value.isNull ? .null : .array([]) }
+            let group = "http://acs.amazonaws.com/groups/"
+            func grant(_ permission: String, _ uri: String) -> JSONValue {
+                ["permission": .string(permission), "grantee_type": "Group", "grantee_uri": .string(group + uri), "grantee_id": nil]
+            }
+            switch acl {
+            case "public-read": return [grant("READ", "global/AllUsers")]
+            case "public-read-write": return [grant("READ", "global/AllUsers"), grant("WRITE", "global/AllUsers")]
+            case "authenticated-read": return [grant("READ", "global/AuthenticatedUsers")]
+            case "log-delivery-write": return [grant("WRITE", "s3/LogDelivery"), grant("READ_ACP", "s3/LogDelivery")]
+            default: return .array([])  // private, bucket-owner-read, bucket-owner-full-control, aws-exec-read
+            }
+        },
         Transform("ec2-resource-arn") { value, context in
             // vpc-…, subnet-…, eni-… → the ARN of that resource type.
             guard let s = value.stringValue else { return .null }

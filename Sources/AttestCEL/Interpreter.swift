@@ -126,12 +126,15 @@ final class DynamicIdentNode: Node, @unchecked Sendable {
 @inline(__always) func selectField(_ v: CELValue, _ field: String) throws(CELError) -> CELValue {
     switch v {
     case .map(let m):
+        if let path = m.unknownKeys?[field] { throw CELError.unknown([path]) }
         if let r = m[string: field] { return r }
         throw CELError("no such key: \(field)")
     case .optional(let o):
         guard let inner = o else { return .optional(nil) }
         switch inner {
-        case .map(let m): return .optional(m[string: field])
+        case .map(let m):
+            if let path = m.unknownKeys?[field] { throw CELError.unknown([path]) }
+            return .optional(m[string: field])
         default: return .optional(try selectField(inner, field))
         }
     default:
@@ -168,7 +171,9 @@ final class OptionalSelectNode: Node, @unchecked Sendable {
             v = inner
         }
         switch v {
-        case .map(let m): return .optional(m[string: field])
+        case .map(let m):
+            if let path = m.unknownKeys?[field] { throw CELError.unknown([path]) }
+            return .optional(m[string: field])
         default: throw CELError("type '\(v.celType)' does not support field selection (field '\(field)')")
         }
     }
@@ -212,6 +217,7 @@ func indexValue(_ container: CELValue, _ index: CELValue) throws(CELError) -> CE
         guard i >= 0 && i < Int64(l.count) else { throw CELError("invalid_argument: index out of bounds: \(i) (size \(l.count))") }
         return l[Int(i)]
     case .map(let m):
+        if case .string(let key) = index, let path = m.unknownKeys?[key] { throw CELError.unknown([path]) }
         if let v = m[index] { return v }
         throw CELError("no such key: \(index)")
     case .optional(let o):
@@ -235,6 +241,7 @@ func optionalIndex(_ container: CELValue, _ index: CELValue) throws(CELError) ->
         guard let k = i, k >= 0, k < Int64(l.count) else { return .optional(nil) }
         return .optional(l[Int(k)])
     case .map(let m):
+        if case .string(let key) = index, let path = m.unknownKeys?[key] { throw CELError.unknown([path]) }
         return .optional(m[index])
     case .optional(let o):
         guard let inner = o else { return .optional(nil) }
@@ -308,7 +315,7 @@ final class LogicalNode: Node, @unchecked Sendable {
         let r: CELValue
         do { r = try rhs.eval(a) } catch {
             if error.isCostLimitExceeded { throw error }
-            throw leftError ?? error
+            throw leftError.map { CELError.combined($0, error) } ?? error
         }
         switch r {
         case .bool(let b) where b == decisive: return r
@@ -569,7 +576,7 @@ final class ComprehensionNode: Node, @unchecked Sendable {
                     if b == stopOn { return .bool(stopOn) }
                 } catch {
                     if error.isCostLimitExceeded { throw error }
-                    if firstError == nil { firstError = error }
+                    firstError = firstError.map { CELError.combined($0, error) } ?? error
                 }
             }
             if let firstError { throw firstError }
@@ -673,7 +680,7 @@ final class TwoVariableComprehensionNode: Node, @unchecked Sendable {
                     if b == stopOn { return .bool(stopOn) }
                 } catch {
                     if error.isCostLimitExceeded { throw error }
-                    if firstError == nil { firstError = error }
+                    firstError = firstError.map { CELError.combined($0, error) } ?? error
                 }
             }
             if let firstError { throw firstError }

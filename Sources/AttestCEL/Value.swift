@@ -101,6 +101,11 @@ public struct CELType: Sendable, Hashable, CustomStringConvertible {
 public struct CELMap: Sendable, Hashable {
     @usableFromInline var storage: [(key: CELValue, value: CELValue)]
     @usableFromInline var index: [CELMapKey: Int]?
+    /// String keys whose values are not known yet (a Terraform plan's values known only after
+    /// apply), each with the path reported for it. Reading one throws an unknown error
+    /// (``CELError/isUnknown``) that `&&`, `||`, `all` and `exists` absorb as they absorb errors,
+    /// so a rule decided by known values alone still decides. Not part of equality.
+    public var unknownKeys: [String: String]?
 
     /// A map with these entries, in this order. A later duplicate key replaces the earlier value.
     public init(_ entries: [(key: CELValue, value: CELValue)]) {
@@ -385,8 +390,29 @@ public struct CELError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Whether evaluation stopped because it spent its cost budget (see ``CELEvaluationOptions``).
     /// Such an error is never absorbed by `&&`, `||`, `all` or `exists`: the whole evaluation fails.
     public internal(set) var isCostLimitExceeded: Bool = false
+    /// The values the evaluation needed that are not known yet (``CELMap/unknownKeys``); empty
+    /// for every other error.
+    public internal(set) var unknownPaths: [String] = []
+    /// Whether evaluation stopped on values not known yet rather than on a fault.
+    public var isUnknown: Bool { !unknownPaths.isEmpty }
     /// An error with this message.
     public init(_ message: String) { self.message = message }
+
+    /// The error for reading a value that is not known yet.
+    public static func unknown(_ paths: [String]) -> CELError {
+        var e = CELError("depends on a value known only after apply: \(paths.joined(separator: ", "))")
+        e.unknownPaths = paths
+        return e
+    }
+
+    /// Of two errors from operands that did not decide, the one to report: unknown values win
+    /// over faults (the fault may vanish once the value is known), and two unknowns merge.
+    static func combined(_ a: CELError, _ b: CELError) -> CELError {
+        if a.isUnknown && b.isUnknown {
+            return .unknown(Array(Set(a.unknownPaths + b.unknownPaths)).sorted())
+        }
+        return a.isUnknown || !b.isUnknown ? a : b
+    }
     /// The message.
     public var description: String { message }
 

@@ -15,7 +15,8 @@ public struct AttestCommand: AsyncParsableCommand {
         abstract: "Cloud configuration scanner: inventory graph, controls and evidence.",
         version: attestVersion,
         subcommands: [
-            ScanCommand.self, ControlsCommand.self, FrameworksCommand.self, EvidenceCommand.self, PermissionsCommand.self, DemoCommand.self,
+            ScanCommand.self, PlanCommand.self, ControlsCommand.self, FrameworksCommand.self, EvidenceCommand.self, PermissionsCommand.self,
+            DemoCommand.self,
             HistoryCommand.self, DiffCommand.self, WatchCommand.self,
         ])
 

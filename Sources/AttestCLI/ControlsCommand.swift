@@ -21,10 +21,16 @@ struct ControlsCommand: AsyncParsableCommand {
         @Option(help: "Output format: table or json.") var format: OutputFormat = .table
         func validate() throws { try format.require([.table, .json]) }
         @Option(help: "Directory holding the provider specs.") var providers: String?
+        @Flag(help: "Only the controls attest plan runs over a Terraform plan (plan: true, checked against the Terraform mappings).")
+        var plan = false
 
         func run() async throws {
             let suite = try ControlSuite.load(source, providers: providers)
             var controls = suite.controls
+            if plan {
+                try PlanSetup.checkCoverage(controls, mappings: try PlanSetup.mappings(providers: providers))
+                controls = controls.filter(\.planCapable)
+            }
             if let framework {
                 guard suite.frameworks.framework(framework) != nil else {
                     throw ConfigurationError(
@@ -38,13 +44,17 @@ struct ControlsCommand: AsyncParsableCommand {
                     [
                         "id": .string(c.id), "title": .string(c.title), "severity": .string(c.severity.rawValue),
                         "resource_types": .array(c.resourceTypes.map(JSONValue.string)), "file": .string(c.file),
+                        "plan": .bool(c.planCapable),
                     ]
                 }
                 print(JSONValue.array(items).serialized(pretty: true))
             case .table, .csv:  // csv is refused by validate()
-                var rows: [[String]] = [["ID", "SEVERITY", "RESOURCE TYPES", "TITLE"]]
-                for c in controls { rows.append([c.id, c.severity.rawValue, c.resourceTypes.joined(separator: ","), c.title]) }
-                print(TableReportFormat.render(rows) + "\(controls.count) control(s)", terminator: "\n")
+                var rows: [[String]] = [["ID", "SEVERITY", "RESOURCE TYPES", "PLAN", "TITLE"]]
+                for c in controls {
+                    rows.append([c.id, c.severity.rawValue, c.resourceTypes.joined(separator: ","), c.planCapable ? "yes" : "-", c.title])
+                }
+                let what = plan ? "control(s) run at plan time (attest plan)" : "control(s)"
+                print(TableReportFormat.render(rows) + "\(controls.count) \(what)", terminator: "\n")
             }
         }
     }

@@ -417,6 +417,19 @@ final class ReportSink: ScanSink {
             report.drift = Self.drift(snapshot, store: store)
             report.trend = Self.trend(snapshot, store: store)
         }
+        do {
+            try Self.write(report, to: destinations, summaryOnStdout: summaryOnStdout)
+        } catch let error as ConfigurationError {
+            failed.withLock { $0 = error.description }
+            throw error
+        }
+    }
+
+    /// Renders the report in each format to its file or standard output; with files written,
+    /// standard output gets the summary (when `summaryOnStdout`).
+    static func write(
+        _ report: ScanReport, to destinations: [(format: any ReportFormat, path: String?)], summaryOnStdout: Bool
+    ) throws {
         var written: [String] = []
         for (format, path) in destinations {
             let data = try format.render(report)
@@ -428,9 +441,7 @@ final class ReportSink: ScanSink {
                 try ReportFile.write(data, to: path)
                 written.append(path)
             } catch {
-                let message = "cannot write \(path): \(error.localizedDescription)"
-                failed.withLock { $0 = message }
-                throw ConfigurationError(message)
+                throw ConfigurationError("cannot write \(path): \(error.localizedDescription)")
             }
         }
         if summaryOnStdout, !written.isEmpty {

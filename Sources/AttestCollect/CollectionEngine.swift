@@ -392,36 +392,7 @@ public struct CollectionEngine: Sendable {
         return out
     }
 
-    func evaluate(_ spec: AttributeSpec, context: JSONValue) -> JSONValue {
-        switch spec {
-        case .constant(let v): return v
-        case .template(let t): return t.render(context).map(JSONValue.string) ?? .null
-        case .path(let path, let transform, let fields, let defaultValue):
-            var value: JSONValue
-            if let fields {
-                let shape: (JSONValue) -> JSONValue = { element in
-                    var o: [String: JSONValue] = [:]
-                    var c = context.objectValue ?? [:]
-                    c["value"] = element
-                    for (name, f) in fields {
-                        // Field paths are relative to the element; templates see the whole context too.
-                        let v: JSONValue
-                        if case .path = f { v = self.evaluate(f, context: element) } else { v = self.evaluate(f, context: .object(c)) }
-                        o[name] = v
-                    }
-                    return .object(o)
-                }
-                value =
-                    path.isMulti
-                    ? .array(path.values(in: context).map(shape)) : path.value(in: context).isNull ? .null : shape(path.value(in: context))
-            } else {
-                value = path.value(in: context)
-            }
-            if let transform { value = transform.apply(value, context) }
-            if value.isNull, let defaultValue { value = defaultValue }
-            return value
-        }
-    }
+    func evaluate(_ spec: AttributeSpec, context: JSONValue) -> JSONValue { spec.value(in: context) }
 
     func collectionError(
         _ error: any Error, unit: Unit, operation: String, type: String, resourceId: String?,

@@ -49,7 +49,9 @@ public struct TransformRegistry: Sendable {
         Transform("string") { v, _ in v.stringValue.map(JSONValue.string) ?? (v.isNull ? .null : .string(v.serialized())) },
         Transform("lower") { v, _ in v.stringValue.map { .string($0.lowercased()) } ?? v },
         Transform("json") { v, _ in
-            guard let s = v.stringValue, !s.isEmpty else { return v.isNull ? .null : v }
+            // Empty text is no document (Terraform's policy = "" for a bucket without one).
+            if v.stringValue?.isEmpty == true { return .null }
+            guard let s = v.stringValue else { return v.isNull ? .null : v }
             return (try? JSONValue.parse(s)) ?? .null
         },
         Transform("url-json") { v, _ in
@@ -78,6 +80,10 @@ public struct TransformRegistry: Sendable {
             return .array(o.keys.sorted().map(JSONValue.string))
         },
         Transform("count") { v, _ in .int(Int64(v.asList.count)) },
+        // Terraform's booleans in the words the APIs use: versioning Enabled, monitoring enabled.
+        Transform("enabled-word") { v, _ in v.boolValue.map { .string($0 ? "Enabled" : "Disabled") } ?? (v.isNull ? .null : v) },
+        Transform("enabled-lower") { v, _ in v.boolValue.map { .string($0 ? "enabled" : "disabled") } ?? (v.isNull ? .null : v) },
+        Transform("positive") { v, _ in v.intValue.map { .bool($0 > 0) } ?? (v.isNull ? .null : .bool(false)) },
         Transform("list") { v, _ in .array(v.asList) },
         Transform("map") { v, _ in Transforms.keyValueMap(v, numbers: true) },
         Transform("base64") { v, _ in

@@ -27,6 +27,12 @@ extension CELValue {
         } else {
             attributes = resource.attributes.mapValues(CELValue.init(json:))
         }
+        var attributeMap = CELMap(attributes)
+        for path in resource.unknownAttributes ?? [] {
+            let components = path.split(separator: ".").map(String.init)
+            guard let first = components.first, only?.contains(first) ?? true else { continue }
+            Self.markUnknown(&attributeMap, components[...], path: "attributes." + path)
+        }
         self = .map(
             CELMap([
                 "id": .string(resource.id),
@@ -35,8 +41,24 @@ extension CELValue {
                 "region": .string(resource.region),
                 "name": .string(resource.name),
                 "tags": .map(CELMap(resource.tags.mapValues { CELValue.string($0) })),
-                "attributes": .map(CELMap(attributes)),
+                "attributes": .map(attributeMap),
             ]))
+    }
+
+    /// Marks the key at `components` unknown, descending through maps; where the path leaves
+    /// the maps (a list, or a value that is itself not known), the key reached is marked.
+    static func markUnknown(_ map: inout CELMap, _ components: ArraySlice<String>, path: String) {
+        guard let key = components.first else { return }
+        if components.count > 1, case .map(var inner)? = map[string: key] {
+            markUnknown(&inner, components.dropFirst(), path: path)
+            var entries = map.entries
+            if let i = entries.firstIndex(where: { $0.key == .string(key) }) { entries[i].value = .map(inner) }
+            let unknown = map.unknownKeys
+            map = CELMap(entries)
+            map.unknownKeys = unknown
+            return
+        }
+        map.unknownKeys = (map.unknownKeys ?? [:]).merging([key: path]) { old, _ in old }
     }
 
     /// The value as JSON, for reports and `attest controls eval`: timestamps as RFC 3339 text,

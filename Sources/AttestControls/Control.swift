@@ -17,6 +17,9 @@ public enum ResultStatus: String, Sendable, Codable, CaseIterable {
     case notApplicable = "not_applicable"
     /// A failure covered by an exception that has not expired (``ControlException``).
     case excepted
+    /// The rule read a value known only after apply (a Terraform plan's `after_unknown`): never
+    /// a pass or a fail, and not counted by `--fail-on`. The reason names the attributes.
+    case unknown
 }
 
 /// A declarative control, loaded from `controls/<provider>/<service>/<id>.yaml`.
@@ -52,6 +55,9 @@ public struct Control: Sendable, Identifiable {
     public var frameworks: [String: [String]]
     /// The line of each framework's entry, for error messages.
     public var frameworkLines: [String: Int] = [:]
+    /// `plan: true`: the rules read only what a Terraform plan holds, so `attest plan` runs the
+    /// control over a plan's resources as it runs over a scan's.
+    public var planCapable: Bool = false
     /// `enforcement: warn` (with `enforce_from`) in the file or the config; nil enforces.
     public var enforcement: Enforcement?
     public var tests: [ControlTest]

@@ -343,6 +343,7 @@ public struct ControlEngine: Sendable {
             case .success(.bool(true)): break
             case .success(.bool(false)): return (.notApplicable, nil)
             case .success(let other): return (.error, "applies_if gave \(other.kindName), not a bool")
+            case .failure(let error) where error.isUnknown: return (.unknown, unknownReason(error))
             case .failure(let error): return (.error, "applies_if: \(describe(error, rule))")
             }
         }
@@ -350,8 +351,14 @@ public struct ControlEngine: Sendable {
         case .success(.bool(true)): return (.pass, nil)
         case .success(.bool(false)): return (.fail, nil)
         case .success(let other): return (.error, "assert gave \(other.kindName), not a bool")
+        case .failure(let error) where error.isUnknown: return (.unknown, unknownReason(error))
         case .failure(let error): return (.error, describe(error, rule))
         }
+    }
+
+    /// Why a result is unknown: the values it needed that are known only after apply.
+    static func unknownReason(_ error: CELError) -> String {
+        "known only after apply: \(error.unknownPaths.joined(separator: ", "))"
     }
 
     /// A rule's error as a result's reason; a rule that ran out of its evaluation budget names

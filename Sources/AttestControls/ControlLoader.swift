@@ -10,10 +10,10 @@ public enum ControlLoader {
     static let topKeys = [
         "id", "title", "description", "rationale", "severity", "resource_types", "parameters",
         "applies_if", "assert", "observed", "remediation", "references", "equivalents", "reads",
-        "frameworks", "tests", "enforcement", "enforce_from",
+        "frameworks", "tests", "enforcement", "enforce_from", "plan",
     ]
     static let testKeys = ["name", "resource", "graph", "params", "now", "expect"]
-    static let testResourceKeys = ["id", "type", "account", "region", "name", "tags", "attributes"]
+    static let testResourceKeys = ["id", "type", "account", "region", "name", "tags", "attributes", "unknown"]
     public static let defaultTestAccount = "111122223333"
     public static let defaultTestNow = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01T00:00:00Z
 
@@ -108,6 +108,7 @@ public enum ControlLoader {
             appliesIf: appliesIf, assertion: assertion, observed: observed, remediation: remediation,
             references: references, equivalents: equivalents, frameworks: frameworks, frameworkLines: frameworkLines, tests: [],
             file: file, assertLine: assertNode.line)
+        control.planCapable = try map.optionalBool("plan") ?? false
         control.enforcement = try Enforcement.parse(mode: map.node("enforcement"), from: map.node("enforce_from"), parent: root)
         if let readsNode = map.node("reads") {
             control.reads = try readsNode.sequence().map { try $0.string() }
@@ -155,7 +156,7 @@ public enum ControlLoader {
         let name = try map.string("name")
         let expectText = try map.string("expect")
         guard let expect = ResultStatus(rawValue: expectText), expect != .excepted else {
-            throw map.node("expect")!.error("expect must be pass, fail, error or not_applicable, not \(expectText)")
+            throw map.node("expect")!.error("expect must be pass, fail, error, not_applicable or unknown, not \(expectText)")
         }
         guard let resourceNode = map.node("resource") else { throw node.error("missing required key resource") }
         let resource = try testResource(resourceNode, defaultType: control.resourceTypes[0], defaultID: "test-resource")
@@ -202,11 +203,14 @@ public enum ControlLoader {
         if let a = try map.optionalMap("attributes", allowed: nil) {
             for (k, v) in a.entries { attributes[k] = try v.json() }
         }
-        return Resource(
+        var resource = Resource(
             id: id, type: type, account: try map.optionalString("account") ?? defaultTestAccount,
             region: try map.optionalString("region") ?? "us-east-1",
             name: try map.optionalString("name") ?? String(id.split(separator: "/").last ?? Substring(id)),
             tags: tags, attributes: attributes)
+        // A plan's values known only after apply: attribute paths (`versioning`, `metadata_options.http_tokens`).
+        if let unknown = map.node("unknown") { resource.unknownAttributes = try unknown.sequence().map { try $0.string() } }
+        return resource
     }
 
     /// Compiles a rule, turning a CEL error's position inside the value into a file position.

@@ -5,7 +5,7 @@ public enum RequirementVerdict: String, Sendable, Codable, CaseIterable {
     case manual
     /// A result failed.
     case failing
-    /// Nothing failed, but something could not be read or evaluated.
+    /// Nothing failed, but something could not be read or evaluated (or, in a plan, is known only after apply).
     case incomplete
     /// Nothing failed or errored, and failures were covered by exceptions: accepted risk.
     case excepted
@@ -18,7 +18,7 @@ public enum RequirementVerdict: String, Sendable, Codable, CaseIterable {
     public static func of(_ counts: [ResultStatus: Int], manual: Bool = false) -> RequirementVerdict {
         if manual { return .manual }
         if (counts[.fail] ?? 0) > 0 { return .failing }
-        if (counts[.error] ?? 0) > 0 { return .incomplete }
+        if (counts[.error] ?? 0) > 0 || (counts[.unknown] ?? 0) > 0 { return .incomplete }
         if (counts[.excepted] ?? 0) > 0 { return .excepted }
         if (counts[.pass] ?? 0) > 0 { return .passing }
         return .noResources

@@ -55,6 +55,11 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         self.parts = parts
     }
 
+    /// The paths its placeholders read.
+    public var placeholderPaths: [ValuePath] {
+        parts.compactMap { if case .placeholder(let p) = $0 { p } else { nil } }
+    }
+
     public func render(_ context: JSONValue) -> String? {
         var out = ""
         for part in parts {

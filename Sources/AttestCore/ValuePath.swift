@@ -1,4 +1,5 @@
-/// A path into a ``JSONValue``: dot-separated keys, where a key followed by `[]` fans out over a list.
+/// A path into a ``JSONValue``: dot-separated keys, where a key followed by `[]` fans out over a list
+/// and a key followed by `[n]` takes the list's element n (a Terraform block: `versioning[0].enabled`).
 ///
 /// `Reservations[].Instances[].InstanceId` yields every instance id of every reservation.
 /// A path with no `[]` yields at most one value. Since XML has no arrays, `[]` also accepts a
@@ -7,6 +8,8 @@ public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
     public struct Segment: Sendable, Hashable {
         public var key: String
         public var fanOut: Bool
+        /// `key[n]`: element n of the list at key.
+        public var index: Int? = nil
     }
 
     public let segments: [Segment]
@@ -22,6 +25,11 @@ public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
             if part.hasSuffix("[]") {
                 return Segment(key: String(part.dropLast(2)), fanOut: true)
             }
+            if part.hasSuffix("]"), let open = part.lastIndex(of: "["),
+                let n = Int(part[part.index(after: open)..<part.index(before: part.endIndex)]), n >= 0
+            {
+                return Segment(key: String(part[..<open]), fanOut: false, index: n)
+            }
             return Segment(key: String(part), fanOut: false)
         }
     }
@@ -36,7 +44,11 @@ public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
             var next: [JSONValue] = []
             next.reserveCapacity(current.count)
             for value in current {
-                let child = segment.key.isEmpty ? value : value[segment.key]
+                var child = segment.key.isEmpty ? value : value[segment.key]
+                if let index = segment.index {
+                    let list = child.asList
+                    child = index < list.count ? list[index] : .null
+                }
                 if segment.fanOut {
                     next.append(contentsOf: child.asList)
                 } else if !child.isNull {

@@ -101,6 +101,7 @@ public enum EvidenceRecord {
             case .fail: ("Fail", 3)
             case .error: ("Error", 99)  // OCSF: with Other (99), the status text carries the source's value
             case .notApplicable: ("Not Applicable", 99)
+            case .unknown: ("Unknown", 0)  // OCSF compliance status 0: Unknown (plans only; they write no evidence)
             case .excepted: ("Fail", 3)  // the check failed; the finding is suppressed by an exception
             }
         let (severityText, severityID): (String, Int64) =

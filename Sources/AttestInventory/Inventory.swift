@@ -14,6 +14,11 @@ public struct Resource: Sendable, Hashable, Codable {
     public var tags: [String: String]
     /// Normalised attributes; the keys a resource type has are listed in the taxonomy.
     public var attributes: [String: JSONValue]
+    /// Attributes whose values are not known yet, as dotted paths from `attributes` through
+    /// maps (`versioning`, `metadata_options.http_tokens`): a Terraform plan's values known only
+    /// after apply. A rule that reads one is `unknown`, never a pass or a fail. Nil for what a
+    /// cloud returned.
+    public var unknownAttributes: [String]?
 
     public init(
         id: String, type: String, account: String, region: String, name: String,

@@ -29,12 +29,12 @@ public struct JUnitReportFormat: ReportFormat {
         let a = XML.attribute
         var out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         out +=
-            "<testsuites name=\"attest\" tests=\"\(results.count)\" failures=\"\(count(results, .fail))\" errors=\"\(count(results, .error))\" skipped=\"\(count(results, .excepted, .notApplicable))\" time=\"\(report.scan.stats.durationSeconds)\">\n"
+            "<testsuites name=\"attest\" tests=\"\(results.count)\" failures=\"\(count(results, .fail))\" errors=\"\(count(results, .error))\" skipped=\"\(count(results, .excepted, .notApplicable, .unknown))\" time=\"\(report.scan.stats.durationSeconds)\">\n"
         for id in order {
             let rs = byControl[id]!
             let control = catalog[id]
             out +=
-                "  <testsuite name=\(a(id)) tests=\"\(rs.count)\" failures=\"\(count(rs, .fail))\" errors=\"\(count(rs, .error))\" skipped=\"\(count(rs, .excepted, .notApplicable))\" timestamp=\(a(String(report.scan.startedAt.prefix(19)))) time=\"0\">\n"
+                "  <testsuite name=\(a(id)) tests=\"\(rs.count)\" failures=\"\(count(rs, .fail))\" errors=\"\(count(rs, .error))\" skipped=\"\(count(rs, .excepted, .notApplicable, .unknown))\" timestamp=\(a(String(report.scan.startedAt.prefix(19)))) time=\"0\">\n"
             out += "    <properties>\n"
             out += "      <property name=\"severity\" value=\(a(rs[0].severity.rawValue))/>\n"
             if let control { out += "      <property name=\"title\" value=\(a(control.title))/>\n" }
@@ -72,6 +72,8 @@ public struct JUnitReportFormat: ReportFormat {
                     out += "\n      <skipped message=\(a(why))/>\n    "
                 case .notApplicable:
                     out += "\n      <skipped message=\"not applicable\"/>\n    "
+                case .unknown:
+                    out += "\n      <skipped message=\(a(r.reason ?? "known only after apply"))/>\n    "
                 }
                 out += "</testcase>\n"
             }
@@ -285,7 +287,9 @@ public struct MarkdownReportFormat: ReportFormat {
 
     public func text(_ report: ScanReport) -> String {
         let scan = report.scan
-        var out = "## attest: \(Markdown.escape(scan.provider)) account \(Markdown.escape(scan.account))\n\n"
+        var out =
+            report.plan.map { "## attest plan: \(Markdown.escape($0.file))\n\n" }
+            ?? "## attest: \(Markdown.escape(scan.provider)) account \(Markdown.escape(scan.account))\n\n"
         guard let c = report.controls, let results = report.results else {
             return out + "Inventory only: \(scan.stats.resources) resources, \(scan.stats.errors) error(s).\n"
         }
@@ -296,6 +300,7 @@ public struct MarkdownReportFormat: ReportFormat {
             out += "**✅ no blocking failure**" + (failOn == "never" ? " (`--fail-on never`)" : " (at or above `\(failOn)`)")
         }
         if !scan.complete { out += " · ⚠️ incomplete: \(scan.stats.errors) error(s) reading the account" }
+        if let unknown = c.byStatus["unknown"], unknown > 0 { out += " · \(unknown) result(s) known only after apply" }
         out += "\n\n"
         let n = { (s: String) in c.byStatus[s] ?? 0 }
         out += "| pass | fail | excepted | error | not applicable | controls |\n|---:|---:|---:|---:|---:|---:|\n"

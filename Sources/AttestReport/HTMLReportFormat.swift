@@ -19,7 +19,7 @@ public struct HTMLReportFormat: ReportFormat {
         .critical: "#7f1d1d", .high: "#b91c1c", .medium: "#c2410c", .low: "#a16207", .info: "#475569",
     ]
     static let statusColours: [String: String] = [
-        "pass": "#15803d", "fail": "#b91c1c", "excepted": "#7c3aed", "error": "#c2410c", "not_applicable": "#64748b",
+        "pass": "#15803d", "fail": "#b91c1c", "excepted": "#7c3aed", "error": "#c2410c", "not_applicable": "#64748b", "unknown": "#a16207",
     ]
 
     public func html(_ r: ScanReport) -> String {
@@ -36,6 +36,7 @@ public struct HTMLReportFormat: ReportFormat {
             <body>
             <header>
             <h1>attest report</h1>
+            \(r.plan.map { "<p class=\"meta\">Terraform plan <b>\(e($0.file))</b>\($0.terraformVersion.map { " · terraform \(e($0))" } ?? ""): nothing is deployed yet; values known only after apply are <i>unknown</i>.</p>" } ?? "")
             <p class="meta">\(e(scan.provider)) account <b>\(e(scan.account))</b>\(scan.principal.map { " · \(e($0))" } ?? "")<br>
             scan <code>\(e(scan.id))</code> · \(e(scan.startedAt)) to \(e(scan.finishedAt)) · attest \(e(scan.toolVersion))<br>
             \(scan.regions.count) region(s) · \(scan.services.count) service(s) · \(scan.stats.resources) resources · \(scan.stats.calls) API calls · \(scan.stats.retries) retries</p>
@@ -86,7 +87,7 @@ public struct HTMLReportFormat: ReportFormat {
     }
 
     func summary(_ c: ScanReport.ControlsSummary, results: [ScanReport.Result], trend: [ScanReport.TrendPoint]? = nil) -> String {
-        let order = ["pass", "fail", "excepted", "error", "not_applicable"]
+        let order = ["pass", "fail", "excepted", "error", "not_applicable"] + ((c.byStatus["unknown"] ?? 0) > 0 ? ["unknown"] : [])
         var out = "<section id=\"summary\"><h2>Summary</h2>\n<div class=\"cards\">\n"
         for s in order {
             out +=

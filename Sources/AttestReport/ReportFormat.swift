@@ -100,13 +100,26 @@ public struct TableReportFormat: ReportFormat {
 
     func header(_ r: ScanReport) -> String {
         let scan = r.scan
+        if let plan = r.plan {
+            let actions = ["create", "update", "replace", "delete", "no-op", "read"].compactMap { a in plan.actions[a].map { "\($0) \(a)" }
+            }
+            var out = "attest plan \(plan.file)\(plan.terraformVersion.map { " · terraform \($0)" } ?? "")\n"
+            out += "\(scan.stats.resources) resource(s) judged · planned: \(actions.joined(separator: ", "))\n"
+            if !plan.unmapped.isEmpty {
+                out +=
+                    "not judged (no mapping): "
+                    + plan.unmapped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+            }
+            return out
+        }
         return "attest scan \(scan.provider) · account \(scan.account)\(scan.principal.map { " · \($0)" } ?? "")\n"
             + "scan \(scan.id) · \(scan.regions.count) region(s) · \(scan.services.count) service(s) · "
             + String(format: "%.1f s", scan.stats.durationSeconds) + " · \(scan.stats.calls) calls · \(scan.stats.retries) retries\n"
     }
 
     static func collectionLine(_ r: ScanReport) -> String {
-        r.errors.isEmpty ? "complete: every call succeeded" : "INCOMPLETE: \(r.errors.count) error(s) (what could not be read)"
+        if r.plan != nil { return "read: the plan (no cloud calls)" }
+        return r.errors.isEmpty ? "complete: every call succeeded" : "INCOMPLETE: \(r.errors.count) error(s) (what could not be read)"
     }
 
     static func controlsLine(_ c: ScanReport.ControlsSummary) -> String {
@@ -114,6 +127,7 @@ public struct TableReportFormat: ReportFormat {
             + "\(c.byStatus["pass"] ?? 0) pass · \(c.byStatus["fail"] ?? 0) fail · \(c.byStatus["error"] ?? 0) error · "
             + "\(c.byStatus["not_applicable"] ?? 0) not applicable"
             + ((c.byStatus["excepted"] ?? 0) > 0 ? " · \(c.byStatus["excepted"]!) excepted" : "")
+            + ((c.byStatus["unknown"] ?? 0) > 0 ? " · \(c.byStatus["unknown"]!) unknown until apply" : "")
             + (c.notEvaluated.isEmpty ? "" : " · \(c.notEvaluated.count) control(s) not evaluated")
     }
 

@@ -104,8 +104,10 @@ public struct SARIFReportFormat: ReportFormat {
                 "message": ["text": .string(message)],
                 "locations": [
                     [
+                        // A plan's result with --tf-dir points at its resource block, so the pull request's diff is annotated.
                         "physicalLocation": [
-                            "artifactLocation": ["uri": .string(Self.uri(r.subject))], "region": ["startLine": 1],
+                            "artifactLocation": ["uri": .string(r.location?.file ?? Self.uri(r.subject))],
+                            "region": ["startLine": .int(Int64(r.location?.line ?? 1))],
                         ],
                         "logicalLocations": [
                             ["fullyQualifiedName": .string(r.subject), "kind": "resource", "name": .string(r.resourceType)]

@@ -30,10 +30,57 @@ public struct ScanReport: Codable, Sendable {
     public var drift: Drift?
     /// With a scan history: failures per scan of the same scope, oldest first, this scan last.
     public var trend: [TrendPoint]?
+    /// For `attest plan`: the plan the results are about (nil for scans).
+    public var plan: PlanSummary?
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case scan, resources, edges, errors, controls, results, frameworks, catalog, evidence, drift, trend
+        case scan, plan, resources, edges, errors, controls, results, frameworks, catalog, evidence, drift, trend
+    }
+
+    /// What `attest plan` read: the plan file, its planned actions, and what it could not judge.
+    public struct PlanSummary: Codable, Sendable {
+        public var file: String
+        public var formatVersion: String
+        public var terraformVersion: String?
+        /// Planned resources by action: create, update, replace, delete, no-op, read.
+        public var actions: [String: Int]
+        /// Terraform resource types no mapping knows, with their counts: nothing judges them.
+        public var unmapped: [String: Int]
+        /// Split resources whose parent is not in the plan, and similar, one line each.
+        public var notes: [String]
+        /// Controls left out because their rules need data a plan does not hold.
+        public var controlsNotPlanCapable: Int
+
+        public init(
+            file: String, formatVersion: String, terraformVersion: String?, actions: [String: Int], unmapped: [String: Int],
+            notes: [String], controlsNotPlanCapable: Int
+        ) {
+            self.file = file
+            self.formatVersion = formatVersion
+            self.terraformVersion = terraformVersion
+            self.actions = actions
+            self.unmapped = unmapped
+            self.notes = notes
+            self.controlsNotPlanCapable = controlsNotPlanCapable
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case file, actions, unmapped, notes
+            case formatVersion = "format_version"
+            case terraformVersion = "terraform_version"
+            case controlsNotPlanCapable = "controls_not_plan_capable"
+        }
+    }
+
+    /// A file and line in the sources a result is about (a Terraform `resource` block).
+    public struct SourceLocation: Codable, Sendable, Hashable {
+        public var file: String
+        public var line: Int
+        public init(file: String, line: Int) {
+            self.file = file
+            self.line = line
+        }
     }
 
     public struct TrendPoint: Codable, Sendable {
@@ -324,10 +371,12 @@ public struct ScanReport: Codable, Sendable {
 
         /// For a failure: true when it counts for `--fail-on`.
         public var blocks: Bool?
+        /// For a plan's result, with `--tf-dir`: the resource block's file and line.
+        public var location: SourceLocation?
 
         enum CodingKeys: String, CodingKey {
             case control, title, resource, account, region, status, severity, observed, requirements, reason, parent, exception,
-                warning, blocks
+                warning, blocks, location
             case resourceType = "resource_type"
         }
 

@@ -82,6 +82,15 @@ public struct ScannedTarget: Sendable {
     public var principal: String?
     public var regions: [String]
     public var services: [String]
+
+    public init(provider: String, origin: String, accounts: [String], principal: String?, regions: [String], services: [String]) {
+        self.provider = provider
+        self.origin = origin
+        self.accounts = accounts
+        self.principal = principal
+        self.regions = regions
+        self.services = services
+    }
 }
 
 /// A scan's verdict, from which the command line takes its exit status.
@@ -113,6 +122,20 @@ public struct ScanOutcome: Sendable {
     public var sinkFailures: [String] = []
     /// The scan's time limit was reached: what had not been read then is among the errors.
     public var timedOut = false
+
+    public init(
+        id: String, startedAt: Date, finishedAt: Date, targets: [ScannedTarget], graph: InventoryGraph, errors: [CollectionError],
+        calls: Int, retries: Int
+    ) {
+        self.id = id
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.targets = targets
+        self.graph = graph
+        self.errors = errors
+        self.calls = calls
+        self.retries = retries
+    }
 
     /// Complete when nothing failed to be read.
     public var isComplete: Bool { errors.isEmpty }

@@ -187,6 +187,21 @@ struct InstallTests {
         #expect(FileManager.default.fileExists(atPath: TestPaths.repository.appendingPathComponent("docs/report-demo.png").path))
     }
 
+    /// The README's plan-time section, with the plans installed with attest.
+    @Test func theReadmePlanWalkthroughRunsAsWritten() async throws {
+        let (cwd, r) = try await runReadmeBlock("plan-walkthrough")
+        #expect(r.stdout.contains("exit 1: blocking failures at or above high"), "\(r.stdout)")
+        #expect(r.stdout.contains("control(s) run at plan time"), "\(r.stdout)")
+        let unknown = r.stdout.split(separator: "\n").compactMap { Int($0) }.first ?? 0
+        #expect(unknown >= 5, "\(r.stdout)")
+        let sarif = try Attest.json(cwd.appendingPathComponent("out/attest.sarif"))
+        let uris =
+            sarif["runs"].asList.first?["results"].asList.compactMap {
+                $0["locations"].asList.first?["physicalLocation"]["artifactLocation"]["uri"].stringValue
+            } ?? []
+        #expect(uris.contains { $0.hasSuffix("/modules/sg/main.tf") }, "\(uris)")
+    }
+
     @Test func withoutItsDataTheBinarySaysWhereItLooked() async throws {
         // A copy of the binary alone, in a prefix with no share/attest: it must not fall back on the checkout.
         let prefix = try TestPaths.temporaryDirectory("install-bare")

@@ -36,7 +36,7 @@ final class WatchProcess: Sendable {
 
     func get(_ path: String) async -> (Int, String)? {
         let out = try? await runProcessCapturing(
-            "/usr/bin/env", ["curl", "-s", "-m", "5", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"])
+            "/usr/bin/env", ["curl", "-s", "-m", "5", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"], slotted: false)
         guard let out, out.status == 0 else { return nil }
         let lines = out.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))

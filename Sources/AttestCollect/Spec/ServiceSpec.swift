@@ -147,7 +147,7 @@ public struct Condition: Sendable {
     public var exists: Bool?
     public var line: Int
 
-    func holds(in context: JSONValue) -> Bool {
+    public func holds(in context: JSONValue) -> Bool {
         let value = path.value(in: context)
         if let exists, exists == value.isNull { return false }
         if let equals, value.stringValue != equals.render(context) { return false }
@@ -163,6 +163,42 @@ public indirect enum AttributeSpec: Sendable {
     case path(ValuePath, transform: Transform?, fields: [(String, AttributeSpec)]?, defaultValue: JSONValue?)
     case template(Template)
     case constant(JSONValue)
+}
+
+extension AttributeSpec {
+    /// The attribute's value in `context` (an API item with its enrichments, or a Terraform
+    /// resource's planned values).
+    public func value(in context: JSONValue) -> JSONValue {
+        let spec = self
+        switch spec {
+        case .constant(let v): return v
+        case .template(let t): return t.render(context).map(JSONValue.string) ?? .null
+        case .path(let path, let transform, let fields, let defaultValue):
+            var value: JSONValue
+            if let fields {
+                let shape: (JSONValue) -> JSONValue = { element in
+                    var o: [String: JSONValue] = [:]
+                    var c = context.objectValue ?? [:]
+                    c["value"] = element
+                    for (name, f) in fields {
+                        // Field paths are relative to the element; templates see the whole context too.
+                        let v: JSONValue
+                        if case .path = f { v = f.value(in: element) } else { v = f.value(in: .object(c)) }
+                        o[name] = v
+                    }
+                    return .object(o)
+                }
+                value =
+                    path.isMulti
+                    ? .array(path.values(in: context).map(shape)) : path.value(in: context).isNull ? .null : shape(path.value(in: context))
+            } else {
+                value = path.value(in: context)
+            }
+            if let transform { value = transform.apply(value, context) }
+            if value.isNull, let defaultValue { value = defaultValue }
+            return value
+        }
+    }
 }
 
 /// An edge from the resource to whatever ``to`` names, once per ``each`` element if given.

@@ -324,7 +324,7 @@ public enum SpecLoader {
             tags: try m.node("tags").map { try attribute($0, transforms) }, attributes: attributes, edges: edges)
     }
 
-    static func condition(_ node: YAMLNode) throws -> Condition {
+    package static func condition(_ node: YAMLNode) throws -> Condition {
         let m = try node.map(["path", "equals", "not_equals", "exists"])
         return Condition(
             path: ValuePath(try m.string("path")), equals: try m.optionalTemplate("equals"),
@@ -332,7 +332,7 @@ public enum SpecLoader {
     }
 
     /// `path.to.value` | `"{template}"` | `{path, transform, fields, default}` | `{value: constant}`
-    static func attribute(_ node: YAMLNode, _ transforms: TransformRegistry) throws -> AttributeSpec {
+    package static func attribute(_ node: YAMLNode, _ transforms: TransformRegistry) throws -> AttributeSpec {
         if case .scalar = node.node {
             let s = try node.string()
             if s.contains("{") { return .template(try node.template()) }

@@ -44,6 +44,7 @@ def sarif(path, schema_path):
         "rule_index_ok": all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results if "ruleIndex" in r),
         "fingerprints_unique": len(set(fingerprints)) == len(fingerprints),
         "uris": [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results],
+        "lines": [r["locations"][0]["physicalLocation"].get("region", {}).get("startLine") for r in results],
         "notifications": len(run["invocations"][0].get("toolExecutionNotifications", [])),
         "execution_successful": run["invocations"][0]["executionSuccessful"],
         "category": run.get("automationDetails", {}).get("id"),
