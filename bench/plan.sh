@@ -2,7 +2,8 @@
 # Plan-time benchmark: a plan of N copies (default 200) of the non-compliant fixture plan
 # (fixtures/terraform/aws/noncompliant, 57 resources each), each copy a module instance of its
 # own, so references resolve through module calls as in a large monorepo's plan. Prints the
-# plan's size, attest plan's wall time and peak memory (release build).
+# plan's size, attest plan's wall time and peak memory (release build), and Checkov's over the
+# same plan when it is installed (scripts/install-test-deps.sh, or ATTEST_CHECKOV).
 # Run by hand: bench/plan.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +35,10 @@ PY
 /usr/bin/time -v "$BIN" plan "$WORK/plan.json" --fail-on never --format json --output "$WORK/report.json" --quiet 2>"$WORK/time.txt"
 grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$WORK/time.txt" | sed 's/^\s*/attest plan: /'
 python3 -c "import json,sys,collections; r=json.load(open(sys.argv[1])); print('results:', len(r['results']), dict(collections.Counter(x['status'] for x in r['results'])))" "$WORK/report.json"
+CHECKOV="${ATTEST_CHECKOV:-}"
+for c in "$HOME/.cache/attest/checkov/bin/checkov" /opt/attest-checkov/bin/checkov; do [ -z "$CHECKOV" ] && [ -x "$c" ] && CHECKOV="$c"; done
+if [ -n "$CHECKOV" ]; then
+  /usr/bin/time -v "$CHECKOV" -f "$WORK/plan.json" --framework terraform_plan -o json --compact --skip-download --soft-fail \
+    >"$WORK/checkov.json" 2>"$WORK/checkov-time.txt" || true
+  grep -E "Maximum resident set size|Elapsed \(wall clock\)" "$WORK/checkov-time.txt" | sed 's/^\s*/checkov: /'
+fi

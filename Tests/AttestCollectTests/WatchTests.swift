@@ -32,6 +32,11 @@ final class WatchProcess: Sendable {
         process = p
     }
 
+    /// A test that fails midway still stops what it started.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
 
     func get(_ path: String) async -> (Int, String)? {
