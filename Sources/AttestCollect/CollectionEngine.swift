@@ -211,36 +211,29 @@ public struct CollectionEngine: Sendable {
         ctx["parent"] = parent
         if let filter = spec.filter, !filter.holds(in: .object(ctx)) { return result }
         let earlyId = spec.id.render(.object(ctx))
-        for enrichment in spec.enrich {
+        // Enrichments that read no other's answer run at once; one that reads another's (its
+        // region, parameters, condition) waits for it. Answers are stored in spec order.
+        for wave in spec.enrichmentWaves {
             let context = JSONValue.object(ctx)
-            if let when = enrichment.when, !when.holds(in: context) { continue }
-            let region = enrichment.region?.render(context) ?? unit.callRegion
-            do {
-                var value: JSONValue
-                if let each = enrichment.each {
-                    var list: [JSONValue] = []
-                    for element in each.values(in: context) {
-                        var c = ctx
-                        c["each"] = element
-                        if let v = try await enrichmentCall(enrichment, unit: unit, region: region, context: .object(c)) {
-                            list.append(v)
-                        }
-                    }
-                    value = .array(list)
-                } else {
-                    value = try await enrichmentCall(enrichment, unit: unit, region: region, context: context) ?? .null
+            let outcomes = await withTaskGroup(of: (Int, EnrichmentOutcome).self) { group in
+                for index in wave {
+                    group.addTask { (index, await self.enrich(spec.enrich[index], context: context, unit: unit)) }
                 }
-                if let select = enrichment.select, !value.isNull {
-                    var c = ctx
-                    c["value"] = value
-                    value = evaluate(select, context: .object(c))
+                var out: [Int: EnrichmentOutcome] = [:]
+                for await (index, outcome) in group { out[index] = outcome }
+                return out
+            }
+            for index in wave {
+                let enrichment = spec.enrich[index]
+                switch outcomes[index] {
+                case .value(let value)?: ctx[enrichment.name] = value
+                case .failed(let error, let region)?:
+                    result.errors.append(
+                        collectionError(
+                            error, unit: unit, operation: enrichment.call.operation, type: spec.type,
+                            resourceId: earlyId, region: unit.scope.isGlobal && region == unit.callRegion ? nil : region))
+                case .skipped?, nil: break
                 }
-                ctx[enrichment.name] = value
-            } catch {
-                result.errors.append(
-                    collectionError(
-                        error, unit: unit, operation: enrichment.call.operation, type: spec.type,
-                        resourceId: earlyId, region: unit.scope.isGlobal && region == unit.callRegion ? nil : region))
             }
         }
         var context = JSONValue.object(ctx)
@@ -284,6 +277,40 @@ public struct CollectionEngine: Sendable {
         result.context = .object(ctx)
         result.resource = resource
         return result
+    }
+
+    enum EnrichmentOutcome: Sendable {
+        case skipped
+        case value(JSONValue)
+        case failed(any Error, region: String)
+    }
+
+    /// One enrichment of one item: its condition, its call (once per element with `each`) and its selection.
+    func enrich(_ enrichment: EnrichmentSpec, context: JSONValue, unit: Unit) async -> EnrichmentOutcome {
+        if let when = enrichment.when, !when.holds(in: context) { return .skipped }
+        let region = enrichment.region?.render(context) ?? unit.callRegion
+        do {
+            var value: JSONValue
+            if let each = enrichment.each {
+                var list: [JSONValue] = []
+                for element in each.values(in: context) {
+                    var c = context.objectValue ?? [:]
+                    c["each"] = element
+                    if let v = try await enrichmentCall(enrichment, unit: unit, region: region, context: .object(c)) { list.append(v) }
+                }
+                value = .array(list)
+            } else {
+                value = try await enrichmentCall(enrichment, unit: unit, region: region, context: context) ?? .null
+            }
+            if let select = enrichment.select, !value.isNull {
+                var c = context.objectValue ?? [:]
+                c["value"] = value
+                value = evaluate(select, context: .object(c))
+            }
+            return .value(value)
+        } catch {
+            return .failed(error, region: region)
+        }
     }
 
     func enrichmentCall(_ e: EnrichmentSpec, unit: Unit, region: String, context: JSONValue) async throws -> JSONValue? {

@@ -49,6 +49,8 @@ struct Builder {
     var notes: [String] = []
     var actionCounts: [String: Int] = [:]
     var unmapped: [String: Int] = [:]
+    /// Node name → node ids (in id order): what a literal name in an argument finds.
+    var byName: [String: [String]] = [:]
     /// Managed resource addresses in the plan (deletes too: a reference may name one).
     let addresses: Set<String>
     /// The ARNs and ids of existing resources (known in their planned values) → their addresses,
@@ -88,6 +90,7 @@ struct Builder {
             guard let nodeType = m.nodeType else { continue }
             makeNode(change, m, nodeType: nodeType)
         }
+        for id in nodes.keys.sorted() { byName[nodes[id]!.name, default: []].append(id) }
         for change in live {
             guard let m = byType[change.type], let into = m.into else { continue }
             mergeIntoParent(change, m, into: into)
@@ -96,11 +99,11 @@ struct Builder {
             guard let m = byType[change.type], m.nodeType != nil, nodes[change.address] != nil else { continue }
             for e in m.edges { addEdges(e, from: change.address, change: change) }
         }
+        var arriving: [String: [String: Int]] = [:]
+        for e in Set(edges) { arriving[e.to, default: [:]][e.kind, default: 0] += 1 }
         for (type, m) in byType where !m.counts.isEmpty {
             for id in nodes.keys where sources[id]?.terraformType == type {
-                for (name, kind) in m.counts {
-                    nodes[id]!.attributes[name] = .int(Int64(edges.filter { $0.to == id && $0.kind == kind }.count))
-                }
+                for (name, kind) in m.counts { nodes[id]!.attributes[name] = .int(Int64(arriving[id]?[kind] ?? 0)) }
             }
         }
     }
@@ -377,7 +380,8 @@ struct Builder {
         }
         guard let value = into.by.value(in: change.after).stringValue else { return nil }
         if let address = addressByIdentifier[value], sources[address]?.terraformType == into.terraformType { return address }
-        return nodes.values.first { sources[$0.id]?.terraformType == into.terraformType && ($0.name == value || $0.id == value) }?.id
+        if nodes[value] != nil, sources[value]?.terraformType == into.terraformType { return value }
+        return byName[value]?.first { sources[$0]?.terraformType == into.terraformType }
     }
 
     // MARK: Edges
@@ -391,7 +395,7 @@ struct Builder {
             // A literal name of a resource in the plan (bucket = "logs") is that resource.
             targets = targets.map { literal in
                 if let address = addressByIdentifier[literal], nodes[address] != nil { return address }
-                return nodes.values.first { $0.name == literal && $0.id != id }?.id ?? literal
+                return byName[literal]?.first { $0 != id } ?? literal
             }
         }
         for target in Set(targets) where target != id { edges.append(Edge(from: id, to: target, kind: e.kind)) }

@@ -280,3 +280,89 @@ struct CollectionGapTests {
 }
 
 final class Box: Sendable { let value = Mutex<[String: JSONValue]>([:]) }
+
+/// Counts the calls in flight; a call of `rendezvous` waits (up to a few seconds) until another
+/// call is in flight with it, so overlap is observed, not timed.
+final class InFlightCaller: ServiceCaller, Sendable {
+    struct State {
+        var inFlight = 0
+        var most = 0
+        var order: [String] = []
+    }
+    let state = Mutex(State())
+    let rendezvous: Set<String>
+    let answers: @Sendable (String) throws -> JSONValue
+
+    init(rendezvous: Set<String>, answers: @escaping @Sendable (String) throws -> JSONValue) {
+        self.rendezvous = rendezvous
+        self.answers = answers
+    }
+
+    func call(
+        service: ServiceSpec, operation: OperationSpec, scope: CollectionScope, parameters: [String: JSONValue], context: JSONValue
+    ) async throws -> JSONValue {
+        state.withLock {
+            $0.inFlight += 1
+            $0.most = max($0.most, $0.inFlight)
+            $0.order.append(operation.name)
+        }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        if rendezvous.contains(operation.name) {
+            for _ in 0..<300 where state.withLock({ $0.inFlight }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        return try answers(operation.name)
+    }
+
+    func describe(_ error: any Error) -> (code: String, message: String) {
+        if let e = error as? TableError { return (e.code, e.code) }
+        return ("Error", "\(error)")
+    }
+
+    func action(service: ServiceSpec, operation: OperationSpec) -> String { "s3:\(operation.name)" }
+}
+
+@Suite("Enrichments in waves")
+struct EnrichmentWaveTests {
+    @Test func theBucketsEnrichmentsWaitOnlyForWhatTheyRead() throws {
+        let spec = try SpecLoader.loadService(
+            try String(contentsOf: TestPaths.repository.appendingPathComponent("providers/aws/s3.yaml"), encoding: .utf8), file: "s3.yaml",
+            provider: "aws", transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
+        let bucket = try #require(spec.resources.first { $0.type == "aws.s3.bucket" })
+        let names = bucket.enrichmentWaves.map { $0.map { bucket.enrich[$0].name } }
+        // The region first (every other call is made there), then all at once, then the
+        // policy status, which is asked only when there is a policy.
+        #expect(names.first == ["bucket_region"])
+        #expect(names.count == 3)
+        #expect(names[1].contains("policy") && names[1].contains("versioning") && names[1].count == 8)
+        #expect(names[2] == ["policy_status"])
+    }
+
+    @Test func independentCallsOverlapAndAPolicyStatusIsAskedOnlyForAPolicy() async throws {
+        let spec = try SpecLoader.loadService(
+            try String(contentsOf: TestPaths.repository.appendingPathComponent("providers/aws/s3.yaml"), encoding: .utf8), file: "s3.yaml",
+            provider: "aws", transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
+        let caller = InFlightCaller(rendezvous: ["GetBucketVersioning", "GetBucketAcl"]) { op in
+            switch op {
+            case "ListBuckets": return ["Buckets": ["Bucket": ["Name": "quiet", "CreationDate": "2026-01-01T00:00:00Z"]]]
+            case "GetBucketLocation": return "eu-west-1"
+            case "GetBucketVersioning": return ["Status": "Enabled"]
+            case "GetBucketPolicy": throw TableError(code: "NoSuchBucketPolicy")
+            case "GetBucketPolicyStatus": return ["IsPublic": "true"]
+            default: return [:]
+            }
+        }
+        let target = CollectionTarget(
+            accounts: [AccountTarget(id: "111122223333", homeRegion: "us-east-1", values: ["partition": "aws"])],
+            scopes: ["global": [CollectionScope(account: "111122223333", region: "global")]])
+        let result = await CollectionEngine(caller: caller).collect(services: [spec], target: target)
+        let bucket = try #require(result.graph["arn:aws:s3:::quiet"])
+        #expect(bucket.region == "eu-west-1")
+        #expect(bucket.attributes["versioning"] == "Enabled")
+        #expect(bucket.attributes["policy"] == .null && bucket.attributes["policy_is_public"] == .null)
+        let state = caller.state.withLock { $0 }
+        #expect(state.most >= 2, "enrichments of one bucket ran one at a time")
+        #expect(!state.order.contains("GetBucketPolicyStatus"))
+        // The location is asked before anything that is sent to the bucket's region.
+        #expect(state.order.firstIndex(of: "GetBucketLocation")! < state.order.firstIndex(of: "GetBucketVersioning")!)
+    }
+}

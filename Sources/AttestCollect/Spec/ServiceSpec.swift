@@ -104,6 +104,41 @@ public struct ResourceSpec: Sendable {
     public var edges: [EdgeSpec]
 }
 
+extension ResourceSpec {
+    /// The enrichments in waves: each wave's enrichments read only answers of earlier waves
+    /// (through their region, parameters, condition, `each` or selection), so a wave's calls can
+    /// be made at once. In spec order within a wave.
+    public var enrichmentWaves: [[Int]] {
+        var waveOf: [String: Int] = [:]
+        var waves: [[Int]] = []
+        for (index, e) in enrich.enumerated() {
+            let reads = e.readNames
+            let wave = (reads.compactMap { waveOf[$0] }.max() ?? -1) + 1
+            if wave == waves.count { waves.append([]) }
+            waves[wave].append(index)
+            // A later enrichment reading this name waits for the last one that sets it.
+            waveOf[e.name] = max(waveOf[e.name] ?? -1, wave)
+        }
+        return waves
+    }
+}
+
+extension EnrichmentSpec {
+    /// The first keys of every path it reads from the context: the names of the answers it needs.
+    var readNames: Set<String> {
+        var paths: [ValuePath] = []
+        if let region { paths += region.placeholderPaths }
+        for value in call.parameters.values { if case .template(let t) = value { paths += t.placeholderPaths } }
+        if let when {
+            paths.append(when.path)
+            paths += (when.equals?.placeholderPaths ?? []) + (when.notEquals?.placeholderPaths ?? [])
+        }
+        if let each { paths.append(each) }
+        if case .path(let p, _, _, _)? = select { paths.append(p) } else if case .template(let t)? = select { paths += t.placeholderPaths }
+        return Set(paths.compactMap { $0.segments.first?.key })
+    }
+}
+
 /// A call made by a list or an enrichment.
 public struct CallSpec: Sendable {
     public var operation: String
