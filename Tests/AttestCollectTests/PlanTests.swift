@@ -211,7 +211,10 @@ struct PlanTests {
         #expect(roles.allSatisfy { $0.attributes["trust_policy"]?["Statement"].asList.isEmpty == false })
         // aws_iam_user_policy becomes the user's inline policy.
         #expect(g.graph.resources(ofType: "aws.iam.user").first?.attributes["inline_policies"]?.asList.count == 1)
-        #expect(g.unmapped["aws_iam_group"] == 1)
+        // aws_iam_group_policy becomes the group's.
+        let group = try #require(g.graph.resources(ofType: "aws.iam.group").first)
+        #expect(group.attributes["inline_policies"]?.asList.first?["document"]["Statement"].asList.isEmpty == false)
+        #expect(g.unmapped.isEmpty, "\(g.unmapped)")
     }
 
     @Test func sensitiveValuesAreNeverPrinted() async throws {
