@@ -285,15 +285,9 @@ struct Builder {
             return unknown ? (.null, [attribute]) : (spec.value(in: change.after), [])
         }
         if Self.isUnknown(path, change.afterUnknown, subtree: false) || (fields == nil && Self.isUnknown(path, change.afterUnknown)) {
-            // The value itself will be computed.
+            // The value itself will be computed. (Reference arguments were already replaced by
+            // the addresses they reference: ``resolvingReferences(_:)``.)
             let configured = expressions(at: path, change: change)
-            if mapping.reference, !configured.isEmpty {
-                let targets = configured.flatMap { references($0, change: change) }
-                if !targets.isEmpty {
-                    let isList = path.isMulti || Self.configuredList(configured)
-                    return (isList ? .array(targets.map(JSONValue.string)) : .string(targets[0]), [])
-                }
-            }
             if configured.isEmpty, change.isCreate, let created = mapping.created { return (created, []) }
             return (.null, [attribute])
         }
@@ -432,10 +426,6 @@ struct Builder {
     }
 
     static func isExpression(_ value: JSONValue) -> Bool { value["references"] != .null || value["constant_value"] != .null }
-
-    static func configuredList(_ expressions: [JSONValue]) -> Bool {
-        expressions.contains { if case .array = $0["constant_value"] { true } else { false } } || expressions.count > 1
-    }
 
     /// The addresses of the managed resources an expression references, following module
     /// inputs (`var.x`) to their callers and outputs (`module.m.o`) into their modules.

@@ -282,12 +282,12 @@ def plan_relations(path: str) -> dict[str, set[str]]:
     closed: dict[str, set[str]] = {}
     for start in list(related):
         seen: set[str] = set()
-        todo = [start]
-        while todo:
-            for nxt in related.get(todo.pop(), ()):
+        pending = [start]
+        while pending:
+            for nxt in related.get(pending.pop(), ()):
                 if nxt not in seen and nxt != start:
                     seen.add(nxt)
-                    todo.append(nxt)
+                    pending.append(nxt)
         closed[start] = seen
     return closed
 
