@@ -145,6 +145,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Azure adapter: clouds and endpoints, Entra ID token flows (secret, certificate assertion,
+        // workload identity, managed identity), the ARM client.
+        .target(
+            name: "AttestAzure",
+            dependencies: [
+                "AttestCore", "AttestHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Azure behind the pipeline: the CloudProvider, its caller, subscription discovery, transforms, rule functions.
+        .target(
+            name: "AttestAzureProvider",
+            dependencies: [
+                "AttestCore", "AttestHTTP", "AttestAzure", "AttestCEL", "AttestCollect", "AttestControls", "AttestEvidence",
+                "AttestInventory", "AttestScan",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Recorded responses: the fixture format and a loopback server that replays them.
         .target(
             name: "AttestReplay",
@@ -163,6 +185,7 @@ let package = Package(
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay", "AttestCEL",
                 "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestAWSProvider", "AttestHistory", "AttestTerraform",
+                "AttestAzure", "AttestAzureProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -187,7 +210,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Tests/Support",
-            exclude: ["moto", "evidence", "fakecloud", "ci", "plan"],
+            exclude: ["moto", "evidence", "fakecloud", "ci", "plan", "azure"],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestCoreTests", dependencies: ["AttestCore"], swiftSettings: strict),
@@ -199,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "AttestScanTests",
             dependencies: ["AttestScan", "AttestCollect", "AttestControls", "AttestCore", "AttestEvidence", "AttestInventory",
-                           "AttestTestSupport", "AttestReport", "AttestAWSProvider"],
+                           "AttestTestSupport", "AttestReport", "AttestAWSProvider", "AttestAzureProvider"],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestSigV4Tests", dependencies: ["AttestSigV4"], swiftSettings: strict),
@@ -208,7 +231,7 @@ let package = Package(
         .testTarget(
             name: "AttestControlsTests",
             dependencies: ["AttestControls", "AttestCEL", "AttestInventory", "AttestCollect", "AttestTestSupport", "AttestCLI", "attest",
-                           "AttestAWSProvider", "AttestScan"],
+                           "AttestAWSProvider", "AttestAzureProvider", "AttestScan"],
             exclude: ["mappings.tsv"],
             swiftSettings: strict
         ),
@@ -218,10 +241,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "AttestAzureTests",
+            dependencies: ["AttestAzure", "AttestAzureProvider", "AttestHTTP", "AttestCore", "AttestTestSupport", "AttestScan", "AttestCollect",
+                           "AttestControls", "AttestInventory", "AttestEvidence", "AttestReport", "AttestCLI", "attest", "AttestCEL"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "AttestCollectTests",
             dependencies: ["AttestCollect", "AttestInventory", "AttestAWS", "AttestTestSupport", "AttestReplay", "AttestCLI", "AttestControls",
                            "AttestEvidence", "attest", "AttestAWSProvider", "AttestScan", "AttestReport", "AttestHTTP", "AttestHistory",
-                           "AttestTerraform", "AttestCEL"],
+                           "AttestTerraform", "AttestCEL", "AttestAzureProvider"],
             swiftSettings: strict
         ),
     ]

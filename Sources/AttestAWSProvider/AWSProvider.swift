@@ -122,6 +122,8 @@ public struct AWSConnection: ProviderConnection {
             // The first call of the scan: nothing listens at the endpoint, so say only that.
             throw ScanSetupError(error.description)
         } catch {
+            // A scan stopped while it asks who it is (a watch told to stop) is abandoned, not misconfigured.
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
             let (code, message) = caller.describe(error)
             throw ScanSetupError("cannot establish the caller identity: \(code): \(message)")
         }

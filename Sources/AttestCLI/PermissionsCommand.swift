@@ -7,7 +7,7 @@ import Foundation
 struct PermissionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "permissions", abstract: "Print the least-privilege policy a scan needs.",
-        subcommands: [PermissionsAWSCommand.self])
+        subcommands: [PermissionsAWSCommand.self, PermissionsAzureCommand.self])
 }
 
 struct PermissionsAWSCommand: AsyncParsableCommand {
@@ -22,6 +22,23 @@ struct PermissionsAWSCommand: AsyncParsableCommand {
     var providers: String?
 
     func run() async throws { try Permissions.print("aws", services: services, providers: providers) }
+}
+
+struct PermissionsAzureCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "azure",
+        abstract: "A custom Azure role definition granting every action an Azure scan calls, and nothing else.",
+        discussion:
+            "Create it with az role definition create --role-definition @role.json (replace {subscriptionId}), or assign the built-in Reader role, which covers every action listed."
+    )
+
+    @Option(help: "Comma-separated services (default: all).")
+    var services: String?
+
+    @Option(help: "Directory holding the provider specs.")
+    var providers: String?
+
+    func run() async throws { try Permissions.print("azure", services: services, providers: providers) }
 }
 
 /// A provider's permissions document for a scan of some services.

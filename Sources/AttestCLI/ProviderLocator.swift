@@ -1,4 +1,5 @@
 import AttestAWSProvider
+import AttestAzureProvider
 import AttestCollect
 import AttestScan
 import Foundation
@@ -7,7 +8,7 @@ import Foundation
 enum Providers {
     // Force-try: the registry refuses only duplicate ids, transforms or rule functions, a
     // programming error that every test run would hit at once.
-    static let registry = try! ProviderRegistry([AWSProvider()])
+    static let registry = try! ProviderRegistry([AWSProvider(), AzureProvider()])
 }
 
 /// Finds the provider specs: `--providers`, then `ATTEST_HOME/providers`, then a `providers/`

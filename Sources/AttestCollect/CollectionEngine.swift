@@ -210,7 +210,7 @@ public struct CollectionEngine: Sendable {
         ctx["item"] = item
         ctx["parent"] = parent
         if let filter = spec.filter, !filter.holds(in: .object(ctx)) { return result }
-        let earlyId = spec.id.render(.object(ctx))
+        let earlyId = spec.id.render(.object(ctx)).map { unit.service.caseInsensitiveIds ? $0.lowercased() : $0 }
         // Enrichments that read no other's answer run at once; one that reads another's (its
         // region, parameters, condition) waits for it. Answers are stored in spec order.
         for wave in spec.enrichmentWaves {
@@ -237,7 +237,8 @@ public struct CollectionEngine: Sendable {
             }
         }
         var context = JSONValue.object(ctx)
-        guard let id = spec.id.render(context), !id.isEmpty else {
+        let fold: (String) -> String = unit.service.caseInsensitiveIds ? { $0.lowercased() } : { $0 }
+        guard let id = spec.id.render(context).map(fold), !id.isEmpty else {
             result.errors.append(
                 CollectionError(
                     service: unit.service.id, account: unit.scope.account, region: unit.scope.region,
@@ -267,7 +268,9 @@ public struct CollectionEngine: Sendable {
                 c["each"] = element
                 let target = evaluate(edge.to, context: .object(c))
                 for t in target.asList {
-                    if let to = t.stringValue, !to.isEmpty, to != id { result.edges.append(Edge(from: id, to: to, kind: edge.kind)) }
+                    if let to = t.stringValue.map(fold), !to.isEmpty, to != id {
+                        result.edges.append(Edge(from: id, to: to, kind: edge.kind))
+                    }
                 }
             }
         }

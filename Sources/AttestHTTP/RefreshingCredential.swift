@@ -69,6 +69,13 @@ public actor SingleFlightRefresher<Credential: ExpiringCredential> {
         }
     }
 
+    /// Drops the cached credential when `refused` says it is the one a server refused as expired
+    /// or revoked: the next ``current()`` fetches a fresh one, with no fallback to the dropped one.
+    /// A credential fetched since (by another caller refused at the same time) is kept.
+    public func invalidate(where refused: (Credential) -> Bool) {
+        if let cached, refused(cached) { self.cached = nil }
+    }
+
     private func stillValid() -> Credential? {
         guard let cached, !cached.expires(within: 0, now: now()) else { return nil }
         return cached
@@ -97,6 +104,13 @@ public struct BearerToken: ExpiringCredential, CustomStringConvertible {
 /// Hands out bearer tokens for a scope (an audience), refreshing them as needed.
 public protocol BearerTokenProvider: Sendable {
     func token(scope: String) async throws -> BearerToken
+    /// Forgets `refused`, the cached token of `scope` that a server refused as expired: the next
+    /// ``token(scope:)`` fetches a new one. Providers that cache nothing do nothing.
+    func invalidate(scope: String, refused: BearerToken) async
+}
+
+extension BearerTokenProvider {
+    public func invalidate(scope: String, refused: BearerToken) async {}
 }
 
 /// Caches one token per scope through a ``SingleFlightRefresher`` each, so a provider that
@@ -123,5 +137,9 @@ public actor RefreshingBearerTokenProvider: BearerTokenProvider {
             refreshers[scope] = refresher
         }
         return try await refresher.current()
+    }
+
+    public func invalidate(scope: String, refused: BearerToken) async {
+        await refreshers[scope]?.invalidate { $0.token == refused.token }
     }
 }

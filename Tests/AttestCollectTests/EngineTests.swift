@@ -1,4 +1,5 @@
 import AttestAWSProvider
+import AttestAzureProvider
 import AttestCollect
 import AttestControls
 import AttestCore
@@ -145,7 +146,7 @@ struct CollectionGapTests {
     }
 
     static func controls(_ ids: [String]) throws -> [Control] {
-        let environment = try RuleEnvironment.make(providerFunctions: AWSRuleFunctions.all)
+        let environment = try RuleEnvironment.make(providerFunctions: AWSRuleFunctions.all + AzureRuleFunctions.all)
         return try ControlLoader.load(directories: [TestPaths.repository.appendingPathComponent("controls")], environment: environment)
             .filter { ids.contains($0.id) }
     }

@@ -46,8 +46,13 @@ struct InstallTests {
         for dir in ["providers/aws/provider.yaml", "controls/frameworks", "fixtures/aws/sample-account", "config/attest.example.yaml"] {
             #expect(FileManager.default.fileExists(atPath: share.appendingPathComponent(dir).path), "\(dir)")
         }
-        let shipped = try FileManager.default.subpathsOfDirectory(atPath: TestPaths.repository.appendingPathComponent("controls/aws").path)
-            .filter { $0.hasSuffix(".yaml") }.count
+        let shipped = try ["aws", "azure"].reduce(0) { total, provider in
+            total
+                + (try FileManager.default.subpathsOfDirectory(
+                    atPath: TestPaths.repository.appendingPathComponent("controls/\(provider)").path
+                )
+                .filter { $0.hasSuffix(".yaml") }.count)
+        }
 
         let list = try await attest(["controls", "list"], installed)
         #expect(list.status == 0, "\(list.stderr)")

@@ -1,12 +1,13 @@
 import AttestAWSProvider
+import AttestAzureProvider
 import AttestCEL
 import Foundation
 import Testing
 
 @testable import AttestControls
 
-/// The environment the shipped controls compile in: the graph functions and AWS's.
-let builtinEnvironment = try! RuleEnvironment.make(providerFunctions: AWSRuleFunctions.all)
+/// The environment the shipped controls compile in: the graph functions, AWS's and Azure's.
+let builtinEnvironment = try! RuleEnvironment.make(providerFunctions: AWSRuleFunctions.all + AzureRuleFunctions.all)
 
 /// The shipped catalogue: every control loads, every inline test gives its expected result,
 /// and every framework lists every requirement with the controls that evidence it.

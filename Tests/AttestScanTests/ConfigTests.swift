@@ -1,4 +1,5 @@
 import AttestAWSProvider
+import AttestAzureProvider
 import AttestCollect
 import AttestControls
 import AttestScan
@@ -90,7 +91,7 @@ struct ExampleConfigTests {
         let entries = try ExceptionSet.load(file: path)
         #expect(entries.count == 2)
         #expect(entries[1].tags == ["env": "sandbox"])
-        let environment = try ProviderRegistry([AWSProvider()]).ruleEnvironment()
+        let environment = try ProviderRegistry([AWSProvider(), AzureProvider()]).ruleEnvironment()
         let ids = try ControlLoader.load(
             directories: [TestPaths.repository.appendingPathComponent("controls")], environment: environment
         ).map(\.id)

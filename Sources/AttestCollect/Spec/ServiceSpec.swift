@@ -38,6 +38,8 @@ public struct ServiceSpec: Sendable {
     /// which collects the account's Block Public Access that S3 controls read).
     public var includes: [String] = []
     public var includesLine = 1
+    /// Its provider's ids compare case-insensitively: ids and edge ends are lower-cased.
+    public var caseInsensitiveIds = false
 
     /// The level a service has when its spec does not say.
     public static let defaultScope = "regional"

@@ -32,17 +32,20 @@ public enum SpecLoader {
             .sorted()
         var services: [ServiceSpec] = []
         var discovery: [String: DiscoveryCall] = [:]
+        var caseInsensitiveIds = false
         for file in files {
             let url = directory.appendingPathComponent(file)
             let text = try String(contentsOf: url, encoding: .utf8)
             let display = "providers/\(provider)/\(file)"
             if file.hasPrefix("provider.") {
-                discovery = try loadDiscovery(text, file: display)
+                (discovery, caseInsensitiveIds) = try loadDiscovery(text, file: display)
             } else {
                 services.append(try loadService(text, file: display, provider: provider, transforms: transforms))
             }
         }
-        let spec = ProviderSpec(provider: provider, services: services, discovery: discovery)
+        for i in services.indices { services[i].caseInsensitiveIds = caseInsensitiveIds }
+        var spec = ProviderSpec(provider: provider, services: services, discovery: discovery)
+        spec.caseInsensitiveIds = caseInsensitiveIds
         try spec.validate()
         return spec
     }
@@ -82,9 +85,19 @@ public enum SpecLoader {
         return spec
     }
 
-    static func loadDiscovery(_ text: String, file: String) throws -> [String: DiscoveryCall] {
+    /// The discovery calls, and whether the provider's ids compare case-insensitively
+    /// (`ids: case-insensitive`, Azure's resource ids).
+    static func loadDiscovery(_ text: String, file: String) throws -> (calls: [String: DiscoveryCall], caseInsensitiveIds: Bool) {
         let root = try parse(text, file: file)
-        let r = try root.map(["provider", "discovery"])
+        let r = try root.map(["provider", "discovery", "ids"])
+        var caseInsensitive = false
+        if let ids = try r.optionalString("ids") {
+            guard ["case-insensitive", "case-sensitive"].contains(ids) else {
+                throw SpecError(
+                    file: file, line: r.node("ids")?.line ?? 1, message: "ids: expected case-insensitive or case-sensitive, not \(ids)")
+            }
+            caseInsensitive = ids == "case-insensitive"
+        }
         var out: [String: DiscoveryCall] = [:]
         if let d = try r.optionalMap("discovery", allowed: nil) {
             for (name, node) in d.entries {
@@ -95,7 +108,7 @@ public enum SpecLoader {
                     parameters: try parameters(m.optionalMap("parameters", allowed: nil)))
             }
         }
-        return out
+        return (out, caseInsensitive)
     }
 
     package static func parse(_ text: String, file: String) throws -> YAMLNode {
@@ -363,6 +376,9 @@ public struct ProviderSpec: Sendable {
     public var provider: String
     public var services: [ServiceSpec]
     public var discovery: [String: DiscoveryCall]
+    /// Ids compare case-insensitively (`ids: case-insensitive` in `provider.yaml`): every node id
+    /// and edge end is stored lower-cased, so mixed-case answers (ARM's) join.
+    public var caseInsensitiveIds = false
 
     public init(provider: String, services: [ServiceSpec], discovery: [String: DiscoveryCall]) {
         self.provider = provider

@@ -1,0 +1,460 @@
+import AttestAzure
+import AttestCore
+import AttestHTTP
+import AttestScan
+import AttestTestSupport
+import Foundation
+import Testing
+
+/// One loopback Azure for the suite: the official example responses as the estate.
+enum VectorPeer {
+    static let shared = Task { () throws -> AzurePeer in
+        let dir = try TestPaths.temporaryDirectory("azure-estate")
+        let estate = dir.appendingPathComponent("vectors.json")
+        _ = try await runProcess(
+            "/usr/bin/env",
+            [
+                "python3", TestPaths.repository.appendingPathComponent("Tests/Support/azure/estate.py").path, "vectors",
+                TestPaths.shared.appendingPathComponent("vectors/azure").path, estate.path,
+            ])
+        return try await AzurePeer.start(estate: estate)
+    }
+}
+
+/// A transport of a session of its own, shut down after `body`.
+func withTransport<T: Sendable>(_ body: (any HTTPTransport) async throws -> T) async throws -> T {
+    try await ScanSession.withSession(environment: [:], userAgent: "attest-test") { session in
+        try await body(try await session.transports.transport())
+    }
+}
+
+@Suite("Entra ID token flows against a loopback token endpoint that verifies with PyJWT", .serialized)
+struct EntraTokenTests {
+    func chain(_ peer: AzurePeer, _ variables: [String: String], algorithm: AssertionAlgorithm = .ps256, transport: any HTTPTransport)
+        throws
+        -> EntraCredentialChain
+    {
+        var env = ["AZURE_TENANT_ID": AzurePeer.tenant, "AZURE_CLIENT_ID": AzurePeer.clientId, "AZURE_AUTHORITY_HOST": peer.endpoint]
+        for (k, v) in variables { env[k] = v }
+        return EntraCredentialChain(
+            environment: env, endpoints: try AzureEndpoints(environment: env), transport: transport, algorithm: algorithm)
+    }
+
+    func tokenEntries(_ peer: AzurePeer, since count: Int) async throws -> [[String: Any]] {
+        Array(try await peer.log().dropFirst(count)).filter {
+            ($0["kind"] as? String) == "token" || ($0["kind"] as? String) == "managed-identity"
+        }
+    }
+
+    @Test func clientSecretGetsATokenForTheARMScopeAndAWrongSecretIsOneLineWithTheAADSTSCode() async throws {
+        let peer = try await VectorPeer.shared.value
+        try await withTransport { transport in
+            let before = try await peer.log().count
+            let (provider, source) = try chain(peer, ["AZURE_CLIENT_SECRET": AzurePeer.clientSecret], transport: transport).resolve()
+            #expect(source == .clientSecret(tenant: AzurePeer.tenant, clientId: AzurePeer.clientId))
+            let token = try await provider.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+            #expect(token.token.value.hasPrefix("tok-"))
+            // Cached: a second ask is no second request.
+            _ = try await provider.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+            let entries = try await tokenEntries(peer, since: before)
+            #expect(entries.count == 1)
+            #expect(entries.first?["scope"] as? String == "https://management.azure.com/.default")
+            #expect(entries.first?["ok"] as? Bool == true)
+
+            let wrong = "not-the-secret-1234567890"
+            let (bad, _) = try chain(peer, ["AZURE_CLIENT_SECRET": wrong], transport: transport).resolve()
+            let error = await #expect(throws: EntraError.self) { try await bad.token(scope: AzureCloud.publicCloud.resourceManagerScope) }
+            #expect(error?.code == "AADSTS7000215")
+            #expect(error?.description.contains("AADSTS7000215: Invalid client secret provided") == true)
+            #expect(error?.description.contains("\n") == false)
+            #expect(error?.description.contains("Trace ID") == false)
+            #expect(error?.description.contains(wrong) == false)
+        }
+    }
+
+    @Test(arguments: [AssertionAlgorithm.ps256, .rs256])
+    func certificateAssertionIsVerifiedByPyJWTWithTheThumbprintHeaderOfItsAlgorithm(_ algorithm: AssertionAlgorithm) async throws {
+        let peer = try await VectorPeer.shared.value
+        try await withTransport { transport in
+            let before = try await peer.log().count
+            let (provider, _) = try chain(
+                peer, ["AZURE_CLIENT_CERTIFICATE_PATH": peer.certificatePath], algorithm: algorithm, transport: transport
+            )
+            .resolve()
+            _ = try await provider.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+            let entry = try #require(try await tokenEntries(peer, since: before).first)
+            #expect(entry["how"] as? String == "assertion-\(algorithm.rawValue)")
+            #expect(entry["verified"] as? Bool == true)
+            let header = entry["header"] as? [String] ?? []
+            #expect(header.contains(algorithm == .ps256 ? "x5t#S256" : "x5t"))
+            #expect(!header.contains(algorithm == .ps256 ? "x5t" : "x5t#S256"))
+        }
+    }
+
+    @Test func anEncryptedKeyIsReadWithItsPasswordAndAWrongPasswordOrAStrangersKeyIsRefused() async throws {
+        let peer = try await VectorPeer.shared.value
+        try await withTransport { transport in
+            let (provider, _) = try chain(
+                peer,
+                [
+                    "AZURE_CLIENT_CERTIFICATE_PATH": peer.encryptedCertificatePath,
+                    "AZURE_CLIENT_CERTIFICATE_PASSWORD": AzurePeer.certificatePassword,
+                ],
+                transport: transport
+            ).resolve()
+            _ = try await provider.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+
+            let wrong = #expect(throws: EntraError.self) {
+                try chain(
+                    peer,
+                    [
+                        "AZURE_CLIENT_CERTIFICATE_PATH": peer.encryptedCertificatePath,
+                        "AZURE_CLIENT_CERTIFICATE_PASSWORD": "wrong-password",
+                    ],
+                    transport: transport
+                ).resolve()
+            }
+            #expect(wrong?.description.contains("could not be decrypted") == true)
+            let missing = #expect(throws: EntraError.self) {
+                try chain(peer, ["AZURE_CLIENT_CERTIFICATE_PATH": peer.encryptedCertificatePath], transport: transport).resolve()
+            }
+            #expect(missing?.description.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD") == true)
+
+            // A key the app registration does not hold: the peer's PyJWT check refuses the assertion.
+            let (stranger, _) = try chain(peer, ["AZURE_CLIENT_CERTIFICATE_PATH": peer.strangerCertificatePath], transport: transport)
+                .resolve()
+            let refused = await #expect(throws: EntraError.self) {
+                try await stranger.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+            }
+            #expect(refused?.code == "AADSTS700027")
+        }
+    }
+
+    @Test func workloadIdentityRereadsTheFederatedTokenFileOnEveryRequest() async throws {
+        let peer = try await VectorPeer.shared.value
+        let file = try TestPaths.temporaryDirectory("wif").appendingPathComponent("token")
+        try await withTransport { transport in
+            let before = try await peer.log().count
+            let (provider, source) = try chain(peer, ["AZURE_FEDERATED_TOKEN_FILE": file.path], transport: transport).resolve()
+            guard case .workloadIdentity = source else {
+                Issue.record("expected workload identity, got \(source)")
+                return
+            }
+            try await peer.writeFederatedToken(to: file, subject: "repo:example/app:ref:refs/heads/main")
+            _ = try await provider.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+            // The platform rotates the file; the next request (another scope) sends the new token.
+            try await peer.writeFederatedToken(to: file, subject: "repo:example/app:environment:prod")
+            _ = try await provider.token(scope: AzureCloud.publicCloud.graphScope)
+            let subjects = try await tokenEntries(peer, since: before).compactMap { $0["subject"] as? String }
+            #expect(subjects == ["repo:example/app:ref:refs/heads/main", "repo:example/app:environment:prod"])
+        }
+    }
+
+    @Test func managedIdentityFromTheInstanceMetadataServiceAndFromAppService() async throws {
+        let peer = try await VectorPeer.shared.value
+        try await withTransport { transport in
+            let before = try await peer.log().count
+            let env = ["AZURE_POD_IDENTITY_AUTHORITY_HOST": peer.endpoint]
+            let imds = EntraCredentialChain(environment: env, endpoints: try AzureEndpoints(environment: env), transport: transport)
+            let (instance, source) = try imds.resolve()
+            #expect(source == .instanceManagedIdentity(clientId: nil))
+            let token = try await instance.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+            #expect(token.expiration.map { $0 > Date().addingTimeInterval(600) } == true)
+
+            let appEnv = ["IDENTITY_ENDPOINT": "\(peer.endpoint)/msi/token", "IDENTITY_HEADER": AzurePeer.identityHeader]
+            let app = EntraCredentialChain(environment: appEnv, endpoints: try AzureEndpoints(environment: appEnv), transport: transport)
+            let (appService, appSource) = try app.resolve()
+            #expect(appSource == .appServiceManagedIdentity(endpoint: "\(peer.endpoint)/msi/token"))
+            _ = try await appService.token(scope: AzureCloud.publicCloud.resourceManagerScope)
+            let hows = try await tokenEntries(peer, since: before).filter { ($0["kind"] as? String) == "managed-identity" }
+                .compactMap { $0["how"] as? String }
+            #expect(hows == ["imds", "app-service"])
+        }
+    }
+
+    @Test func endpointsAcceptHTTPOnlyOnLoopbackAndSovereignCloudsSwitchHostsAndScopes() throws {
+        #expect(throws: AzureEndpoints.ConfigurationError.self) {
+            try AzureEndpoints(environment: ["ATTEST_AZURE_ARM_ENDPOINT": "http://management.example.com"])
+        }
+        #expect(throws: AzureEndpoints.ConfigurationError.self) { try AzureEndpoints(environment: ["AZURE_AUTHORITY_HOST": "not a url"]) }
+        let local = try AzureEndpoints(environment: ["ATTEST_AZURE_ARM_ENDPOINT": "http://127.0.0.1:8080/"])
+        #expect(local.resourceManager == "http://127.0.0.1:8080")
+        let gov = try AzureEndpoints(cloud: .usGovernment, environment: [:])
+        #expect(gov.tokenURL(tenant: "t") == "https://login.microsoftonline.us/t/oauth2/v2.0/token")
+        #expect(gov.resourceManager == "https://management.usgovcloudapi.net")
+        #expect(AzureCloud.usGovernment.resourceManagerScope == "https://management.usgovcloudapi.net/.default")
+        #expect(AzureCloud.china.graphScope == "https://microsoftgraph.chinacloudapi.cn/.default")
+        #expect(throws: EntraError.self) {
+            try EntraCredentialChain(
+                environment: ["AZURE_CLIENT_SECRET": "x", "AZURE_TENANT_ID": "../evil"], endpoints: try AzureEndpoints(environment: [:]),
+                transport: FailingTransport()
+            ).source()
+        }
+    }
+}
+
+struct FailingTransport: HTTPTransport {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse { throw TransportError(.refused, host: "none", detail: "") }
+}
+
+@Suite("attest scan azure against the loopback ARM serving the official examples", .serialized)
+struct AzureScanTests {
+    func scan(_ peer: AzurePeer, _ args: [String], env extra: [String: String] = [:]) async throws -> ProcessResult {
+        var env = peer.environment
+        env["HOME"] = "/nonexistent"
+        for (k, v) in extra { env[k] = v }
+        return try await runAttestOnPath(["scan", "azure"] + args, environment: env)
+    }
+
+    @Test func aScanPagesRetriesThrottlingRefreshesAnExpiredTokenAndReportsAForbiddenSubscriptionAsErrors() async throws {
+        let peer = try await VectorPeer.shared.value
+        let storage = "/subscriptions/291bba3f-e0a5-47bc-a099-3bdcb2a50a05/providers/microsoft.storage/storageaccounts"
+        try await peer.configure([
+            "forbidden_subscriptions": ["72ac930a-f34e-42d8-b06d-dc2a9e12ed71"], "throttle_once": [storage], "expire_after_calls": 25,
+        ])
+        defer { Task { try? await peer.configure(["forbidden_subscriptions": [], "throttle_once": [], "expire_after_calls": 0]) } }
+        let before = try await peer.log().count
+        let out = try TestPaths.temporaryDirectory("azure-scan").appendingPathComponent("report.json")
+        let result = try await scan(
+            peer, ["--format", "json", "--output", out.path, "--quiet", "--no-evidence", "--no-history", "--no-controls"])
+        #expect(result.status == 3, "stderr: \(result.stderr)")
+        let report = try JSONValue.parse(Data(contentsOf: out))
+        let resources = report["resources"].asList
+        let types = Set(resources.compactMap { $0["type"].stringValue })
+        for type in [
+            "azure.resources.subscription", "azure.storage.account", "azure.network.nsg", "azure.keyvault.vault", "azure.sql.server",
+            "azure.web.site", "azure.security.pricing", "azure.compute.disk", "azure.containerservice.managed_cluster",
+        ] {
+            #expect(types.contains(type), "\(type) missing from \(types.sorted())")
+        }
+        // Ids are lower-cased ARM ids; every resource of the readable subscription, none of the forbidden one's.
+        #expect(resources.allSatisfy { ($0["id"].stringValue ?? "") == ($0["id"].stringValue ?? "").lowercased() })
+        // The forbidden subscription has only its one-per-subscription nodes (their reads are errors).
+        let singletons: Set<String> = [
+            "azure.resources.subscription", "azure.monitor.activity_log_settings", "azure.security.contact_settings",
+        ]
+        #expect(
+            resources.filter { $0["account"].stringValue == "72ac930a-f34e-42d8-b06d-dc2a9e12ed71" }.allSatisfy {
+                singletons.contains($0["type"].stringValue ?? "")
+            })
+        let accounts = resources.filter { $0["type"].stringValue == "azure.storage.account" }
+        #expect(accounts.count == items("Microsoft.Storage/2025-08-01/StorageAccountList.json"))
+
+        let errors = report["errors"].asList
+        #expect(!errors.isEmpty)
+        #expect(
+            errors.allSatisfy {
+                $0["account"].stringValue == "72ac930a-f34e-42d8-b06d-dc2a9e12ed71" && $0["code"].stringValue == "AuthorizationFailed"
+            })
+
+        let log = Array(try await peer.log().dropFirst(before))
+        let arm = log.filter { ($0["kind"] as? String) == "arm" }
+        #expect(arm.allSatisfy { ($0["api_version"] as? String)?.isEmpty == false }, "a call without api-version")
+        #expect(arm.contains { ($0["page"] as? Int ?? 0) >= 1 }, "no list went past its first page")
+        #expect(arm.contains { $0["throttled"] as? Bool == true })
+        #expect(arm.filter { $0["path"] as? String == storage }.count >= 2, "the throttled list was not retried")
+        #expect(arm.contains { $0["expired"] as? Bool == true })
+        let tokens = log.filter { ($0["kind"] as? String) == "token" && $0["ok"] as? Bool == true }
+        #expect(tokens.count >= 2, "an expired token was not replaced")
+        #expect(!(result.stdout + result.stderr).contains(AzurePeer.clientSecret))
+    }
+
+    func items(_ vector: String) -> Int {
+        let url = TestPaths.shared.appendingPathComponent("vectors/azure/\(vector)")
+        return (try? JSONValue.parse(Data(contentsOf: url)))?["responses"]["200"]["body"]["value"].asList.count ?? -1
+    }
+
+    @Test func aWrongSecretIsExitTwoWithTheAADSTSLineAndNoSecret() async throws {
+        let peer = try await VectorPeer.shared.value
+        let result = try await scan(peer, ["--no-evidence", "--no-history"], env: ["AZURE_CLIENT_SECRET": "wrong-secret-value-123456"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("AADSTS7000215"), "\(result.stderr)")
+        #expect(!result.stderr.contains("wrong-secret-value-123456"))
+        #expect(result.stderr.split(separator: "\n").count <= 2)
+    }
+
+    @Test func unknownSubscriptionsAreErrorResultsAndABadCloudOrIdIsRefusedBeforeAnyCall() async throws {
+        let peer = try await VectorPeer.shared.value
+        let result = try await scan(
+            peer,
+            [
+                "--subscriptions", "291bba3f-e0a5-47bc-a099-3bdcb2a50a05,00000000-1111-2222-3333-444444444444", "--format", "json",
+                "--quiet",
+                "--no-evidence", "--no-history", "--services", "security", "--no-controls",
+            ])
+        #expect(result.status == 3, "\(result.stderr)")
+        let report = try JSONValue.parse(result.stdout)
+        let errors = report["errors"].asList
+        #expect(
+            errors.contains {
+                $0["code"].stringValue == "SubscriptionNotFound" && $0["account"].stringValue == "00000000-1111-2222-3333-444444444444"
+            })
+        let bad = try await scan(peer, ["--cloud", "Mars"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("Mars"))
+        let notGuid = try await scan(peer, ["--subscriptions", "prod"])
+        #expect(notGuid.status == 2)
+        #expect(notGuid.stderr.contains("not a subscription id"))
+    }
+
+    @Test func theOfficialSubscriptionsAnswerWithItsForeignNextLinkIsRefusedNotFollowed() async throws {
+        let peer = try await VectorPeer.shared.value
+        let vector = TestPaths.shared.appendingPathComponent("vectors/azure/Microsoft.Resources/2022-12-01/GetSubscriptions.json").path
+        try await peer.configure(["raw_answers": ["/subscriptions": vector]])
+        defer { Task { try? await peer.configure(["raw_answers": [String: String]()]) } }
+        let result = try await scan(peer, ["--no-evidence", "--no-history", "--no-controls"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("points to http://nextlink"), "\(result.stderr)")
+    }
+
+    @Test func permissionsListEveryActionTheSpecsCall() async throws {
+        let result = try await runAttestOnPath(["permissions", "azure"], environment: ["HOME": "/nonexistent"])
+        #expect(result.status == 0)
+        let role = try JSONValue.parse(result.stdout)
+        let actions = role["Actions"].asList.compactMap(\.stringValue)
+        #expect(actions.contains("Microsoft.Storage/storageAccounts/read"))
+        #expect(actions.contains("Microsoft.Security/pricings/read"))
+        #expect(actions.allSatisfy { $0.hasSuffix("/read") })
+        #expect(role["AssignableScopes"].asList.first?.stringValue == "/subscriptions/{subscriptionId}")
+    }
+}
+
+@Suite("The ARM client and its read budget")
+struct ARMClientTests {
+    @Test func aPagingLinkToAnotherHostIsNotFollowed() throws {
+        let client = ARMClient(
+            baseURL: "https://management.azure.com", scope: "s", tokens: StaticTokens(), transport: FailingTransport())
+        #expect(throws: ARMResponseError.self) {
+            try client.url(for: ARMRequest(pathOrURL: "http://nextlink", apiVersion: nil, operation: "List", service: "x"))
+        }
+        #expect(throws: ARMResponseError.self) {
+            try client.url(
+                for: ARMRequest(pathOrURL: "https://management.azure.com.evil.test/x", apiVersion: nil, operation: "List", service: "x"))
+        }
+        let same = try client.url(
+            for: ARMRequest(
+                pathOrURL: "https://MANAGEMENT.azure.com:443/subscriptions/a?api-version=1&%24skiptoken=2", apiVersion: nil,
+                operation: "List", service: "x"))
+        #expect(same == "https://MANAGEMENT.azure.com:443/subscriptions/a?api-version=1&%24skiptoken=2")
+        let built = try client.url(
+            for: ARMRequest(
+                pathOrURL: "/subscriptions/{id}/x y", query: [("$filter", "type eq 'CustomRole'")], apiVersion: "2022-04-01",
+                operation: "L", service: "x"))
+        #expect(
+            built
+                == "https://management.azure.com/subscriptions/%7Bid%7D/x%20y?api-version=2022-04-01&%24filter=type%20eq%20%27CustomRole%27"
+        )
+    }
+
+    @Test func armErrorsAreTypedAndThrottlingAndExpiredTokensAreRetried() {
+        let body = Array(#"{"error":{"code":"AuthorizationFailed","message":"no access\nsecond line"}}"#.utf8)
+        guard case .failure(let e as ARMServiceError, .done) = ARMClient.interpret(HTTPResponse(status: 403, body: body)) else {
+            Issue.record("403 should be final")
+            return
+        }
+        #expect(e.code == "AuthorizationFailed")
+        #expect(!e.message.contains("\n"))
+        guard
+            case .failure(_, .retry(true, let after)) = ARMClient.interpret(
+                HTTPResponse(status: 429, headers: [("Retry-After", "7")], body: []))
+        else {
+            Issue.record("429 should be retried")
+            return
+        }
+        #expect(after == .seconds(7))
+        let expired = Array(#"{"error":{"code":"ExpiredAuthenticationToken","message":"expired"}}"#.utf8)
+        guard case .failure(_, .retry(false, _)) = ARMClient.interpret(HTTPResponse(status: 401, body: expired)) else {
+            Issue.record("an expired token should be retried with a new one")
+            return
+        }
+        guard case .failure(_, .done) = ARMClient.interpret(HTTPResponse(status: 200, body: Array("<html>".utf8))) else {
+            Issue.record("a body that is not JSON is an error")
+            return
+        }
+    }
+
+    @Test func theReadBudgetNarrowsWhenARMSaysReadsRunLowAndWidensWhenTheyRecover() {
+        let budget = ReadBudget()
+        #expect(budget.width(subscription: "s") == ReadBudget.normalWidth)
+        budget.observe(remaining: 80, subscription: "s")
+        #expect(budget.width(subscription: "s") == 4)
+        budget.observe(remaining: 10, subscription: "s")
+        #expect(budget.width(subscription: "s") == 1)
+        budget.observe(remaining: 150, subscription: "s")
+        #expect(budget.width(subscription: "s") == 1)
+        budget.observe(remaining: 240, subscription: "s")
+        #expect(budget.width(subscription: "s") == ReadBudget.normalWidth)
+        #expect(budget.width(subscription: "other") == ReadBudget.normalWidth)
+    }
+}
+
+struct StaticTokens: BearerTokenProvider {
+    func token(scope: String) async throws -> BearerToken { BearerToken(token: "static-token-for-tests", expiration: nil, source: "test") }
+}
+
+/// The seeded estate (`fixtures/azure/seeded.py`): every control fails exactly on the resources
+/// `fixtures/azure/seeded-expectations.json` names for it and passes (or does not apply) on
+/// everything else, including each misconfiguration's correct twin in the good subscription.
+@Suite("The seeded Azure estate", .serialized)
+struct AzureSeededEstateTests {
+    @Test func everyControlFailsExactlyWhereTheEstateIsMisconfiguredAndPassesOnTheTwin() async throws {
+        let dir = try TestPaths.temporaryDirectory("azure-seeded")
+        let source = dir.appendingPathComponent("seeded-source.json")
+        let estate = dir.appendingPathComponent("seeded.json")
+        _ = try await runProcess(
+            "/usr/bin/env", ["python3", TestPaths.repository.appendingPathComponent("fixtures/azure/seeded.py").path, source.path])
+        _ = try await runProcess(
+            "/usr/bin/env",
+            [
+                "python3", TestPaths.repository.appendingPathComponent("Tests/Support/azure/estate.py").path, "seeded", source.path,
+                estate.path,
+            ])
+        let peer = try await AzurePeer.start(estate: estate)
+        defer { peer.stop() }
+        var env = peer.environment
+        env["HOME"] = "/nonexistent"
+        let out = dir.appendingPathComponent("report.json")
+        let result = try await runAttestOnPath(
+            ["scan", "azure", "--format", "json", "--output", out.path, "--quiet", "--no-evidence", "--no-history"], environment: env)
+        #expect(result.status == 1, "\(result.stderr)")
+        let report = try JSONValue.parse(Data(contentsOf: out))
+        #expect(report["errors"].asList.isEmpty, "\(report["errors"].serialized())")
+        let expectations = try JSONValue.parse(
+            Data(contentsOf: TestPaths.repository.appendingPathComponent("fixtures/azure/seeded-expectations.json")))["fail"]
+        var names: [String: String] = [:]
+        for r in report["resources"].asList { names[r["id"].stringValue ?? ""] = r["name"].stringValue }
+        var statuses: [String: Set<String>] = [:]
+        var failures: [String: Set<String>] = [:]
+        for r in report["results"].asList {
+            let control = r["control"].stringValue ?? ""
+            let status = r["status"].stringValue ?? ""
+            let name = names[r["resource"].stringValue ?? ""] ?? ""
+            statuses[control, default: []].insert(status)
+            #expect(status != "error", "\(control) on \(name): error")
+            if status == "fail" { failures[name, default: []].insert(control) }
+        }
+        let expected = (expectations.objectValue ?? [:]).mapValues { Set($0.asList.compactMap(\.stringValue)) }
+        for name in Set(expected.keys).union(failures.keys).sorted() {
+            let want = expected[name] ?? []
+            let got = failures[name] ?? []
+            #expect(
+                got == want,
+                "\(name): unexpected failures \(got.subtracting(want).sorted()), missing failures \(want.subtracting(got).sorted())")
+        }
+        // Every Azure control judged the estate both ways.
+        let controls = try FileManager.default.subpathsOfDirectory(
+            atPath: TestPaths.repository.appendingPathComponent("controls/azure").path
+        )
+        .filter { $0.hasSuffix(".yaml") }.map { String($0.split(separator: "/").last!.dropLast(5)) }
+        #expect(controls.count >= 60)
+        let oneSided =
+            try JSONValue.parse(
+                Data(contentsOf: TestPaths.repository.appendingPathComponent("fixtures/azure/seeded-expectations.json")))["one_sided"]
+            .objectValue ?? [:]
+        for control in controls {
+            #expect(oneSided[control] != nil || statuses[control]?.contains("fail") == true, "\(control) never failed in the seeded estate")
+            #expect(statuses[control]?.contains("pass") == true, "\(control) never passed in the seeded estate")
+        }
+        #expect(!(result.stdout + result.stderr).contains(AzurePeer.clientSecret))
+    }
+}
