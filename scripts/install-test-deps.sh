@@ -27,11 +27,18 @@ if ! command -v chromium >/dev/null 2>&1; then
   $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
   command -v chromium >/dev/null 2>&1 || { echo "chromium is not on PATH after installing it" >&2; exit 1; }
 fi
-if command -v moto_server >/dev/null 2>&1 && python3 -c "import moto, boto3, flask, flask_cors, duckdb, py_ocsf_models, jsonschema, junitparser, prometheus_client, jwt, cryptography" >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "installing openssl (Debian's package), which makes the Azure tests' certificates" >&2
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openssl >/dev/null \
+    || { DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openssl >/dev/null; }
+  command -v openssl >/dev/null 2>&1 || { echo "openssl is not on PATH after installing it" >&2; exit 1; }
+fi
+if command -v moto_server >/dev/null 2>&1 && python3 -c "import moto, boto3, flask, flask_cors, duckdb, py_ocsf_models, jsonschema, junitparser, prometheus_client, jwt, cryptography" >/dev/null 2>&1; then
   exit 0
 fi
 echo "installing moto[server], duckdb, py-ocsf-models, jsonschema, junitparser and prometheus-client for the tests" >&2
 python3 -m pip install --quiet 'moto[server]>=5.1,<6' boto3 'duckdb>=1.1' 'py-ocsf-models>=0.10,<0.11' 'jsonschema>=4.18,<5' \
   'junitparser>=3.1,<4' 'prometheus-client>=0.20,<1' 'PyJWT[crypto]>=2.8,<3'
-command -v openssl >/dev/null 2>&1 || { echo "openssl is needed to make the Azure tests' certificates (apt-get install openssl)" >&2; exit 1; }
 command -v moto_server >/dev/null 2>&1 || { echo "moto_server is not on PATH after installing moto[server]" >&2; exit 1; }

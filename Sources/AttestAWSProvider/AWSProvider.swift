@@ -53,24 +53,7 @@ public struct AWSProvider: CloudProvider {
 
     /// Every IAM action the specs call for a scan of `services` (nil: all), nothing else.
     public static func actions(spec: ProviderSpec, services wanted: [String]? = nil) -> [String] {
-        var actions: Set<String> = []
-        for call in spec.discovery.values {
-            if let s = spec.service(call.service), let op = s.operations[call.operation] {
-                actions.insert(AWSServiceCaller.action(service: s, operation: op))
-            }
-        }
-        for s in spec.services where wanted?.contains(s.id) ?? true {
-            for r in s.resources {
-                var calls: [CallSpec] = r.list.map { [$0] } ?? []
-                calls += r.enrich.map(\.call)
-                for c in calls {
-                    for name in [c.operation] + c.before.map(\.operation) {
-                        if let op = s.operations[name] { actions.insert(AWSServiceCaller.action(service: s, operation: op)) }
-                    }
-                }
-            }
-        }
-        return actions.sorted()
+        Set(spec.calledOperations(services: wanted).map { AWSServiceCaller.action(service: $0.service, operation: $0.operation) }).sorted()
     }
 
     public func openEvidenceStore(_ url: String, options: EvidenceStoreOptions, context: ConnectionContext) async throws -> (

@@ -84,14 +84,12 @@ public struct AWSServiceCaller: ServiceCaller {
     }
 
     public func describe(_ error: any Error) -> (code: String, message: String) {
-        switch error {
+        if let shared = sharedCallErrorDescription(error) { return shared }
+        return switch error {
         case let e as AWSServiceError: (e.code, e.message)
         case let e as AWSResponseDecodingError: ("MalformedResponse", e.description)
-        case let e as TransportError: (e.kind == .timeout ? "Timeout" : e.kind == .tls ? "TLSError" : "Unreachable", e.description)
         case let e as CredentialError: ("CredentialsError", e.description)
-        case let e as CallDeadlineError: ("Timeout", e.description)
         case let e as AWSEndpointResolver.ConfigurationError: ("InvalidEndpoint", e.description)
-        case is CancellationError: ("Cancelled", "the scan was cancelled")
         default: ("Error", SecretScrubber.shared.scrub(String(describing: error)))
         }
     }

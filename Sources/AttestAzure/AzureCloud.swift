@@ -1,3 +1,4 @@
+import AttestCore
 import Foundation
 
 /// An Azure cloud: where tokens come from and which endpoints and audiences its APIs have.
@@ -81,20 +82,11 @@ public struct AzureEndpoints: Sendable, Equatable {
         }
         switch scheme {
         case "https": return value
-        case "http" where isLoopback(host): return value
+        case "http" where LoopbackHost.contains(host): return value
         case "http":
             throw ConfigurationError(description: "\(variable)=\(value): http:// is accepted only for loopback hosts; use https://")
         default: throw ConfigurationError(description: "\(variable)=\(value): expected an https:// URL")
         }
-    }
-
-    /// `localhost`, `::1` and 127.0.0.0/8 literals.
-    public static func isLoopback(_ host: String) -> Bool {
-        let h = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if h == "localhost" || h == "::1" { return true }
-        let octets = h.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets[0] == "127" else { return false }
-        return octets.allSatisfy { o in (1...3).contains(o.count) && o.allSatisfy(\.isASCII) && Int(o).map { $0 <= 255 } == true }
     }
 
     /// `scheme://host[:port]` of a URL, lower-cased, with the default port dropped: what a

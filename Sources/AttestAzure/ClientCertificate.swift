@@ -28,6 +28,12 @@ public struct ClientCertificate: Sendable {
             case "CERTIFICATE": certificates.append(block.der)
             case "PRIVATE KEY", "RSA PRIVATE KEY":
                 guard key == nil else { continue }
+                if block.legacyEncrypted {
+                    throw LoadError(
+                        description:
+                            "\(file): the private key is encrypted in OpenSSL's legacy format (Proc-Type: 4,ENCRYPTED); convert it with openssl pkcs8 -topk8 -v2 aes-256-cbc"
+                    )
+                }
                 do {
                     key = try _RSA.Signing.PrivateKey(pemRepresentation: block.pem)
                 } catch {
@@ -140,16 +146,20 @@ struct PEMBlock {
     var label: String
     var der: [UInt8]
     var pem: String
+    /// `Proc-Type: 4,ENCRYPTED`: a key encrypted the pre-PKCS#8 way, which is not read.
+    var legacyEncrypted = false
 
     static func all(in text: String) -> [PEMBlock] {
         var out: [PEMBlock] = []
         var label: String?
         var body = ""
+        var legacyEncrypted = false
         for raw in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("-----BEGIN "), line.hasSuffix("-----") {
                 label = String(line.dropFirst(11).dropLast(5))
                 body = ""
+                legacyEncrypted = false
             } else if line.hasPrefix("-----END "), let current = label {
                 if let der = Data(base64Encoded: body) {
                     let wrapped = stride(from: 0, to: body.count, by: 64).map { i -> String in
@@ -157,10 +167,12 @@ struct PEMBlock {
                         return String(body[start..<(body.index(start, offsetBy: 64, limitedBy: body.endIndex) ?? body.endIndex)])
                     }
                     let pem = "-----BEGIN \(current)-----\n" + wrapped.joined(separator: "\n") + "\n-----END \(current)-----\n"
-                    out.append(PEMBlock(label: current, der: Array(der), pem: pem))
+                    out.append(PEMBlock(label: current, der: Array(der), pem: pem, legacyEncrypted: legacyEncrypted))
                 }
                 label = nil
-            } else if label != nil, !line.contains(":") {
+            } else if label != nil, line.contains(":") {
+                if line.replacingOccurrences(of: " ", with: "").hasPrefix("Proc-Type:4,ENCRYPTED") { legacyEncrypted = true }
+            } else if label != nil {
                 body += line
             }
         }

@@ -110,22 +110,8 @@ public struct AzureProvider: CloudProvider {
 
     /// Every permission the specs call for a scan of `services` (nil: all), sorted.
     public static func actions(spec: ProviderSpec, services wanted: [String]? = nil) -> [String] {
-        var actions: Set<String> = []
-        for call in spec.discovery.values {
-            if let s = spec.service(call.service), let op = s.operations[call.operation] {
-                actions.insert(AzureServiceCaller.action(service: s, operation: op))
-            }
-        }
-        for s in spec.services where wanted?.contains(s.id) ?? true {
-            for r in s.resources {
-                var calls: [CallSpec] = r.list.map { [$0] } ?? []
-                calls += r.enrich.map(\.call)
-                for c in calls {
-                    if let op = s.operations[c.operation] { actions.insert(AzureServiceCaller.action(service: s, operation: op)) }
-                }
-            }
-        }
-        return actions.sorted()
+        Set(spec.calledOperations(services: wanted).map { AzureServiceCaller.action(service: $0.service, operation: $0.operation) })
+            .sorted()
     }
 }
 

@@ -99,13 +99,11 @@ public struct AzureServiceCaller: ServiceCaller {
     }
 
     public func describe(_ error: any Error) -> (code: String, message: String) {
-        switch error {
+        if let shared = sharedCallErrorDescription(error) { return shared }
+        return switch error {
         case let e as ARMServiceError: (e.code, e.message)
         case let e as ARMResponseError: ("MalformedResponse", e.description)
         case let e as EntraError: ("CredentialsError", e.description)
-        case let e as TransportError: (e.kind == .timeout ? "Timeout" : e.kind == .tls ? "TLSError" : "Unreachable", e.description)
-        case let e as CallDeadlineError: ("Timeout", e.description)
-        case is CancellationError: ("Cancelled", "the scan was cancelled")
         default: ("Error", SecretScrubber.shared.scrub(String(describing: error)))
         }
     }

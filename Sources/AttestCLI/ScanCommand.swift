@@ -1,4 +1,5 @@
 import ArgumentParser
+import AttestAzure
 import AttestCollect
 import AttestControls
 import AttestCore
@@ -243,27 +244,31 @@ struct ScanAWSCommand: AsyncParsableCommand {
     }
 }
 
-/// A `--cloud` value: one of the Azure clouds, refused before anything runs when mistyped.
-enum AzureCloudName: String, ExpressibleByArgument, CaseIterable {
-    case azureCloud = "AzureCloud"
-    case azureUSGovernment = "AzureUSGovernment"
-    case azureChinaCloud = "AzureChinaCloud"
+/// `--cloud`: one of ``AzureCloud/all``, by the az CLI's name (any case); refused before anything runs when mistyped.
+struct AzureCloudArgument: ExpressibleByArgument {
+    var cloud: AzureCloud
+
+    init(_ cloud: AzureCloud) { self.cloud = cloud }
 
     init?(argument: String) {
-        guard let match = Self.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(argument) == .orderedSame }) else { return nil }
-        self = match
+        guard let cloud = AzureCloud.named(argument) else { return nil }
+        self.cloud = cloud
     }
+
+    static var allValueStrings: [String] { AzureCloud.all.map(\.name) }
+    var defaultValueDescription: String { cloud.name }
 }
 
-/// The signature algorithm of certificate assertions.
-enum AssertionAlgorithmName: String, ExpressibleByArgument, CaseIterable {
-    case ps256 = "PS256"
-    case rs256 = "RS256"
+/// `--assertion-algorithm`: one of ``AssertionAlgorithm`` (any case).
+struct AssertionAlgorithmArgument: ExpressibleByArgument {
+    var algorithm: AssertionAlgorithm
 
     init?(argument: String) {
-        guard let match = Self.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(argument) == .orderedSame }) else { return nil }
-        self = match
+        guard let algorithm = AssertionAlgorithm(name: argument) else { return nil }
+        self.algorithm = algorithm
     }
+
+    static var allValueStrings: [String] { AssertionAlgorithm.allCases.map(\.rawValue) }
 }
 
 /// The flags that describe one Azure target (`scan azure`).
@@ -272,13 +277,13 @@ struct AzureTargetOptions: ParsableArguments {
     var subscriptions: String?
 
     @Option(help: "The Azure cloud: AzureCloud (default), AzureUSGovernment or AzureChinaCloud.")
-    var cloud: AzureCloudName = .azureCloud
+    var cloud = AzureCloudArgument(.publicCloud)
 
     @Option(help: "Comma-separated services to scan (default: all).")
     var services: String?
 
     @Option(help: "Certificate assertions signed with PS256 and x5t#S256 (default) or RS256 and x5t.")
-    var assertionAlgorithm: AssertionAlgorithmName?
+    var assertionAlgorithm: AssertionAlgorithmArgument?
 
     func validate() throws {
         for s in CommaList.parse(subscriptions) ?? [] where UUID(uuidString: s) == nil {
@@ -287,8 +292,8 @@ struct AzureTargetOptions: ParsableArguments {
     }
 
     var target: ScanTarget {
-        var options = ["cloud": cloud.rawValue]
-        options["assertion_algorithm"] = assertionAlgorithm?.rawValue
+        var options = ["cloud": cloud.cloud.name]
+        options["assertion_algorithm"] = assertionAlgorithm?.algorithm.rawValue
         return ScanTarget(
             provider: "azure", accounts: CommaList.parse(subscriptions), services: CommaList.parse(services), options: options)
     }

@@ -210,7 +210,9 @@ public struct CollectionEngine: Sendable {
         ctx["item"] = item
         ctx["parent"] = parent
         if let filter = spec.filter, !filter.holds(in: .object(ctx)) { return result }
-        let earlyId = spec.id.render(.object(ctx)).map { unit.service.caseInsensitiveIds ? $0.lowercased() : $0 }
+        // Ids of a provider that compares them case-insensitively are stored lower-cased, edge ends too.
+        let fold: (String) -> String = unit.service.caseInsensitiveIds ? { $0.lowercased() } : { $0 }
+        let earlyId = spec.id.render(.object(ctx)).map(fold)
         // Enrichments that read no other's answer run at once; one that reads another's (its
         // region, parameters, condition) waits for it. Answers are stored in spec order.
         for wave in spec.enrichmentWaves {
@@ -237,7 +239,6 @@ public struct CollectionEngine: Sendable {
             }
         }
         var context = JSONValue.object(ctx)
-        let fold: (String) -> String = unit.service.caseInsensitiveIds ? { $0.lowercased() } : { $0 }
         guard let id = spec.id.render(context).map(fold), !id.isEmpty else {
             result.errors.append(
                 CollectionError(

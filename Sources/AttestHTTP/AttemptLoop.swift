@@ -121,3 +121,14 @@ public struct CallDeadlineError: Error, CustomStringConvertible, Sendable {
         "\(operation) gave up after \(attempts) attempt(s) and \(Int(waited.seconds.rounded())) s of waiting, within the \(Int(limit.seconds)) s a call may take; last answer: \(last)"
     }
 }
+
+/// The error code and message of failures every provider's calls share (no answer, a call
+/// deadline, a cancelled scan), for a caller's `describe`; nil for the provider's own errors.
+public func sharedCallErrorDescription(_ error: any Error) -> (code: String, message: String)? {
+    switch error {
+    case let e as TransportError: (e.kind == .timeout ? "Timeout" : e.kind == .tls ? "TLSError" : "Unreachable", e.description)
+    case let e as CallDeadlineError: ("Timeout", e.description)
+    case is CancellationError: ("Cancelled", "the scan was cancelled")
+    default: nil
+    }
+}

@@ -1,4 +1,6 @@
 import AttestAzure
+import AttestAzureProvider
+import AttestCollect
 import AttestCore
 import AttestHTTP
 import AttestScan
@@ -456,5 +458,49 @@ struct AzureSeededEstateTests {
             #expect(statuses[control]?.contains("pass") == true, "\(control) never passed in the seeded estate")
         }
         #expect(!(result.stdout + result.stderr).contains(AzurePeer.clientSecret))
+    }
+}
+
+@Suite("Azure specs and credential files refused with a clear error")
+struct AzureSpecErrorTests {
+    func provider(_ service: String) throws -> ProviderSpec {
+        ProviderSpec(
+            provider: "azure", services: [try SpecLoader.loadService(service, file: "providers/azure/x.yaml", provider: "azure")],
+            discovery: [:])
+    }
+
+    @Test func anOperationWithoutAnAPIVersionOrAnActionOrAnUnknownSettingNamesItsLine() throws {
+        let noVersion =
+            "service: x\nscope: subscription\noperations:\n  ListThings:\n    action: Microsoft.X/things/read\n    path: /subscriptions/{account}/things\n"
+        let e1 = #expect(throws: SpecError.self) { try AzureServiceCaller.validate(try provider(noVersion)) }
+        #expect(
+            e1?.description
+                == "providers/azure/x.yaml:5: operation ListThings has no api-version (set settings.api_version or the operation's query api-version)"
+        )
+        let noAction =
+            "service: x\nscope: subscription\nsettings: {api_version: \"2024-01-01\"}\noperations:\n  ListThings:\n    path: /things\n"
+        let e2 = #expect(throws: SpecError.self) { try AzureServiceCaller.validate(try provider(noAction)) }
+        #expect(e2?.description.contains("ListThings needs an action") == true)
+        let typo = "service: x\nscope: subscription\nsettings: {api_versoin: \"2024-01-01\"}\n"
+        let e3 = #expect(throws: SpecError.self) { try AzureServiceCaller.validate(try provider(typo)) }
+        #expect(e3?.description.hasPrefix("providers/azure/x.yaml:3: unknown setting api_versoin") == true)
+    }
+
+    @Test func anUnknownIdsValueInTheDiscoveryFileIsRefused() throws {
+        let dir = try TestPaths.temporaryDirectory("azure-ids")
+        try "provider: azure\nids: sideways\n".write(to: dir.appendingPathComponent("provider.yaml"), atomically: true, encoding: .utf8)
+        let e = #expect(throws: SpecError.self) { try SpecLoader.loadProvider(directory: dir, provider: "azure") }
+        #expect(e?.description == "providers/azure/provider.yaml:2: ids: expected case-insensitive or case-sensitive, not sideways")
+    }
+
+    @Test func aLegacyEncryptedKeyOrAFileWithoutACertificateIsRefusedByName() throws {
+        let legacy =
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+        let e1 = #expect(throws: ClientCertificate.LoadError.self) { try ClientCertificate(pem: legacy, password: nil, file: "app.pem") }
+        #expect(e1?.description.contains("app.pem: the private key is encrypted in OpenSSL's legacy format") == true)
+        let e2 = #expect(throws: ClientCertificate.LoadError.self) {
+            try ClientCertificate(pem: "nothing here", password: nil, file: "app.pem")
+        }
+        #expect(e2?.description == "app.pem: no private key (expected a PEM PRIVATE KEY block)")
     }
 }

@@ -31,18 +31,11 @@ public struct ContainerCredentialProvider: AWSCredentialProvider {
         guard let u = URL(string: full), let host = u.host else {
             throw CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL")
         }
-        let allowed = ["127.0.0.1", "localhost", "::1", "[::1]", "169.254.170.2", "169.254.170.23", "fd00:ec2::23", "[fd00:ec2::23]"]
-        guard u.scheme == "https" || allowed.contains(host) || isIPv4Loopback(host) else {
+        let containerHosts = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23", "[fd00:ec2::23]"]
+        guard u.scheme == "https" || containerHosts.contains(host) || LoopbackHost.contains(host) else {
             throw CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI must use HTTPS or a loopback/container host, not \(host)")
         }
         return full
-    }
-
-    /// A literal IPv4 address in 127.0.0.0/8 (not a host name that merely starts with "127.").
-    static func isIPv4Loopback(_ host: String) -> Bool {
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, octets[0] == "127" else { return false }
-        return octets.allSatisfy { o in (1...3).contains(o.count) && o.allSatisfy { ("0"..."9").contains($0) } && Int(o)! <= 255 }
     }
 
     public func credentials() async throws -> AWSCredentials {

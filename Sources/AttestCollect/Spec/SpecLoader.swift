@@ -388,6 +388,26 @@ public struct ProviderSpec: Sendable {
 
     public func service(_ id: String) -> ServiceSpec? { services.first { $0.id == id } }
 
+    /// Every operation a scan of `wanted` services (nil: all) calls: the discovery calls, each
+    /// resource's list and enrichments, and the polls before them. What `attest permissions` grants.
+    public func calledOperations(services wanted: [String]? = nil) -> [(service: ServiceSpec, operation: OperationSpec)] {
+        var out: [(ServiceSpec, OperationSpec)] = []
+        for call in discovery.values {
+            if let s = service(call.service), let op = s.operations[call.operation] { out.append((s, op)) }
+        }
+        for s in services where wanted?.contains(s.id) ?? true {
+            for r in s.resources {
+                let calls: [CallSpec] = (r.list.map { [$0] } ?? []) + r.enrich.map(\.call)
+                for c in calls {
+                    for name in [c.operation] + c.before.map(\.operation) {
+                        if let op = s.operations[name] { out.append((s, op)) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Checks that every service names one of the provider's scope levels, and every fan-out a
     /// level of it too.
     public func validateScopes(levels: [String]) throws {
