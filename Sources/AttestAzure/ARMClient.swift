@@ -111,12 +111,17 @@ public final class ARMClient: Sendable {
     let userAgent: String
     let budget: ReadBudget
     let requestTimeout: Duration
+    /// For the Key Vault data plane: every call is a full vault URL, checked and routed by these
+    /// endpoints (``AzureEndpoints/keyVaultURL(_:)``) instead of joined to `baseURL`.
+    let vaults: AzureEndpoints?
 
     public init(
         baseURL: String, scope: String, tokens: any BearerTokenProvider, transport: any HTTPTransport,
         retryPolicy: RetryPolicy = RetryPolicy(), counters: CallCounters = CallCounters(),
-        logger: Logger = Logger(label: "attest.azure"), userAgent: String = "attest", requestTimeout: Duration = .seconds(30)
+        logger: Logger = Logger(label: "attest.azure"), userAgent: String = "attest", requestTimeout: Duration = .seconds(30),
+        vaults: AzureEndpoints? = nil
     ) {
+        self.vaults = vaults
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.scope = scope
         self.tokens = tokens
@@ -132,6 +137,17 @@ public final class ARMClient: Sendable {
     /// The URL of a request: a path joined to the endpoint, or a paging link that must point at
     /// the endpoint (a link elsewhere would receive the token).
     public func url(for request: ARMRequest) throws -> String {
+        if let vaults {
+            var url = request.pathOrURL
+            var query = request.query
+            if let version = request.apiVersion { query.insert(("api-version", version), at: 0) }
+            if !query.isEmpty { url += (url.contains("?") ? "&" : "?") + FormEncoding.encode(query) }
+            do {
+                return try vaults.keyVaultURL(url)
+            } catch {
+                throw ARMResponseError("\(request.operation): \(error)")
+            }
+        }
         if request.pathOrURL.lowercased().hasPrefix("http://") || request.pathOrURL.lowercased().hasPrefix("https://") {
             guard let origin = AzureEndpoints.origin(request.pathOrURL), origin == AzureEndpoints.origin(baseURL) else {
                 throw ARMResponseError(

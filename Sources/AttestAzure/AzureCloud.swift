@@ -16,19 +16,25 @@ public struct AzureCloud: Sendable, Equatable {
     public var graph: String
     /// The Key Vault data plane's audience (`https://vault.azure.net`).
     public var keyVaultAudience: String
+    /// The DNS suffix of vault hosts (`.vault.azure.net`): a vault URI an API answers must end
+    /// with it before a data-plane token is sent there.
+    public var keyVaultDNSSuffix: String
 
     public static let publicCloud = AzureCloud(
         name: "AzureCloud", authorityHost: "https://login.microsoftonline.com",
         resourceManager: "https://management.azure.com", resourceManagerAudience: "https://management.azure.com",
-        graph: "https://graph.microsoft.com", keyVaultAudience: "https://vault.azure.net")
+        graph: "https://graph.microsoft.com", keyVaultAudience: "https://vault.azure.net",
+        keyVaultDNSSuffix: ".vault.azure.net")
     public static let usGovernment = AzureCloud(
         name: "AzureUSGovernment", authorityHost: "https://login.microsoftonline.us",
         resourceManager: "https://management.usgovcloudapi.net", resourceManagerAudience: "https://management.usgovcloudapi.net",
-        graph: "https://graph.microsoft.us", keyVaultAudience: "https://vault.usgovcloudapi.net")
+        graph: "https://graph.microsoft.us", keyVaultAudience: "https://vault.usgovcloudapi.net",
+        keyVaultDNSSuffix: ".vault.usgovcloudapi.net")
     public static let china = AzureCloud(
         name: "AzureChinaCloud", authorityHost: "https://login.chinacloudapi.cn",
         resourceManager: "https://management.chinacloudapi.cn", resourceManagerAudience: "https://management.chinacloudapi.cn",
-        graph: "https://microsoftgraph.chinacloudapi.cn", keyVaultAudience: "https://vault.azure.cn")
+        graph: "https://microsoftgraph.chinacloudapi.cn", keyVaultAudience: "https://vault.azure.cn",
+        keyVaultDNSSuffix: ".vault.azure.cn")
 
     public static let all = [publicCloud, usGovernment, china]
 
@@ -48,13 +54,17 @@ public struct AzureCloud: Sendable, Equatable {
 }
 
 /// The endpoints a scan uses: the cloud's, with the overrides of the environment
-/// (`AZURE_AUTHORITY_HOST`, `ATTEST_AZURE_ARM_ENDPOINT`, `ATTEST_AZURE_GRAPH_ENDPOINT`). The
-/// audiences stay the cloud's, so a loopback ARM is asked with the token a real one takes.
+/// (`AZURE_AUTHORITY_HOST`, `ATTEST_AZURE_ARM_ENDPOINT`, `ATTEST_AZURE_GRAPH_ENDPOINT`,
+/// `ATTEST_AZURE_KEYVAULT_ENDPOINT`). The audiences stay the cloud's, so a loopback ARM is asked
+/// with the token a real one takes.
 public struct AzureEndpoints: Sendable, Equatable {
     public var cloud: AzureCloud
     public var authorityHost: String
     public var resourceManager: String
     public var graph: String
+    /// Where vault data-plane calls go instead of each vault's host, with that host as the first
+    /// path segment (`{endpoint}/kv.vault.azure.net/keys`); nil: the vault's own host.
+    public var keyVault: String?
 
     /// A mistake in an endpoint variable: not a URL, or `http://` to a host that is not loopback.
     public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
@@ -67,6 +77,25 @@ public struct AzureEndpoints: Sendable, Equatable {
         resourceManager =
             try Self.checked(environment["ATTEST_AZURE_ARM_ENDPOINT"], variable: "ATTEST_AZURE_ARM_ENDPOINT") ?? cloud.resourceManager
         graph = try Self.checked(environment["ATTEST_AZURE_GRAPH_ENDPOINT"], variable: "ATTEST_AZURE_GRAPH_ENDPOINT") ?? cloud.graph
+        keyVault = try Self.checked(environment["ATTEST_AZURE_KEYVAULT_ENDPOINT"], variable: "ATTEST_AZURE_KEYVAULT_ENDPOINT")
+    }
+
+    /// The URL a vault data-plane call is sent to: `url` (a vault URI an API answered, or a paging
+    /// link of the vault) must be `https://` to a host ending with the cloud's vault suffix, and
+    /// goes there, or to the `ATTEST_AZURE_KEYVAULT_ENDPOINT` override with the host as the first
+    /// path segment. Anything else is refused and never receives a token.
+    public func keyVaultURL(_ url: String) throws -> String {
+        guard let u = URLComponents(string: url), u.scheme?.lowercased() == "https", let host = u.host?.lowercased(),
+            host.hasSuffix(cloud.keyVaultDNSSuffix), host.count > cloud.keyVaultDNSSuffix.count,
+            host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }), u.user == nil, u.password == nil,
+            u.port == nil || u.port == 443
+        else {
+            throw ConfigurationError(
+                description: "\(url) is not a vault of \(cloud.name) (https://<name>\(cloud.keyVaultDNSSuffix)); not called")
+        }
+        guard let base = keyVault else { return url }
+        let rest = u.percentEncodedPath + (u.percentEncodedQuery.map { "?" + $0 } ?? "")
+        return base + "/" + host + (rest.hasPrefix("/") ? rest : "/" + rest)
     }
 
     /// The token URL of a tenant.

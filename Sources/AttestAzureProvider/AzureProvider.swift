@@ -1,4 +1,4 @@
-public import AttestAzure
+import AttestAzure
 public import AttestCEL
 public import AttestCollect
 public import AttestCore
@@ -13,14 +13,16 @@ import Logging
 ///
 /// Every subscription is an account of the scan; its services are collected at the
 /// `subscription` level (ARM lists span every location), and resources carry their location as
-/// their region.
+/// their region. The Entra ID tenant the subscriptions belong to is an account too, collected
+/// once at the `tenant` level through Microsoft Graph.
 public struct AzureProvider: CloudProvider {
     public init() {}
 
     public var id: String { "azure" }
 
-    /// `subscription`: once per scanned subscription.
-    public var scopeLevels: [ScopeLevel] { [ScopeLevel("subscription", regional: false)] }
+    /// `subscription`: once per scanned subscription; `tenant`: once per tenant of those
+    /// subscriptions (Microsoft Graph).
+    public var scopeLevels: [ScopeLevel] { [ScopeLevel("subscription", regional: false), ScopeLevel("tenant", regional: false)] }
 
     public var transforms: [Transform] { AzureTransforms.all }
 
@@ -29,8 +31,9 @@ public struct AzureProvider: CloudProvider {
     public var evidenceCloud: any EvidenceCloud { AzureEvidenceCloud() }
 
     /// `cloud`: AzureCloud, AzureUSGovernment or AzureChinaCloud; `assertion_algorithm`: PS256
-    /// (default) or RS256 for certificate assertions.
-    public var targetOptionKeys: [String] { ["cloud", "assertion_algorithm"] }
+    /// (default) or RS256 for certificate assertions; `listing`: `resource-graph` (default: the
+    /// lists marked `resource_graph` come from one Resource Graph query) or `arm`.
+    public var targetOptionKeys: [String] { ["cloud", "assertion_algorithm", "listing"] }
 
     public func validate(_ spec: ProviderSpec) throws {
         try AzureServiceCaller.validate(spec)
@@ -65,16 +68,32 @@ public struct AzureProvider: CloudProvider {
         } catch let error as EntraError {
             throw ScanSetupError(error.description)
         }
+        let listingName = target.options["listing"] ?? "resource-graph"
+        guard ["resource-graph", "arm"].contains(listingName) else {
+            throw ScanSetupError("\(target.origin): unknown listing \(listingName) (expected resource-graph or arm)")
+        }
         func client(_ base: String, _ scope: String) -> ARMClient {
             ARMClient(
                 baseURL: base, scope: scope, tokens: resolved.provider, transport: transport, retryPolicy: context.retryPolicy,
                 counters: context.counters, logger: context.logger, userAgent: context.userAgent)
         }
+        let plain = AzureServiceCaller(clients: [
+            "arm": client(endpoints.resourceManager, cloud.resourceManagerScope),
+            "graph": client(endpoints.graph, cloud.graphScope),
+            "keyvault": ARMClient(
+                baseURL: cloud.keyVaultAudience, scope: cloud.keyVaultScope, tokens: resolved.provider, transport: transport,
+                retryPolicy: context.retryPolicy, counters: context.counters, logger: context.logger, userAgent: context.userAgent,
+                vaults: endpoints),
+        ])
+        var listing: ResourceGraphListing?
+        if listingName == "resource-graph", let q = spec.discovery["resource_graph"], let p = spec.discovery["permissions"],
+            let service = spec.service(q.service), let query = service.operations[q.operation],
+            let permissions = spec.service(p.service)?.operations[p.operation]
+        {
+            listing = ResourceGraphListing(caller: plain, service: service, query: query, permissions: permissions, logger: context.logger)
+        }
         return AzureConnection(
-            caller: AzureServiceCaller(clients: [
-                "arm": client(endpoints.resourceManager, cloud.resourceManagerScope),
-                "graph": client(endpoints.graph, cloud.graphScope),
-            ]),
+            caller: AzureServiceCaller(clients: plain.clients, listing: listing), listing: listing,
             source: resolved.source, tenant: Self.tenant(of: resolved.source, environment: context.environment), cloud: cloud)
     }
 
@@ -88,22 +107,29 @@ public struct AzureProvider: CloudProvider {
     /// A custom role definition (`az role definition create --role-definition …`) holding every
     /// action the specs call, or the built-in roles that cover them.
     public func permissions(spec: ProviderSpec, services: [String]?) -> JSONValue {
-        let all = Self.actions(spec: spec, services: services)
-        let arm = all.filter { $0.hasPrefix("Microsoft.") }
-        let graph = all.filter { !$0.hasPrefix("Microsoft.") }
+        let operations = spec.calledOperations(services: services)
+        func names(_ keep: (OperationSpec, String) -> Bool) -> [JSONValue] {
+            Set(
+                operations.map { (op: $0.operation, action: AzureServiceCaller.action(service: $0.service, operation: $0.operation)) }
+                    .filter { keep($0.op, $0.action) }.map(\.action)
+            ).sorted().map(JSONValue.string)
+        }
+        let arm = names { op, action in action.hasPrefix("Microsoft.") && !AzureServiceCaller.isDataAction(op) }
+        let data = names { op, _ in AzureServiceCaller.isDataAction(op) }
+        let graph = names { _, action in !action.hasPrefix("Microsoft.") }
         var role: [String: JSONValue] = [
             "Name": "attest read-only scanner",
             "IsCustom": true,
             "Description":
-                "Every read attest's Azure specs make, nothing else. The built-in Reader role covers all of them; Key Vault data-plane reads need Key Vault Reader on each vault.",
-            "Actions": .array(arm.map(JSONValue.string)),
+                "Every read attest's Azure specs make, nothing else. The built-in Reader role covers the Actions; the DataActions (key and secret metadata on the Key Vault data plane) need Key Vault Reader, or on a vault with access policies an access policy allowing key and secret List. The Microsoft Graph application permissions (x-attest-graph-application-permissions) are granted to the app registration, with admin consent.",
+            "Actions": .array(arm),
             "NotActions": [],
-            "DataActions": [],
+            "DataActions": .array(data),
             "NotDataActions": [],
             "AssignableScopes": ["/subscriptions/{subscriptionId}"],
         ]
         if !graph.isEmpty {
-            role["x-attest-graph-application-permissions"] = .array(graph.map(JSONValue.string))
+            role["x-attest-graph-application-permissions"] = .array(graph)
         }
         return .object(role)
     }
@@ -118,6 +144,7 @@ public struct AzureProvider: CloudProvider {
 /// An Azure connection: one token provider, the ARM and Graph clients.
 public struct AzureConnection: ProviderConnection {
     public let caller: any ServiceCaller
+    let listing: ResourceGraphListing?
     let source: EntraCredentialSource
     let tenant: String?
     let cloud: AzureCloud
@@ -186,14 +213,23 @@ public struct AzureConnection: ProviderConnection {
         if usable.isEmpty, errors.isEmpty {
             throw ScanSetupError("this identity can read no subscription (give it Reader on at least one)")
         }
-        let accounts = usable.map { id in
+        func tenantOf(_ id: String) -> String { (byId[id]?["tenantId"].stringValue ?? tenant ?? "").lowercased() }
+        var accounts = usable.map { id in
             AccountTarget(
                 id: id, homeRegion: CollectionScope.global,
-                values: [
-                    "tenant": .string(byId[id]?["tenantId"].stringValue ?? tenant ?? ""),
-                    "subscription_name": .string(byId[id]?["displayName"].stringValue ?? id),
-                ])
+                values: ["tenant": .string(tenantOf(id)), "subscription_name": .string(byId[id]?["displayName"].stringValue ?? id)])
         }
+        // The token is the credential's tenant's, so Graph reads that tenant (for a managed
+        // identity, whose tenant is not configured, the subscriptions' tenant). A tenant given as
+        // a domain name is replaced by the GUID the subscriptions name.
+        let configured = tenant?.lowercased()
+        let listedTenant = usable.map(tenantOf).first { UUID(uuidString: $0) != nil }
+        let chosenTenant = configured.flatMap { UUID(uuidString: $0) != nil ? $0 : nil } ?? listedTenant ?? configured
+        let tenants = [chosenTenant].compactMap { $0 }.filter { !$0.isEmpty }
+        accounts += tenants.map {
+            AccountTarget(id: $0, homeRegion: CollectionScope.global, values: ["tenant": .string($0)], implied: true)
+        }
+        await listing?.prepare(subscriptions: usable, types: ResourceGraphListing.types(in: spec, services: target.services))
         let principal: String
         switch source {
         case .clientSecret(let t, let c), .clientCertificate(let t, let c, _), .workloadIdentity(let t, let c, _):
@@ -203,7 +239,11 @@ public struct AzureConnection: ProviderConnection {
         }
         return Discovery(
             target: CollectionTarget(
-                accounts: accounts, scopes: ["subscription": usable.map { CollectionScope(account: $0, region: CollectionScope.global) }]),
+                accounts: accounts,
+                scopes: [
+                    "subscription": usable.map { CollectionScope(account: $0, region: CollectionScope.global) },
+                    "tenant": tenants.map { CollectionScope(account: $0, region: CollectionScope.global) },
+                ]),
             principal: principal, regions: [], errors: errors)
     }
 }

@@ -9,9 +9,12 @@ import AttestHTTP
 public struct AzureServiceCaller: ServiceCaller {
     /// The client of each endpoint a spec may name in `settings.endpoint` (`arm`, `graph`).
     public let clients: [String: ARMClient]
+    /// Serves the lists marked `resource_graph` from one Resource Graph query (nil: ARM lists only).
+    public let listing: ResourceGraphListing?
 
-    public init(clients: [String: ARMClient]) {
+    public init(clients: [String: ARMClient], listing: ResourceGraphListing? = nil) {
         self.clients = clients
+        self.listing = listing
     }
 
     static let knownSettings: Set<String> = ["api_version", "endpoint", "action_prefix"]
@@ -40,11 +43,12 @@ public struct AzureServiceCaller: ServiceCaller {
                         file: spec.file, line: op.line,
                         message: "operation \(op.name) has no api-version (set settings.api_version or the operation's query api-version)")
                 }
-                if op.action == nil, endpoint == "arm" {
+                if op.action == nil {
                     throw SpecError(
                         file: spec.file, line: op.line,
-                        message:
-                            "operation \(op.name) needs an action (the Azure RBAC permission it takes, e.g. Microsoft.Storage/storageAccounts/read)"
+                        message: endpoint == "arm"
+                            ? "operation \(op.name) needs an action (the Azure RBAC permission it takes, e.g. Microsoft.Storage/storageAccounts/read)"
+                            : "operation \(op.name) needs an action (the Microsoft Graph application permission it takes, e.g. Policy.Read.All)"
                     )
                 }
             }
@@ -55,12 +59,19 @@ public struct AzureServiceCaller: ServiceCaller {
         service spec: ServiceSpec, operation: OperationSpec, scope: CollectionScope,
         parameters: [String: JSONValue], context: JSONValue
     ) async throws -> JSONValue {
-        let endpoint = spec.settings["endpoint"] ?? "arm"
+        // A data action (`data:` in the spec) is a call to the Key Vault data plane.
+        let endpoint = Self.isDataAction(operation) ? "keyvault" : spec.settings["endpoint"] ?? "arm"
         guard let client = clients[endpoint] else { throw ARMResponseError("no client for the \(endpoint) endpoint") }
+        if let listing, parameters["nextLink"] == nil, let type = parameters["resource_graph"]?.stringValue,
+            let rows = await listing.rows(
+                type: type, subscription: scope.account, readAction: Self.action(service: spec, operation: operation))
+        {
+            return .object(["value": .array(rows)])
+        }
         // A next page: the link as the service gave it, holding its own api-version and skip token.
         if let p = operation.paginate, p.input == "nextLink", let link = parameters["nextLink"]?.stringValue {
-            return try await client.send(
-                ARMRequest(pathOrURL: link, apiVersion: nil, operation: operation.name, service: spec.id))
+            return Self.normalizedPage(
+                try await client.send(ARMRequest(pathOrURL: link, apiVersion: nil, operation: operation.name, service: spec.id)))
         }
         var ctx = context.objectValue ?? [:]
         for (k, v) in parameters { ctx[k] = v }
@@ -87,10 +98,19 @@ public struct AzureServiceCaller: ServiceCaller {
         } else if let p = operation.paginate, p.input != "nextLink", let token = parameters[p.input]?.stringValue {
             query.append((p.input, token))
         }
-        return try await client.send(
-            ARMRequest(
-                method: method, pathOrURL: path, query: query, apiVersion: version, body: body, operation: operation.name, service: spec.id)
-        )
+        return Self.normalizedPage(
+            try await client.send(
+                ARMRequest(
+                    method: method, pathOrURL: path, query: query, apiVersion: version, body: body, operation: operation.name,
+                    service: spec.id)))
+    }
+
+    /// Microsoft Graph pages with `@odata.nextLink` (a key a path cannot name, since it holds a
+    /// dot): it is also given as `nextLink`, so Graph and ARM specs page the same way.
+    static func normalizedPage(_ answer: JSONValue) -> JSONValue {
+        guard case .object(var o) = answer, o["nextLink"] == nil, let link = o["@odata.nextLink"] else { return answer }
+        o["nextLink"] = link
+        return .object(o)
     }
 
     func fill(_ t: Template, _ c: JSONValue, _ what: String) throws -> String {
@@ -112,8 +132,16 @@ public struct AzureServiceCaller: ServiceCaller {
         Self.action(service: spec, operation: operation)
     }
 
-    /// The Azure RBAC action (or, for Graph, the application permission) an operation needs.
+    /// The Azure RBAC action (or, for Graph, the application permission) an operation needs,
+    /// without the `data:` mark of a data action.
     public static func action(service spec: ServiceSpec, operation: OperationSpec) -> String {
-        operation.action ?? "\(spec.settings["action_prefix"] ?? spec.id)/\(operation.name)"
+        let action = operation.action ?? "\(spec.settings["action_prefix"] ?? spec.id)/\(operation.name)"
+        return action.hasPrefix(dataActionMark) ? String(action.dropFirst(dataActionMark.count)) : action
     }
+
+    /// Marks an action as a data action (`data:Microsoft.KeyVault/vaults/keys/read`): the call goes
+    /// to the vault data plane, and the permission belongs in a role's DataActions.
+    public static let dataActionMark = "data:"
+
+    public static func isDataAction(_ operation: OperationSpec) -> Bool { operation.action?.hasPrefix(dataActionMark) == true }
 }

@@ -4,15 +4,25 @@ import AttestReplay
 import AttestScan
 import Foundation
 
-/// Scans the recorded sample account in `fixtures/aws/sample-account` through the real HTTP
-/// client, SigV4 signer and protocol parsers, against a replay server on loopback that checks
-/// every signature. Needs no cloud account and no network.
+/// Scans the recorded sample AWS account (`fixtures/aws/sample-account`) and Azure subscriptions
+/// (`fixtures/azure/sample-subscription`) through the real HTTP client, SigV4 signer, Entra ID
+/// token flow and protocol parsers, against replay servers on loopback that check every
+/// signature and every bearer token. Needs no cloud account and no network.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Scan a recorded sample AWS account, offline, through the real scan path.")
+        commandName: "demo",
+        abstract: "Scan a recorded sample AWS account and Azure subscriptions, offline, through the real scan path.")
 
-    @Option(help: "Directory of recorded responses (default: fixtures/aws/sample-account).")
+    @Option(help: "Directory of recorded AWS responses (default: fixtures/aws/sample-account).")
     var fixtures: String?
+
+    @Option(help: "Directory of recorded Azure responses (default: fixtures/azure/sample-subscription).")
+    var azureFixtures: String?
+
+    @Option(
+        name: .customLong("cloud"), parsing: .singleValue,
+        help: "The recorded cloud to scan: aws or azure (repeatable; default: both).")
+    var clouds: [DemoCloud] = []
 
     @Option(help: "Directory holding the provider specs.")
     var providers: String?
@@ -22,28 +32,59 @@ struct DemoCommand: AsyncParsableCommand {
     /// The key pair the demo signs with; the replay server verifies against it.
     static let accessKeyId = "AKIAATTESTDEMO000001"
     static let secretAccessKey = "attest/demo/secret/key/not/a/real/credential"
+    /// The Entra ID application the Azure demo authenticates as; the replay server issues its tokens.
+    static let azureTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    static let azureClientId = "6b0c3e1a-58b4-4b57-a2d7-9d1a3b8c2f01"
+    static let azureClientSecret = "attest-demo-client-secret-not-a-real-credential"
 
     func run() async throws {
         LogSetup.bootstrap(level: options.output.logLevel)
         let config = try AttestCLIConfig.load(options.controlSource.config)
         let base = ScanExecution(demo: options, providers: providers)
-        let status = try await Self.withRecordedAccount(fixtures: fixtures, providers: providers) { target, environment in
+        let chosen = clouds.isEmpty ? DemoCloud.allCases : clouds
+        let status = try await Self.withRecordedEstate(
+            clouds: chosen, awsFixtures: fixtures, azureFixtures: azureFixtures, providers: providers
+        ) { targets, environment in
             var execution = base
             execution.environment = environment
-            return try await execution.run([target], config: config)
+            return try await execution.run(targets, config: config)
         }
         throw ExitCode(status)
     }
 
-    /// Serves the recorded account on loopback for the length of `body`, with the target and the
-    /// environment (the demo's key pair, the replay server's endpoint) that scan it.
+    /// Serves the recorded AWS account on loopback for the length of `body`, with the target and
+    /// the environment (the demo's key pair, the replay server's endpoint) that scan it.
     static func withRecordedAccount<T: Sendable>(
         fixtures: String?, providers: String?,
         _ body: @Sendable (ScanTarget, [String: String]) async throws -> T
     ) async throws -> T {
+        try await withRecordedEstate(clouds: [.aws], awsFixtures: fixtures, azureFixtures: nil, providers: providers) { targets, env in
+            try await body(targets[0], env)
+        }
+    }
+
+    /// Serves the recordings of `clouds` on loopback for the length of `body`, with the targets
+    /// and the environment (the demo's credentials, the replay servers' endpoints) that scan them.
+    static func withRecordedEstate<T: Sendable>(
+        clouds: [DemoCloud], awsFixtures: String?, azureFixtures: String?, providers: String?,
+        _ body: @Sendable ([ScanTarget], [String: String]) async throws -> T
+    ) async throws -> T {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("AZURE_") }
+        for key in environment.keys where key.hasPrefix("ATTEST_AZURE_") || key == "IDENTITY_ENDPOINT" || key == "IDENTITY_HEADER" {
+            environment[key] = nil
+        }
+        return try await withAWS(clouds.contains(.aws), fixtures: awsFixtures, providers: providers) { awsTarget, awsEnvironment in
+            try await withAzure(clouds.contains(.azure), fixtures: azureFixtures, providers: providers) { azureTarget, azureEnvironment in
+                let targets = [awsTarget, azureTarget].compactMap { $0 }
+                return try await body(
+                    targets, environment.merging(awsEnvironment.merging(azureEnvironment) { a, _ in a }) { _, new in new })
+            }
+        }
+    }
+
+    static func recordings(_ override: String?, default path: String, providers: String?) throws -> [String: Fixture] {
         let directory =
-            try fixtures.map { URL(fileURLWithPath: $0) }
-            ?? ProviderLocator.root(override: providers).appendingPathComponent("fixtures/aws/sample-account")
+            try override.map { URL(fileURLWithPath: $0) } ?? ProviderLocator.root(override: providers).appendingPathComponent(path)
         let recorded: [String: Fixture]
         do {
             recorded = try FixtureStore(directory: directory).loadAll()
@@ -51,21 +92,49 @@ struct DemoCommand: AsyncParsableCommand {
             throw ConfigurationError("\(error)")
         }
         guard !recorded.isEmpty else { throw ConfigurationError("no recorded responses in \(directory.path)") }
+        return recorded
+    }
+
+    static func withAWS<T: Sendable>(
+        _ wanted: Bool, fixtures: String?, providers: String?, _ body: (ScanTarget?, [String: String]) async throws -> T
+    ) async throws -> T {
+        guard wanted else { return try await body(nil, [:]) }
+        let recorded = try recordings(fixtures, default: "fixtures/aws/sample-account", providers: providers)
         // The regions that were recorded (DescribeRegions lists more than a recording covers).
         let regions = Set(recorded.values.filter { $0.request.service == "ec2" }.map(\.request.region)).sorted()
         return try await ReplayServer.withServer(fixtures: recorded, verifying: [Self.accessKeyId: Self.secretAccessKey]) { server in
-            var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
-            environment.merge([
+            let environment = [
                 "AWS_ENDPOINT_URL": server.baseURL, "AWS_ACCESS_KEY_ID": Self.accessKeyId,
                 "AWS_SECRET_ACCESS_KEY": Self.secretAccessKey, "AWS_REGION": "us-east-1",
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
-            ]) { _, new in new }
+            ]
             let target = ScanTarget(
                 provider: "aws", regions: regions.isEmpty ? nil : regions, options: ["home_region": "us-east-1"],
                 origin: "the recorded sample account")
             return try await body(target, environment)
         }
     }
+
+    static func withAzure<T: Sendable>(
+        _ wanted: Bool, fixtures: String?, providers: String?, _ body: (ScanTarget?, [String: String]) async throws -> T
+    ) async throws -> T {
+        guard wanted else { return try await body(nil, [:]) }
+        let recorded = try recordings(fixtures, default: "fixtures/azure/sample-subscription", providers: providers)
+        let entra = EntraTokenCheck(tenant: azureTenant, clientId: azureClientId, clientSecret: azureClientSecret)
+        return try await ReplayServer.withServer(fixtures: recorded, entra: entra) { server in
+            let environment = [
+                "AZURE_TENANT_ID": azureTenant, "AZURE_CLIENT_ID": azureClientId, "AZURE_CLIENT_SECRET": azureClientSecret,
+                "AZURE_AUTHORITY_HOST": server.baseURL, "ATTEST_AZURE_ARM_ENDPOINT": server.baseURL,
+                "ATTEST_AZURE_GRAPH_ENDPOINT": server.baseURL,
+            ]
+            return try await body(ScanTarget(provider: "azure", origin: "the recorded sample subscriptions"), environment)
+        }
+    }
+}
+
+/// A cloud `attest demo` has a recording of.
+enum DemoCloud: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case aws, azure
 }
 
 extension ScanExecution {

@@ -23,7 +23,8 @@ final class ProgressLine: CollectionProgress, ScanSink, @unchecked Sendable {
         self.isTerminal = isatty(STDERR_FILENO) == 1
     }
 
-    func unitsPlanned(_ count: Int) { planned.store(count, ordering: .relaxed) }
+    /// Each target's collection plans its own units (a scan of several targets adds them up).
+    func unitsPlanned(_ count: Int) { planned.wrappingAdd(count, ordering: .relaxed) }
 
     func unitFinished(service: String, scope: CollectionScope, resources: Int) {
         done.wrappingAdd(1, ordering: .relaxed)

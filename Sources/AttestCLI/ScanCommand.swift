@@ -285,6 +285,12 @@ struct AzureTargetOptions: ParsableArguments {
     @Option(help: "Certificate assertions signed with PS256 and x5t#S256 (default) or RS256 and x5t.")
     var assertionAlgorithm: AssertionAlgorithmArgument?
 
+    @Option(
+        help:
+            "How subscription-wide lists are made: resource-graph (default: one Azure Resource Graph query where the caller's permissions allow, ARM lists elsewhere) or arm (ARM lists only)."
+    )
+    var listing: AzureListing?
+
     func validate() throws {
         for s in CommaList.parse(subscriptions) ?? [] where UUID(uuidString: s) == nil {
             throw ValidationError("--subscriptions: \(s) is not a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)")
@@ -294,9 +300,16 @@ struct AzureTargetOptions: ParsableArguments {
     var target: ScanTarget {
         var options = ["cloud": cloud.cloud.name]
         options["assertion_algorithm"] = assertionAlgorithm?.algorithm.rawValue
+        options["listing"] = listing?.rawValue
         return ScanTarget(
             provider: "azure", accounts: CommaList.parse(subscriptions), services: CommaList.parse(services), options: options)
     }
+}
+
+/// How an Azure scan lists resources (the `listing` target option).
+enum AzureListing: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case resourceGraph = "resource-graph"
+    case arm
 }
 
 struct ScanAzureCommand: AsyncParsableCommand {

@@ -35,11 +35,15 @@ public struct AccountTarget: Sendable {
     /// Values templates may name besides `account`, `region` and `home_region`: AWS's
     /// `partition`, Azure's `tenant`.
     public var values: [String: JSONValue]
+    /// Scanned because the target's accounts belong to it (Azure's Entra ID tenant), so a target
+    /// that lists accounts need not list this one.
+    public var implied: Bool
 
-    public init(id: String, homeRegion: String, values: [String: JSONValue] = [:]) {
+    public init(id: String, homeRegion: String, values: [String: JSONValue] = [:], implied: Bool = false) {
         self.id = id
         self.homeRegion = homeRegion
         self.values = values
+        self.implied = implied
     }
 }
 

@@ -19,21 +19,40 @@ public struct Fixture: Sendable, Codable, Equatable {
         public var target: String?
         /// The body with form parameters sorted, or canonical JSON.
         public var body: String
+
+        public init(
+            service: String, region: String, method: String, path: String, query: String, target: String? = nil, body: String
+        ) {
+            (self.service, self.region, self.method, self.path, self.query, self.target, self.body) =
+                (service, region, method, path, query, target, body)
+        }
     }
 
     public struct Response: Sendable, Codable, Equatable {
         public var status: Int
         public var headers: [String: String]
         public var body: String
+
+        public init(status: Int, headers: [String: String], body: String) {
+            (self.status, self.headers, self.body) = (status, headers, body)
+        }
     }
 
     public var request: Request
     public var response: Response
 
+    public init(request: Request, response: Response) {
+        self.request = request
+        self.response = response
+    }
+
     /// A name that says what the call was: `ListUsers`, `GET-location`, …
     public var operation: String {
         if let target = request.target, let dot = target.lastIndex(of: ".") { return String(target[target.index(after: dot)...]) }
         if let action = FixtureKey.formValue("Action", in: request.body) { return action }
+        if request.service == "arm" || request.service == "graph" {
+            return request.method + "-" + (request.path.split(separator: "/").last.map(String.init) ?? "root")
+        }
         let sub = request.query.split(separator: "&").first.map { String($0.split(separator: "=").first ?? "") } ?? ""
         return request.method + (sub.isEmpty ? "" : "-" + sub)
     }
@@ -69,6 +88,10 @@ enum FixtureKey {
                 region = String(scope[2])
                 service = String(scope[3])
             }
+        } else if header("Authorization")?.hasPrefix("Bearer ") == true {
+            // Azure: Microsoft Graph under /v1.0/, Resource Manager elsewhere.
+            service = rawPath.hasPrefix("/v1.0/") ? "graph" : "arm"
+            region = "global"
         }
         var path = rawPath.removingPercentEncoding ?? rawPath
         // Virtual-hosted S3 (bucket.s3.region.amazonaws.com) is stored path-style.

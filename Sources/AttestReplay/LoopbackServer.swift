@@ -33,6 +33,11 @@ public struct LoopbackResponse: Sendable {
     public init(status: Int, contentType: String, text: String) {
         self.init(status: status, headers: [("Content-Type", contentType)], body: Array(text.utf8))
     }
+
+    /// The same response with another status.
+    public func withStatus(_ status: Int) -> LoopbackResponse {
+        LoopbackResponse(status: status, headers: headers, body: body)
+    }
 }
 
 /// An HTTP server on 127.0.0.1 and a free port, answering every request with a handler:

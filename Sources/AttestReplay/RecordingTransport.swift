@@ -4,7 +4,9 @@ import Foundation
 
 /// Passes requests to a real transport and writes each answer to a ``FixtureStore``, with
 /// credentials, tokens and signatures removed. Throttling and server errors are not recorded,
-/// so a replay serves the answer the scan finally used.
+/// so a replay serves the answer the scan finally used. Token requests (OAuth token endpoints,
+/// managed identity) are never recorded: they carry secrets and assertions, and a replay issues
+/// tokens of its own.
 public struct RecordingTransport: HTTPTransport {
     let base: any HTTPTransport
     let store: FixtureStore
@@ -37,9 +39,14 @@ public struct RecordingTransport: HTTPTransport {
         }
     }
 
+    static func isTokenRequest(_ path: String) -> Bool {
+        path.hasSuffix("/oauth2/v2.0/token") || path.hasSuffix("/oauth2/token") || path.hasSuffix("/msi/token")
+    }
+
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let response = try await base.send(request)
-        guard !RetryPolicy.isRetryableStatus(response.status), let url = URL(string: request.url) else { return response }
+        guard !RetryPolicy.isRetryableStatus(response.status), let url = URL(string: request.url), !Self.isTokenRequest(url.path)
+        else { return response }
         let components = URLComponents(url: url, resolvingAgainstBaseURL: false)
         let fixtureRequest = FixtureKey.request(
             method: request.method, host: url.host ?? "", rawPath: components?.percentEncodedPath ?? url.path,

@@ -9,19 +9,23 @@ public final class ReplayServer: Sendable {
     public let server: LoopbackServer
     public var baseURL: String { server.baseURL }
 
-    public static func start(fixtures: [String: Fixture], verifying credentials: [String: String] = [:]) async throws -> ReplayServer {
+    /// `credentials` (access key id → secret): SigV4 signatures checked; `entra`: an Entra ID
+    /// token endpoint served and every request's bearer token checked.
+    public static func start(
+        fixtures: [String: Fixture], verifying credentials: [String: String] = [:], entra: EntraTokenCheck? = nil
+    ) async throws -> ReplayServer {
         let server = try await LoopbackServer.start { request in
-            Self.answer(request, fixtures: fixtures, credentials: credentials)
+            Self.answer(request, fixtures: fixtures, credentials: credentials, entra: entra)
         }
         return ReplayServer(server: server)
     }
 
     /// Runs `body` with a started server and stops it afterwards, whether `body` returns or throws.
     public static func withServer<T: Sendable>(
-        fixtures: [String: Fixture], verifying credentials: [String: String] = [:],
+        fixtures: [String: Fixture], verifying credentials: [String: String] = [:], entra: EntraTokenCheck? = nil,
         _ body: (ReplayServer) async throws -> T
     ) async throws -> T {
-        let server = try await start(fixtures: fixtures, verifying: credentials)
+        let server = try await start(fixtures: fixtures, verifying: credentials, entra: entra)
         do {
             let value = try await body(server)
             await server.stop()
@@ -38,8 +42,13 @@ public final class ReplayServer: Sendable {
 
     public func stop() async { await server.stop() }
 
-    static func answer(_ request: LoopbackRequest, fixtures: [String: Fixture], credentials: [String: String]) -> LoopbackResponse {
-        if !credentials.isEmpty, let problem = SignatureCheck.problem(with: request, credentials: credentials) {
+    static func answer(
+        _ request: LoopbackRequest, fixtures: [String: Fixture], credentials: [String: String], entra: EntraTokenCheck? = nil
+    ) -> LoopbackResponse {
+        if let entra {
+            if entra.isTokenRequest(request) { return entra.tokenAnswer(request) }
+            if let refusal = entra.problem(with: request) { return refusal }
+        } else if !credentials.isEmpty, let problem = SignatureCheck.problem(with: request, credentials: credentials) {
             return error(request, status: 403, code: "SignatureDoesNotMatch", message: problem)
         }
         let key = FixtureKey.hash(
@@ -48,6 +57,9 @@ public final class ReplayServer: Sendable {
                 rawPath: request.path, rawQuery: request.query,
                 headers: request.headers, body: request.body))
         guard let fixture = fixtures[key] else {
+            if entra != nil {
+                return EntraTokenCheck.unauthorized("NoRecordedResponse", "no recorded response for this request").withStatus(404)
+            }
             return error(request, status: 404, code: "NoRecordedResponse", message: "no recorded response for this request")
         }
         return LoopbackResponse(

@@ -39,7 +39,7 @@ public struct HTMLReportFormat: ReportFormat {
             \(r.plan.map { "<p class=\"meta\">Terraform plan <b>\(e($0.file))</b>\($0.terraformVersion.map { " · terraform \(e($0))" } ?? ""): nothing is deployed yet; values known only after apply are <i>unknown</i>.</p>" } ?? "")
             <p class="meta">\(e(scan.provider)) account <b>\(e(scan.account))</b>\(scan.principal.map { " · \(e($0))" } ?? "")<br>
             scan <code>\(e(scan.id))</code> · \(e(scan.startedAt)) to \(e(scan.finishedAt)) · attest \(e(scan.toolVersion))<br>
-            \(scan.regions.count) region(s) · \(scan.services.count) service(s) · \(scan.stats.resources) resources · \(scan.stats.calls) API calls · \(scan.stats.retries) retries</p>
+            \(scan.regions.isEmpty ? "" : "\(scan.regions.count) region(s) · ")\(scan.services.count) service(s) · \(scan.stats.resources) resources · \(scan.stats.calls) API calls · \(scan.stats.retries) retries</p>
             <p class="\(scan.complete ? "ok" : "bad")">\(scan.complete ? "Complete: every call succeeded." : "INCOMPLETE: \(r.errors.count) error(s) reading the account (see “Could not be read”).")</p>
             </header>
             <main>

@@ -113,7 +113,8 @@ public struct TableReportFormat: ReportFormat {
             return out
         }
         return "attest scan \(scan.provider) · account \(scan.account)\(scan.principal.map { " · \($0)" } ?? "")\n"
-            + "scan \(scan.id) · \(scan.regions.count) region(s) · \(scan.services.count) service(s) · "
+            // Azure lists span every location: no regions are scanned one by one, so none are counted.
+            + "scan \(scan.id) · \(scan.regions.isEmpty ? "" : "\(scan.regions.count) region(s) · ")\(scan.services.count) service(s) · "
             + String(format: "%.1f s", scan.stats.durationSeconds) + " · \(scan.stats.calls) calls · \(scan.stats.retries) retries\n"
     }
 

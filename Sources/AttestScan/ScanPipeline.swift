@@ -411,7 +411,7 @@ public struct ScanPipeline: Sendable {
                         itemConcurrency: itemConcurrency, progress: progress, logger: context.logger)
                     let discovery = try await connection.discover(spec: p.spec, target: p.target, engine: engine)
                     if let wanted = p.target.accounts {
-                        let found = discovery.target.accounts.map(\.id)
+                        let found = discovery.target.accounts.filter { !$0.implied }.map(\.id)
                         let outside = found.filter { !wanted.contains($0) }
                         guard outside.isEmpty else {
                             throw ScanSetupError(

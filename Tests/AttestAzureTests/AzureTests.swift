@@ -6,11 +6,17 @@ import AttestHTTP
 import AttestScan
 import AttestTestSupport
 import Foundation
+import Logging
 import Testing
 
-/// One loopback Azure for the suite: the official example responses as the estate.
+/// A loopback Azure serving the official example responses as the estate: one shared by the
+/// scan suites, one for the Resource Graph suite (a suite reconfigures its peer, and suites run
+/// side by side).
 enum VectorPeer {
-    static let shared = Task { () throws -> AzurePeer in
+    static let shared = Task { () throws -> AzurePeer in try await start() }
+    static let forListing = Task { () throws -> AzurePeer in try await start() }
+
+    static func start() async throws -> AzurePeer {
         let dir = try TestPaths.temporaryDirectory("azure-estate")
         let estate = dir.appendingPathComponent("vectors.json")
         _ = try await runProcess(
@@ -217,15 +223,17 @@ struct AzureScanTests {
         defer { Task { try? await peer.configure(["forbidden_subscriptions": [], "throttle_once": [], "expire_after_calls": 0]) } }
         let before = try await peer.log().count
         let out = try TestPaths.temporaryDirectory("azure-scan").appendingPathComponent("report.json")
+        // ARM lists only: the throttled list must be an ARM list (Resource Graph has its own suite).
         let result = try await scan(
-            peer, ["--format", "json", "--output", out.path, "--quiet", "--no-evidence", "--no-history", "--no-controls"])
+            peer,
+            ["--listing", "arm", "--format", "json", "--output", out.path, "--quiet", "--no-evidence", "--no-history", "--no-controls"])
         #expect(result.status == 3, "stderr: \(result.stderr)")
         let report = try JSONValue.parse(Data(contentsOf: out))
         let resources = report["resources"].asList
         let types = Set(resources.compactMap { $0["type"].stringValue })
         for type in [
             "azure.resources.subscription", "azure.storage.account", "azure.network.nsg", "azure.keyvault.vault", "azure.sql.server",
-            "azure.web.site", "azure.security.pricing", "azure.compute.disk", "azure.containerservice.managed_cluster",
+            "azure.web.site", "azure.security.pricing", "azure.compute.disk", "azure.containerservice.managed-cluster",
         ] {
             #expect(types.contains(type), "\(type) missing from \(types.sorted())")
         }
@@ -233,7 +241,7 @@ struct AzureScanTests {
         #expect(resources.allSatisfy { ($0["id"].stringValue ?? "") == ($0["id"].stringValue ?? "").lowercased() })
         // The forbidden subscription has only its one-per-subscription nodes (their reads are errors).
         let singletons: Set<String> = [
-            "azure.resources.subscription", "azure.monitor.activity_log_settings", "azure.security.contact_settings",
+            "azure.resources.subscription", "azure.monitor.activity-log-settings", "azure.security.contact-settings",
         ]
         #expect(
             resources.filter { $0["account"].stringValue == "72ac930a-f34e-42d8-b06d-dc2a9e12ed71" }.allSatisfy {
@@ -318,6 +326,275 @@ struct AzureScanTests {
         #expect(actions.contains("Microsoft.Security/pricings/read"))
         #expect(actions.allSatisfy { $0.hasSuffix("/read") })
         #expect(role["AssignableScopes"].asList.first?.stringValue == "/subscriptions/{subscriptionId}")
+        // Microsoft Graph application permissions, for the Entra ID reads.
+        let graph = Set(role["x-attest-graph-application-permissions"].asList.compactMap(\.stringValue))
+        #expect(graph == ["Policy.Read.All", "User.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory"])
+        let entraOnly = try JSONValue.parse(
+            try await runAttestOnPath(["permissions", "azure", "--services", "storage"], environment: ["HOME": "/nonexistent"]).stdout)
+        #expect(entraOnly["x-attest-graph-application-permissions"].isNull)
+    }
+
+    @Test func theTenantIsReadThroughGraphWithItsOwnTokenAndRoleAssignmentsPointAtItsUsers() async throws {
+        let peer = try await VectorPeer.shared.value
+        let before = try await peer.log().count
+        let out = try TestPaths.temporaryDirectory("azure-entra").appendingPathComponent("report.json")
+        let result = try await scan(
+            peer,
+            [
+                "--services", "entra,authorization", "--format", "json", "--output", out.path, "--quiet", "--no-evidence", "--no-history",
+                "--no-controls",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONValue.parse(Data(contentsOf: out))
+        let tenant = "/tenants/\(AzurePeer.tenant)"
+        let byId = Dictionary(report["resources"].asList.map { ($0["id"].stringValue ?? "", $0) }) { a, _ in a }
+        #expect(byId[tenant]?["attributes"]["security_defaults_enabled"] == .bool(false))
+        #expect(byId[tenant]?["attributes"]["default_user_role_permissions"]["allowed_to_create_apps"] == .bool(true))
+        #expect(byId[tenant]?["account"].stringValue == AzurePeer.tenant)
+        let users = report["resources"].asList.filter { $0["type"].stringValue == "azure.entra.user" }
+        #expect(users.count == 3, "the users list pages with @odata.nextLink (page size 2)")
+        #expect(users.contains { $0["attributes"]["user_type"].stringValue == "Guest" })
+        let admin = byId["\(tenant)/userregistrationdetails/87d349ed-44d7-43e1-9a83-5f2406dee5bd"]
+        #expect(admin?["attributes"]["is_admin"] == .bool(true) && admin?["attributes"]["is_mfa_registered"] == .bool(true))
+        let role = report["resources"].asList.first { $0["type"].stringValue == "azure.entra.directory-role" }
+        #expect(role?["attributes"]["member_ids"].asList.compactMap(\.stringValue) == ["87d349ed-44d7-43e1-9a83-5f2406dee5bd"])
+        // The official role-assignment example's principal becomes an edge to the tenant's directory object.
+        let edges = report["edges"].asList.filter { $0["kind"].stringValue == "assigned-to" }
+        // (In the subscription's own tenant: the official subscriptions name tenants of their own.)
+        #expect(
+            !edges.isEmpty
+                && edges.allSatisfy {
+                    let to = $0["to"].stringValue ?? ""
+                    return to.hasPrefix("/tenants/") && to.contains("/directoryobjects/")
+                })
+        let log = Array(try await peer.log().dropFirst(before))
+        let graph = log.filter { ($0["kind"] as? String) == "graph" }
+        #expect(graph.count >= 7 && graph.allSatisfy { $0["status"] as? Int == 200 }, "\(graph)")
+        #expect(graph.contains { ($0["page"] as? Int ?? 0) >= 1 })
+        let scopes = Set(log.filter { ($0["kind"] as? String) == "token" }.compactMap { $0["scope"] as? String })
+        #expect(scopes.isSuperset(of: ["https://graph.microsoft.com/.default", "https://management.azure.com/.default"]))
+    }
+
+    @Test func managementGroupsAreCollectedAndTheirAssignmentsCountOnlyForTheSubscriptionsBelowThem() async throws {
+        let peer = try await VectorPeer.shared.value
+        let result = try await scan(
+            peer, ["--services", "management,resources,authorization", "--format", "json", "--quiet", "--no-evidence", "--no-history"])
+        #expect(result.status == 1, "\(result.stderr)")
+        let report = try JSONValue.parse(result.stdout)
+        #expect(report["errors"].asList.isEmpty, "\(report["errors"].serialized())")
+        let platform = "/providers/microsoft.management/managementgroups/platform"
+        let root = "/providers/microsoft.management/managementgroups/\(AzurePeer.tenant)"
+        let groups = report["resources"].asList.filter { $0["type"].stringValue == "azure.management.group" }
+        #expect(Set(groups.compactMap { $0["id"].stringValue }) == [platform, root])
+        #expect(groups.allSatisfy { $0["account"].stringValue == AzurePeer.tenant })
+        let edges = report["edges"].asList.map {
+            "\($0["from"].stringValue ?? "") \($0["kind"].stringValue ?? "") \($0["to"].stringValue ?? "")"
+        }
+        #expect(edges.contains("\(platform) in-management-group \(root)"))
+        #expect(edges.contains("\(platform) contains /subscriptions/291bba3f-e0a5-47bc-a099-3bdcb2a50a05"))
+        // The initiative assigned at the platform group: one resource, the tenant's, assigned at the group.
+        let assignments = report["resources"].asList.filter { $0["type"].stringValue == "azure.authorization.policy-assignment" }
+        #expect(assignments.count == 1 && assignments.first?["account"].stringValue == AzurePeer.tenant)
+        #expect(edges.contains { $0.hasSuffix("assigned-at \(platform)") })
+        // It applies to the subscription below the group, not to the other one.
+        var mcsb: [String: String] = [:]
+        for r in report["results"].asList where r["control"].stringValue == "azure-resources-mcsb-policy-enforced" {
+            mcsb[r["resource"].stringValue ?? ""] = r["status"].stringValue
+        }
+        #expect(
+            mcsb == [
+                "/subscriptions/291bba3f-e0a5-47bc-a099-3bdcb2a50a05": "pass",
+                "/subscriptions/72ac930a-f34e-42d8-b06d-dc2a9e12ed71": "fail",
+            ])
+    }
+
+    @Test func aTenantWithoutTheRegistrationReportHasErrorsForRegistrationsOnly() async throws {
+        let peer = try await VectorPeer.shared.value
+        try await peer.configure([
+            "forbidden_paths": ["/v1.0/reports/"], "graph_forbidden_code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+        ])
+        defer {
+            Task { try? await peer.configure(["forbidden_paths": [String](), "graph_forbidden_code": "Authorization_RequestDenied"]) }
+        }
+        let result = try await scan(peer, ["--services", "entra", "--format", "json", "--quiet", "--no-evidence", "--no-history"])
+        #expect(result.status != 2, "\(result.stderr)")
+        let report = try JSONValue.parse(result.stdout)
+        let errors = report["errors"].asList
+        #expect(errors.count == 1)
+        #expect(errors.first?["code"].stringValue == "Authentication_RequestFromNonPremiumTenantOrB2CTenant")
+        #expect(errors.first?["resource_type"].stringValue == "azure.entra.user-registration")
+        let results = report["results"].asList
+        #expect(results.contains { $0["status"].stringValue == "error" })
+        // Only controls on registrations are errors; the users and the tenant are still judged.
+        let resources = Dictionary(report["resources"].asList.map { ($0["id"].stringValue ?? "", $0["type"].stringValue ?? "") }) { a, _ in
+            a
+        }
+        for r in results where r["status"].stringValue == "error" {
+            #expect(resources[r["resource"].stringValue ?? ""] == nil, "\(r["control"]) errs on a collected resource")
+        }
+        #expect(
+            results.contains { resources[$0["resource"].stringValue ?? ""] == "azure.entra.user" && $0["status"].stringValue != "error" })
+    }
+}
+
+/// Listing through Azure Resource Graph: one query for the marked lists of every subscription,
+/// used only where the caller's permissions allow the list's read, ARM lists otherwise.
+@Suite("Azure Resource Graph listing", .serialized)
+struct ResourceGraphListingTests {
+    func scan(_ peer: AzurePeer, _ args: [String]) async throws -> (ProcessResult, JSONValue, [[String: Any]]) {
+        var env = peer.environment
+        env["HOME"] = "/nonexistent"
+        let before = try await peer.log().count
+        let out = try TestPaths.temporaryDirectory("azure-rg").appendingPathComponent("report.json")
+        let result = try await runAttestOnPath(
+            ["scan", "azure", "--format", "json", "--output", out.path, "--quiet", "--no-evidence", "--no-history"] + args,
+            environment: env)
+        let report = (try? JSONValue.parse(Data(contentsOf: out))) ?? .null
+        return (result, report, Array(try await peer.log().dropFirst(before)))
+    }
+
+    static let markedPaths = ["/providers/microsoft.storage/storageaccounts", "/providers/microsoft.network/networksecuritygroups"]
+
+    func outcome(_ report: JSONValue) -> (resources: [String: JSONValue], results: [String: String]) {
+        var resources: [String: JSONValue] = [:]
+        for r in report["resources"].asList { resources[r["id"].stringValue ?? ""] = r }
+        var results: [String: String] = [:]
+        for r in report["results"].asList {
+            results["\(r["control"].stringValue ?? "") \(r["resource"].stringValue ?? "")"] = r["status"].stringValue
+        }
+        return (resources, results)
+    }
+
+    @Test func oneQueryServesTheMarkedListsOverSeveralPagesAndTheScanIsTheSameAsWithARMLists() async throws {
+        let peer = try await VectorPeer.forListing.value
+        try await peer.configure(["rg_page_size": 4])
+        defer { Task { try? await peer.configure(["rg_page_size": 1000]) } }
+        let (graphRun, graphReport, graphLog) = try await scan(peer, [])
+        let (armRun, armReport, armLog) = try await scan(peer, ["--listing", "arm"])
+        #expect(graphRun.status == armRun.status, "\(graphRun.stderr)")
+        let (a, b) = (outcome(graphReport), outcome(armReport))
+        #expect(a.resources.count == b.resources.count && a.resources.count > 40)
+        for (id, resource) in b.resources { #expect(a.resources[id] == resource, "\(id) differs") }
+        #expect(a.results == b.results)
+        let queries = graphLog.filter { ($0["kind"] as? String) == "resource-graph" }
+        #expect(queries.count >= 2, "the query did not page")
+        #expect(Set(queries.compactMap { $0["page"] as? Int }).count == queries.count)
+        let listed = graphLog.filter { e in Self.markedPaths.contains { ((e["path"] as? String) ?? "").hasSuffix($0) } }
+        #expect(listed.isEmpty, "marked lists still went to ARM: \(listed)")
+        #expect(graphLog.count < armLog.count, "\(graphLog.count) calls against \(armLog.count)")
+        #expect(graphReport["scan"]["stats"]["calls"].intValue.map { $0 < armReport["scan"]["stats"]["calls"].intValue ?? 0 } == true)
+    }
+
+    @Test func aListTheCallersPermissionsDoNotAllowIsAnARMListAndItsRefusalAnErrorResult() async throws {
+        let peer = try await VectorPeer.forListing.value
+        let sub = "291bba3f-e0a5-47bc-a099-3bdcb2a50a05"
+        // Reader without storage reads: Resource Graph would leave the accounts out silently.
+        try await peer.configure([
+            "permissions": [sub: [["actions": ["*/read"], "notActions": ["Microsoft.Storage/storageAccounts/read"]]]],
+            "forbidden_paths": ["/subscriptions/\(sub)/providers/microsoft.storage/storageaccounts"],
+        ])
+        defer { Task { try? await peer.configure(["permissions": [String: Any](), "forbidden_paths": [String]()]) } }
+        let (result, report, log) = try await scan(peer, ["--services", "storage,network", "--no-controls"])
+        #expect(result.status == 3, "\(result.stderr)")
+        let errors = report["errors"].asList
+        #expect(errors.contains { $0["account"].stringValue == sub && $0["resource_type"].stringValue == "azure.storage.account" })
+        #expect(errors.allSatisfy { $0["account"].stringValue == sub })
+        #expect(log.contains { ($0["path"] as? String) == "/subscriptions/\(sub)/providers/microsoft.storage/storageaccounts" })
+        // The other subscription's lists, and this one's NSGs, still come from the query.
+        #expect(!log.contains { (($0["path"] as? String) ?? "").hasSuffix("/providers/microsoft.network/networksecuritygroups") })
+        #expect(
+            report["resources"].asList.contains { $0["type"].stringValue == "azure.storage.account" && $0["account"].stringValue != sub })
+    }
+
+    @Test func aQueryThatFailsOrRepeatsItsSkipTokenLeavesEveryListToARM() async throws {
+        let peer = try await VectorPeer.forListing.value
+        let (_, armReport, _) = try await scan(peer, ["--listing", "arm", "--services", "storage,network,compute", "--no-controls"])
+        // Refused, then answered with the official next-page example, whose $skipToken never changes.
+        let vector = TestPaths.shared.appendingPathComponent("vectors/azure/Microsoft.ResourceGraph/2024-04-01/ResourcesNextPageQuery.json")
+        for config: [String: Any] in [
+            ["forbidden_paths": ["/providers/microsoft.resourcegraph"]],
+            ["raw_answers": ["/providers/microsoft.resourcegraph/resources": vector.path]],
+        ] {
+            try await peer.configure(config)
+            let (result, report, log) = try await scan(peer, ["--services", "storage,network,compute", "--no-controls"])
+            try await peer.configure(["forbidden_paths": [String](), "raw_answers": [String: String]()])
+            #expect(result.status == 0, "\(config): \(result.stderr)")
+            #expect(outcome(report).resources == outcome(armReport).resources)
+            #expect(log.contains { (($0["path"] as? String) ?? "").hasSuffix("/providers/microsoft.storage/storageaccounts") })
+        }
+    }
+
+    @Test func theOfficialQueryAnswersAreReadAndThePageTokenGoesBackInTheOptions() async throws {
+        let next = try JSONValue.parse(
+            Data(
+                contentsOf: TestPaths.shared.appendingPathComponent(
+                    "vectors/azure/Microsoft.ResourceGraph/2024-04-01/ResourcesNextPageQuery.json")))
+        let basic = try JSONValue.parse(
+            Data(
+                contentsOf: TestPaths.shared.appendingPathComponent(
+                    "vectors/azure/Microsoft.ResourceGraph/2024-04-01/ResourcesBasicQuery.json")
+            ))
+        let transport = ScriptedTransport(answers: [
+            "permissions": #"{"value":[{"actions":["*/read"],"notActions":[]}]}"#,
+            "first": next["responses"]["200"]["body"].serialized(), "second": basic["responses"]["200"]["body"].serialized(),
+        ])
+        let spec = try SpecLoader.loadProvider(
+            directory: TestPaths.repository.appendingPathComponent("providers/azure"), provider: "azure",
+            transforms: try TransformRegistry.generic.adding(AzureProvider().transforms))
+        let service = try #require(spec.service("resources"))
+        let client = ARMClient(baseURL: "https://management.azure.com", scope: "s", tokens: StaticTokens(), transport: transport)
+        let listing = ResourceGraphListing(
+            caller: AzureServiceCaller(clients: ["arm": client]), service: service,
+            query: try #require(service.operations["QueryResources"]), permissions: try #require(service.operations["ListPermissions"]),
+            logger: Logger(label: "test"))
+        let sub = "cfbbd179-59d2-4052-aa06-9270a38aa9d6"
+        await listing.prepare(subscriptions: [sub], types: ["microsoft.network/networkinterfaces", "microsoft.compute/disks"])
+        let nics = await listing.rows(
+            type: "microsoft.network/networkinterfaces", subscription: sub, readAction: "Microsoft.Network/networkInterfaces/read")
+        #expect(nics?.compactMap { $0["name"].stringValue } == ["myNetworkInterface"])
+        let disks = await listing.rows(type: "Microsoft.Compute/disks", subscription: sub, readAction: "Microsoft.Compute/disks/read")
+        #expect(disks?.count == 1)
+        let requests = transport.requests()
+        let queries = requests.filter { $0.method == "POST" }
+        #expect(queries.count == 2)
+        let second = try JSONValue.parse(Data(queries[1].body))
+        #expect(second["options"]["$skipToken"] == next["responses"]["200"]["body"]["$skipToken"])
+        #expect(second["subscriptions"] == [.string(sub)])
+        #expect(second["query"].stringValue?.hasPrefix("Resources | where type in~ (") == true)
+        #expect(queries.allSatisfy { $0.url.contains("api-version=2024-04-01") })
+        #expect(requests.contains { $0.url.contains("/subscriptions/\(sub)/providers/Microsoft.Authorization/permissions") })
+    }
+
+    @Test func azureActionPatternsMatchAsRBACDoes() {
+        let reader: [JSONValue] = [["actions": ["*/read"], "notActions": []]]
+        #expect(ResourceGraphListing.allows("Microsoft.Storage/storageAccounts/read", reader))
+        #expect(!ResourceGraphListing.allows("Microsoft.Storage/storageAccounts/listKeys/action", reader))
+        let storage: [JSONValue] = [["actions": ["Microsoft.Storage/*"], "notActions": ["microsoft.storage/storageaccounts/READ"]]]
+        #expect(!ResourceGraphListing.allows("Microsoft.Storage/storageAccounts/read", storage))
+        #expect(ResourceGraphListing.allows("Microsoft.Storage/storageAccounts/blobServices/read", storage))
+        let two: [JSONValue] = storage + [["actions": ["*"], "notActions": []]]
+        #expect(ResourceGraphListing.allows("Microsoft.Storage/storageAccounts/read", two), "another role grants it")
+        #expect(!ResourceGraphListing.allows("Microsoft.Compute/disks/read", storage))
+    }
+}
+
+/// Answers ARM calls from a script: permissions, then the first and second query pages.
+final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
+    let answers: [String: String]
+    private let lock = NSLock()
+    private var seen: [HTTPRequest] = []
+
+    init(answers: [String: String]) { self.answers = answers }
+
+    func requests() -> [HTTPRequest] { lock.withLock { seen } }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let queries = lock.withLock { () -> Int in
+            seen.append(request)
+            return seen.filter { $0.method == "POST" }.count
+        }
+        let key = request.method == "POST" ? (queries == 1 ? "first" : "second") : "permissions"
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array((answers[key] ?? "{}").utf8))
     }
 }
 
@@ -421,11 +698,34 @@ struct AzureSeededEstateTests {
         #expect(result.status == 1, "\(result.stderr)")
         let report = try JSONValue.parse(Data(contentsOf: out))
         #expect(report["errors"].asList.isEmpty, "\(report["errors"].serialized())")
+        // The estate has one tenant, whose default answers are misconfigured: a second scan of
+        // the tenant alone, with its good answers served instead, judges the tenant controls the
+        // other way.
+        let goodTenant = try JSONSerialization.jsonObject(with: Data(contentsOf: estate)) as? [String: Any]
+        try await peer.configure(["routes": goodTenant?["good_tenant"] ?? [:]])
+        let goodOut = dir.appendingPathComponent("good-tenant.json")
+        let goodRun = try await runAttestOnPath(
+            [
+                "scan", "azure", "--services", "entra", "--format", "json", "--output", goodOut.path, "--quiet", "--no-evidence",
+                "--no-history",
+            ],
+            environment: env)
+        let goodReport = try JSONValue.parse(Data(contentsOf: goodOut))
+        #expect(goodReport["errors"].asList.isEmpty, "\(goodReport["errors"].serialized())")
+        let tenantId = "/tenants/\(AzurePeer.tenant)"
+        var goodTenantFailures: [String] = []
+        var tenantResults: [JSONValue] = []
+        for r in goodReport["results"].asList where r["resource"].stringValue == tenantId {
+            tenantResults.append(r)
+            if r["status"].stringValue != "pass" { goodTenantFailures.append(r["control"].stringValue ?? "") }
+        }
+        #expect(!tenantResults.isEmpty && goodTenantFailures.isEmpty, "the good tenant: \(goodTenantFailures) (exit \(goodRun.status))")
         let expectations = try JSONValue.parse(
             Data(contentsOf: TestPaths.repository.appendingPathComponent("fixtures/azure/seeded-expectations.json")))["fail"]
         var names: [String: String] = [:]
         for r in report["resources"].asList { names[r["id"].stringValue ?? ""] = r["name"].stringValue }
         var statuses: [String: Set<String>] = [:]
+        for r in tenantResults { statuses[r["control"].stringValue ?? "", default: []].insert(r["status"].stringValue ?? "") }
         var failures: [String: Set<String>] = [:]
         for r in report["results"].asList {
             let control = r["control"].stringValue ?? ""

@@ -139,7 +139,10 @@ struct CIOutputTests {
         let errors = failing.filter { $0["severity"] == "critical" || $0["severity"] == "high" }.count
         #expect(s["levels"]["error"].intValue == Int64(errors))
         #expect(s["execution_successful"] == true)
-        #expect(s["category"] == "attest/aws/123456789012/")
+        // One category per provider and account set (the demo scans AWS and Azure).
+        let scan = d.report["scan"]
+        #expect(scan["provider"] == "aws,azure")
+        #expect(s["category"].stringValue == "attest/aws,azure/\(scan["account"].stringValue ?? "")/")
     }
 
     @Test func junitHasOneCasePerControlAndResource() async throws {

@@ -157,7 +157,7 @@ struct ReplayAndHostileTests {
 
     @Test func theDemoScansTheRecordedAccountOffline() async throws {
         let out = try TestPaths.temporaryDirectory("demo").appendingPathComponent("demo.json")
-        let r = try await Attest.run(["demo", "--format", "json", "--output", out.path])
+        let r = try await Attest.run(["demo", "--cloud", "aws", "--format", "json", "--output", out.path])
         #expect(r.status == 0, "\(r.stderr)")
         let report = try Attest.json(out)
         #expect(report["scan"]["complete"] == true)
@@ -173,6 +173,86 @@ struct ReplayAndHostileTests {
         #expect(report["errors"] == [])
         #expect(r.stdout.contains("complete: every call succeeded"))
         #expect(r.stdout.contains(" · 0 error · "), "\(r.stdout)")
+    }
+}
+
+/// The Azure half of `attest demo`: the subscriptions recorded from the seeded estate
+/// (`fixtures/azure/seeded.py`), replayed through the Entra ID token flow.
+@Suite("The Azure demo")
+struct AzureDemoTests {
+    @Test func theDemoReplaysTheRecordedSubscriptionsWithTheirSeededFindings() async throws {
+        let out = try TestPaths.temporaryDirectory("demo-azure").appendingPathComponent("demo.json")
+        let r = try await Attest.run(["demo", "--cloud", "azure", "--format", "json", "--output", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try Attest.json(out)
+        #expect(report["scan"]["complete"] == true)
+        #expect(report["errors"] == [])
+        #expect(report["controls"]["by_status"]["error"] == 0)
+        // The recording is the seeded estate's: the same controls fail on the same resources.
+        let expectations = try JSONValue.parse(
+            Data(contentsOf: TestPaths.repository.appendingPathComponent("fixtures/azure/seeded-expectations.json")))["fail"]
+        var names: [String: String] = [:]
+        for resource in report["resources"].asList { names[resource["id"].stringValue ?? ""] = resource["name"].stringValue }
+        var failures: [String: Set<String>] = [:]
+        for result in report["results"].asList where result["status"].stringValue == "fail" {
+            failures[names[result["resource"].stringValue ?? ""] ?? "", default: []].insert(result["control"].stringValue ?? "")
+        }
+        let expected = (expectations.objectValue ?? [:]).mapValues { Set($0.asList.compactMap(\.stringValue)) }
+        #expect(failures == expected)
+        #expect(report["resources"].asList.contains { $0["type"].stringValue == "azure.entra.tenant" })
+        #expect(report["resources"].asList.contains { $0["type"].stringValue == "azure.management.group" })
+        #expect(
+            !r.stdout.contains("attest-demo-client-secret-not-a-real-credential")
+                && !r.stderr.contains("attest-demo-client-secret-not-a-real-credential"))
+    }
+
+    @Test func theDemoScansBothCloudsByDefault() async throws {
+        let out = try TestPaths.temporaryDirectory("demo-both").appendingPathComponent("demo.json")
+        let r = try await Attest.run(["demo", "--format", "json", "--output", out.path, "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try Attest.json(out)
+        #expect(report["scan"]["complete"] == true)
+        #expect(report["scan"]["provider"] == "aws,azure")
+        let accounts = Set(report["scan"]["accounts"].asList.compactMap(\.stringValue))
+        #expect(accounts.contains("123456789012") && accounts.contains("11111111-1111-4111-8111-111111111111"))
+        let bad = try await Attest.run(["demo", "--cloud", "gcp"])
+        #expect(bad.status == 2)
+    }
+
+    @Test func theReplayIssuesTokensOnlyForTheSecretAndChecksThemOnEveryCall() async throws {
+        let entra = EntraTokenCheck(tenant: "t1", clientId: "app", clientSecret: "right-secret")
+        let fixture = Fixture(
+            request: .init(
+                service: "arm", region: "global", method: "GET", path: "/subscriptions", query: "api-version=2022-12-01", body: ""),
+            response: .init(status: 200, headers: ["content-type": "application/json"], body: #"{"value":[]}"#))
+        try await ReplayServer.withServer(fixtures: [fixture.key: fixture], entra: entra) { server in
+            let transport = AsyncHTTPClientTransport()
+            func token(_ secret: String, scope: String) async throws -> HTTPResponse {
+                try await transport.send(
+                    HTTPRequest(
+                        method: "POST", url: server.baseURL + "/t1/oauth2/v2.0/token",
+                        headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                        body: Array(
+                            "grant_type=client_credentials&client_id=app&client_secret=\(secret)&scope=\(scope.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+                                .utf8)))
+            }
+            func list(_ bearer: String?) async throws -> HTTPResponse {
+                try await transport.send(
+                    HTTPRequest(
+                        method: "GET", url: server.baseURL + "/subscriptions?api-version=2022-12-01",
+                        headers: bearer.map { [("Authorization", "Bearer \($0)")] } ?? []))
+            }
+            let wrong = try await token("wrong-secret", scope: "https://management.azure.com/.default")
+            #expect(wrong.status == 401 && wrong.bodyText.contains("AADSTS7000215"))
+            let arm = try JSONValue.parse(Data(try await token("right-secret", scope: "https://management.azure.com/.default").body))
+            let graph = try JSONValue.parse(Data(try await token("right-secret", scope: "https://graph.microsoft.com/.default").body))
+            #expect(try await list(arm["access_token"].stringValue).status == 200)
+            #expect(try await list(nil).status == 401)
+            #expect(try await list("made-up-token").status == 401)
+            let misused = try await list(graph["access_token"].stringValue)
+            #expect(misused.status == 401 && misused.bodyText.contains("Invalid audience"))
+            await transport.shutdown()
+        }
     }
 }
 

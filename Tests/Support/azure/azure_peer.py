@@ -12,9 +12,22 @@ Config keys: tenant, client_id, client_secret, identity_header, oidc_issuer, oid
 expire_after_calls (a token stops working after this many ARM calls), throttle_once (paths
 answered 429 with Retry-After once), forbidden_subscriptions, forbidden_paths (prefixes),
 read_budget (the first x-ms-ratelimit-remaining-subscription-reads value per subscription),
-raw_answers (path → an example file whose response body is served unmodified).
+raw_answers (path → an example file whose response body is served unmodified), routes (path →
+a route answered instead of the estate's), permissions (subscription → the caller's permission
+entries there; default Reader's */read).
+
+Resource Graph (POST /providers/Microsoft.ResourceGraph/resources) answers `Resources | where type
+in~ (...)` from the estate's subscription-wide lists, as Resource Graph does: only what the caller
+may read (forbidden subscriptions and paths are left out silently), pages of options.$top rows
+with a $skipToken.
+
+Paths under /v1.0/ are Microsoft Graph: they need a token issued for the Graph scope (ARM
+paths one for the ARM scope), take no api-version, page with @odata.nextLink and answer errors
+as Graph does; forbidden_paths covers them too (graph_forbidden_code names the error code).
 """
+import base64
 import hashlib
+import re
 import json
 import secrets
 import sys
@@ -35,6 +48,8 @@ CERT_DER = CERT.public_bytes(serialization.Encoding.DER)
 X5T_S256 = jwt.utils.base64url_encode(hashlib.sha256(CERT_DER).digest()).decode()
 X5T = jwt.utils.base64url_encode(hashlib.sha1(CERT_DER).digest()).decode()
 ARM_SCOPES = {"https://management.azure.com/.default", "https://graph.microsoft.com/.default"}
+AUDIENCES = {"https://management.azure.com/.default": "arm", "https://graph.microsoft.com/.default": "graph",
+             "https://management.azure.com/": "arm", "https://graph.microsoft.com/": "graph"}
 LOCK = threading.Lock()
 LOG = []
 TOKENS = {}  # token -> {"expires": t, "calls": n, "how": …}
@@ -56,11 +71,11 @@ def arm_error(status, code, message, headers=None):
     return status, {"error": {"code": code, "message": message}}, headers or {}
 
 
-def issue(how):
+def issue(how, audience):
     token = "tok-" + secrets.token_hex(20)
     lifetime = int(CONFIG.get("token_lifetime", 3599))
     with LOCK:
-        TOKENS[token] = {"expires": time.time() + lifetime, "calls": 0, "how": how}
+        TOKENS[token] = {"expires": time.time() + lifetime, "calls": 0, "how": how, "audience": AUDIENCES[audience]}
     return token, lifetime
 
 
@@ -125,7 +140,7 @@ def token_request(path, form):
             entry["verified"] = True
     else:
         return entry, aad_error(400, "AADSTS7000218", "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", "invalid_client")
-    token, lifetime = issue(entry["how"])
+    token, lifetime = issue(entry["how"], scope)
     entry["ok"] = True
     return entry, (200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}, {})
 
@@ -140,12 +155,52 @@ def managed_identity(path, query, headers):
         if headers.get("X-IDENTITY-HEADER") != CONFIG["identity_header"]:
             return entry, (401, {"error": "unauthorized", "error_description": "X-IDENTITY-HEADER is missing or wrong"}, {})
         entry["how"] = "app-service"
-    if query.get("resource") != "https://management.azure.com/":
+    if query.get("resource") not in ("https://management.azure.com/", "https://graph.microsoft.com/"):
         return entry, (400, {"error": "invalid_resource", "error_description": "AADSTS500011: The resource principal was not found."}, {})
-    token, lifetime = issue(entry["how"])
+    token, lifetime = issue(entry["how"], query["resource"])
     entry["ok"] = True
     return entry, (200, {"access_token": token, "expires_on": str(int(time.time()) + lifetime), "expires_in": str(lifetime),
                          "resource": query["resource"], "token_type": "Bearer"}, {})
+
+
+def inherited_assignments(child):
+    """The policy assignments of every management group above `child`, from the estate's groups."""
+    out = []
+    for path, route in ESTATE["paths"].items():
+        body = route.get("body") or {}
+        if body.get("type") != "Microsoft.Management/managementGroups":
+            continue
+        if any(c["id"].lower() == child for c in (body.get("properties", {}).get("children") or [])):
+            out += (route_for(path + "/providers/microsoft.authorization/policyassignments") or {}).get("items", [])
+            out += inherited_assignments(path)
+    return out
+
+
+def route_for(lowered):
+    return CONFIG.get("routes", {}).get(lowered) or ESTATE["paths"].get(lowered)
+
+
+def graph(method, path, query, record):
+    lowered = urllib.parse.unquote(path).lower()
+    entry = {"kind": "graph", "method": method, "path": lowered, "query": query}
+    for prefix in CONFIG.get("forbidden_paths", []):
+        if lowered.startswith(prefix.lower()):
+            return entry, arm_error(403, CONFIG.get("graph_forbidden_code", "Authorization_RequestDenied"),
+                                    "Insufficient privileges to complete the operation.")
+    route = route_for(lowered)
+    if route is None:
+        return entry, arm_error(404, "Request_ResourceNotFound", f"Resource '{lowered}' does not exist or one of its queried reference-property objects are not present.")
+    if "body" in route:
+        return entry, (route.get("status", 200), route["body"], {})
+    items = route["items"]
+    size = int(CONFIG.get("page_size", 2))
+    start = int(query.get("$skiptoken", "0"))
+    page = {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{lowered[6:]}", "value": items[start:start + size]}
+    if start + size < len(items):
+        rest = urllib.parse.urlencode({k: v for k, v in query.items() if k != "$skiptoken"})
+        page["@odata.nextLink"] = f"http://127.0.0.1:{PORT}{path}?{rest}{'&' if rest else ''}%24skiptoken={start + size}"
+    entry["page"] = start // size
+    return entry, (200, page, {})
 
 
 def arm(method, path, query, headers, body):
@@ -154,14 +209,22 @@ def arm(method, path, query, headers, body):
     entry = {"kind": "arm", "method": method, "path": lowered, "api_version": query.get("api-version"), "subscription": sub}
     auth = headers.get("Authorization", "")
     token = auth[7:] if auth.startswith("Bearer ") else None
+    wanted = "graph" if lowered.startswith("/v1.0/") else "arm"
     with LOCK:
         record = TOKENS.get(token)
         if record is None:
             return entry, arm_error(401, "InvalidAuthenticationToken", "The access token is invalid.")
+        if record["audience"] != wanted:
+            entry["kind"] = wanted
+            return entry, arm_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
         if record["expires"] < time.time() or (CONFIG.get("expire_after_calls") and record["calls"] >= CONFIG["expire_after_calls"]):
             entry["expired"] = True
+            if wanted == "graph":
+                return entry, arm_error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
             return entry, arm_error(401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time.")
         record["calls"] += 1
+    if wanted == "graph":
+        return graph(method, path, query, record)
     if not query.get("api-version"):
         return entry, arm_error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
     extra = {}
@@ -182,11 +245,20 @@ def arm(method, path, query, headers, body):
     for prefix in CONFIG.get("forbidden_paths", []):
         if lowered.startswith(prefix.lower()):
             return entry, arm_error(403, "AuthorizationFailed", f"The client does not have authorization to perform action 'read' over scope '{lowered}'.")
+    if lowered == "/providers/microsoft.resourcegraph/resources" and method == "POST" and lowered not in CONFIG.get("raw_answers", {}):
+        entry["kind"] = "resource-graph"
+        return entry, resource_graph(json.loads(body or b"{}"), entry)
+    if lowered.endswith("/providers/microsoft.authorization/permissions") and route_for(lowered) is None:
+        granted = CONFIG.get("permissions", {}).get(sub, [{"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}])
+        return entry, (200, {"value": granted}, extra)
     raw = CONFIG.get("raw_answers", {}).get(lowered)
     if raw is not None:
         # An official example's body served as it is (its nextLink included).
         return entry, (200, json.load(open(raw))["responses"]["200"]["body"], extra)
-    route = ESTATE["paths"].get(lowered)
+    route = route_for(lowered)
+    if route is not None and sub and query.get("$filter") == "atScope()" and lowered.endswith("/providers/microsoft.authorization/policyassignments"):
+        # As ARM answers atScope(): the subscription's own assignments and its management groups'.
+        route = {"items": route.get("items", []) + inherited_assignments(f"/subscriptions/{sub}")}
     if route is None:
         return entry, arm_error(404, "ResourceNotFound", f"The Resource '{lowered}' was not found.")
     if "status" in route:
@@ -198,10 +270,45 @@ def arm(method, path, query, headers, body):
     start = int(query.get("$skiptoken", "0"))
     page = {"value": items[start:start + size]}
     if start + size < len(items):
-        version = urllib.parse.quote(query["api-version"])
-        page["nextLink"] = f"http://127.0.0.1:{PORT}{path}?api-version={version}&%24skiptoken={start + size}"
+        # The link keeps the request's query (api-version, $filter), as ARM's do.
+        rest = urllib.parse.urlencode({k: v for k, v in query.items() if k != "$skiptoken"}, quote_via=urllib.parse.quote)
+        page["nextLink"] = f"http://127.0.0.1:{PORT}{path}?{rest}&%24skiptoken={start + size}"
     entry["page"] = start // size
     return entry, (200, page, extra)
+
+
+def resource_graph(request, entry):
+    kql = request.get("query", "")
+    match = re.search(r"where type in~ \(([^)]*)\)", kql)
+    if not kql.startswith("Resources") or match is None:
+        return arm_error(400, "BadRequest", f"Please provide below info when asking for support: the query is not supported here: {kql}")
+    types = re.findall(r"'([^']+)'", match.group(1))
+    entry["types"] = types
+    rows = []
+    for sub in [s.lower() for s in request.get("subscriptions", [])]:
+        if sub in CONFIG.get("forbidden_subscriptions", []):
+            continue
+        for t in types:
+            path = f"/subscriptions/{sub}/providers/{t.lower()}"
+            if any(path.startswith(p.lower()) for p in CONFIG.get("forbidden_paths", [])):
+                continue
+            route = route_for(path)
+            for item in (route or {}).get("items", []):
+                row = dict(item)
+                parts = item["id"].split("/")
+                row.update({"type": t.lower(), "subscriptionId": sub, "resourceGroup": parts[4].lower() if len(parts) > 4 else "",
+                            "tenantId": CONFIG["tenant"]})
+                rows.append(row)
+    options = request.get("options", {})
+    # Resource Graph may answer fewer rows than $top (large rows): rg_page_size caps a page.
+    top = min(int(options.get("$top", 100)), int(CONFIG.get("rg_page_size", 1000)))
+    start = int(base64.b64decode(options["$skipToken"]).decode()) if options.get("$skipToken") else 0
+    page = {"totalRecords": len(rows), "count": len(rows[start:start + top]), "data": rows[start:start + top], "facets": [],
+            "resultTruncated": "false"}
+    if start + top < len(rows):
+        page["$skipToken"] = base64.b64encode(str(start + top).encode()).decode()
+    entry["page"] = start // top if top else 0
+    return 200, page, {"x-ms-user-quota-remaining": "14", "x-ms-user-quota-resets-after": "00:00:05"}
 
 
 class Handler(BaseHTTPRequestHandler):

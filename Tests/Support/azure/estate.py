@@ -92,6 +92,8 @@ def vectors_estate(vectors, extra):
     for site in items(vectors, "Microsoft.Web/2025-05-01/ListWebApps.json"):
         paths[site["id"].lower() + "/config/authsettingsv2"] = {"body": fill(extra["site_auth_settings_v2"], "{site}", site["id"])}
         paths[site["id"].lower() + "/config/web"] = {"body": {"id": site["id"] + "/config/web", "properties": site["properties"].get("siteConfig") or {}}}
+    for path, route in list(extra.get("graph", {}).items()) + list(extra.get("management", {}).items()):
+        paths[path.lower()] = route
     return {"paths": paths}
 
 
@@ -102,7 +104,8 @@ def seeded_estate(seeded):
         paths[f"/subscriptions/{s['subscriptionId']}".lower()] = {"body": s}
     for path, route in seeded["paths"].items():
         paths[path.lower()] = route
-    return {"paths": paths}
+    # The good tenant's Graph answers, served in place of the bad tenant's on a second scan.
+    return {"paths": paths, "good_tenant": {k.lower(): v for k, v in seeded.get("good_tenant", {}).items()}}
 
 
 if __name__ == "__main__":
