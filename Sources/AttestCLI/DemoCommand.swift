@@ -125,7 +125,7 @@ struct DemoCommand: AsyncParsableCommand {
             let environment = [
                 "AZURE_TENANT_ID": azureTenant, "AZURE_CLIENT_ID": azureClientId, "AZURE_CLIENT_SECRET": azureClientSecret,
                 "AZURE_AUTHORITY_HOST": server.baseURL, "ATTEST_AZURE_ARM_ENDPOINT": server.baseURL,
-                "ATTEST_AZURE_GRAPH_ENDPOINT": server.baseURL,
+                "ATTEST_AZURE_GRAPH_ENDPOINT": server.baseURL, "ATTEST_AZURE_KEYVAULT_ENDPOINT": server.baseURL,
             ]
             return try await body(ScanTarget(provider: "azure", origin: "the recorded sample subscriptions"), environment)
         }

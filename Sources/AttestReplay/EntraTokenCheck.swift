@@ -4,9 +4,9 @@ import Foundation
 import Synchronization
 
 /// The Entra ID side of a replay: a token endpoint that accepts one application's client secret
-/// and issues random tokens for the ARM and Graph scopes, and the check that every other request
-/// carries a token it issued for the audience of the API it calls (Graph under `/v1.0/`, ARM
-/// everywhere else). So `attest demo` replays Azure with its token flow exercised, not bypassed.
+/// and issues random tokens for the ARM, Graph and Key Vault scopes, and the check that every
+/// other request carries a token it issued for the audience of the API it calls (Graph under
+/// `/v1.0/`, a vault under `/<vault host>/`, ARM everywhere else). So `attest demo` replays Azure with its token flow exercised, not bypassed.
 public final class EntraTokenCheck: Sendable {
     public let tenant: String
     public let clientId: String
@@ -14,7 +14,10 @@ public final class EntraTokenCheck: Sendable {
     /// Token → the API it is for (`arm`, `graph`).
     private let issued = Mutex<[String: String]>([:])
 
-    static let audiences = ["https://management.azure.com/.default": "arm", "https://graph.microsoft.com/.default": "graph"]
+    static let audiences = [
+        "https://management.azure.com/.default": "arm", "https://graph.microsoft.com/.default": "graph",
+        "https://vault.azure.net/.default": "vault",
+    ]
 
     public init(tenant: String, clientId: String, clientSecret: String) {
         self.tenant = tenant
@@ -57,7 +60,9 @@ public final class EntraTokenCheck: Sendable {
     /// Nil when the request carries a token issued here for its API; otherwise the 401 ARM or
     /// Graph would answer.
     func problem(with request: LoopbackRequest) -> LoopbackResponse? {
-        let wanted = request.path.hasPrefix("/v1.0/") ? "graph" : "arm"
+        // Graph under /v1.0/, a vault's data plane under /<vault host>/ (ATTEST_AZURE_KEYVAULT_ENDPOINT), ARM elsewhere.
+        let first = request.path.split(separator: "/").first.map { $0.lowercased() } ?? ""
+        let wanted = request.path.hasPrefix("/v1.0/") ? "graph" : first.hasSuffix(".vault.azure.net") ? "vault" : "arm"
         guard let auth = request.header("Authorization"), auth.hasPrefix("Bearer ") else {
             return Self.unauthorized("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
         }

@@ -50,7 +50,7 @@ public struct Fixture: Sendable, Codable, Equatable {
     public var operation: String {
         if let target = request.target, let dot = target.lastIndex(of: ".") { return String(target[target.index(after: dot)...]) }
         if let action = FixtureKey.formValue("Action", in: request.body) { return action }
-        if request.service == "arm" || request.service == "graph" {
+        if ["arm", "graph", "keyvault"].contains(request.service) {
             return request.method + "-" + (request.path.split(separator: "/").last.map(String.init) ?? "root")
         }
         let sub = request.query.split(separator: "&").first.map { String($0.split(separator: "=").first ?? "") } ?? ""
@@ -89,8 +89,9 @@ enum FixtureKey {
                 service = String(scope[3])
             }
         } else if header("Authorization")?.hasPrefix("Bearer ") == true {
-            // Azure: Microsoft Graph under /v1.0/, Resource Manager elsewhere.
-            service = rawPath.hasPrefix("/v1.0/") ? "graph" : "arm"
+            // Azure: Microsoft Graph under /v1.0/, a vault's data plane under /<vault host>/, Resource Manager elsewhere.
+            let first = rawPath.split(separator: "/").first.map { $0.lowercased() } ?? ""
+            service = rawPath.hasPrefix("/v1.0/") ? "graph" : first.hasSuffix(".vault.azure.net") ? "keyvault" : "arm"
             region = "global"
         }
         var path = rawPath.removingPercentEncoding ?? rawPath

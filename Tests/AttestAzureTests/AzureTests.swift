@@ -326,6 +326,12 @@ struct AzureScanTests {
         #expect(actions.contains("Microsoft.Security/pricings/read"))
         #expect(actions.allSatisfy { $0.hasSuffix("/read") })
         #expect(role["AssignableScopes"].asList.first?.stringValue == "/subscriptions/{subscriptionId}")
+        // The vault data plane's reads are data actions, not actions.
+        #expect(
+            role["DataActions"].asList.compactMap(\.stringValue) == [
+                "Microsoft.KeyVault/vaults/keys/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
+            ])
+        #expect(!actions.contains { $0.contains("data:") || $0.hasPrefix("Microsoft.KeyVault/vaults/keys") })
         // Microsoft Graph application permissions, for the Entra ID reads.
         let graph = Set(role["x-attest-graph-application-permissions"].asList.compactMap(\.stringValue))
         #expect(graph == ["Policy.Read.All", "User.Read.All", "AuditLog.Read.All", "RoleManagement.Read.Directory"])
@@ -406,6 +412,89 @@ struct AzureScanTests {
                 "/subscriptions/291bba3f-e0a5-47bc-a099-3bdcb2a50a05": "pass",
                 "/subscriptions/72ac930a-f34e-42d8-b06d-dc2a9e12ed71": "fail",
             ])
+    }
+
+    @Test func keysAndSecretsComeFromTheVaultDataPlaneAndARefusedVaultIsAnErrorForItsKeysOnly() async throws {
+        let peer = try await VectorPeer.shared.value
+        try await peer.configure(["forbidden_paths": ["/sample-vault.vault.azure.net/secrets"]])
+        defer { Task { try? await peer.configure(["forbidden_paths": [String]()]) } }
+        let before = try await peer.log().count
+        let result = try await scan(peer, ["--services", "keyvault", "--format", "json", "--quiet", "--no-evidence", "--no-history"])
+        #expect(result.status == 1, "findings (exit 1) win over an incomplete scan: \(result.stderr)")
+        let report = try JSONValue.parse(result.stdout)
+        #expect(report["scan"]["complete"] == false)
+        let errors = report["errors"].asList
+        #expect(!errors.isEmpty)
+        #expect(
+            errors.allSatisfy {
+                $0["resource_type"].stringValue == "azure.keyvault.secret" && $0["code"].stringValue == "Forbidden"
+                    && !($0["message"].stringValue ?? "").contains("\n")
+            }, "\(errors)")
+        // The vaults themselves, and the keys, are still judged.
+        #expect(
+            report["results"].asList.contains {
+                $0["control"].stringValue == "azure-keyvault-vault-recoverable" && $0["status"].stringValue != "error"
+            })
+        let log = Array(try await peer.log().dropFirst(before))
+        let vault = log.filter { ($0["kind"] as? String) == "vault" }
+        #expect(vault.contains { ($0["path"] as? String) == "/sample-vault.vault.azure.net/keys" && $0["status"] as? Int == 200 })
+        #expect(vault.allSatisfy { ($0["api_version"] as? String) == "7.4" })
+        let scopes = Set(log.filter { ($0["kind"] as? String) == "token" }.compactMap { $0["scope"] as? String })
+        #expect(scopes.contains("https://vault.azure.net/.default"))
+        #expect(!(result.stdout + result.stderr).contains(AzurePeer.clientSecret))
+    }
+
+    @Test func aVaultURIOutsideTheCloudsVaultDomainIsNeverCalled() async throws {
+        let endpoints = try AzureEndpoints(environment: [:])
+        #expect(
+            try endpoints.keyVaultURL("https://kv-1.vault.azure.net/keys?api-version=7.4")
+                == "https://kv-1.vault.azure.net/keys?api-version=7.4")
+        for hostile in [
+            "http://kv.vault.azure.net/keys", "https://kv.vault.azure.net.evil.test/keys", "https://evil.test/kv.vault.azure.net/keys",
+            "https://user@kv.vault.azure.net/keys", "https://kv.vault.azure.net:8443/keys", "https://.vault.azure.net/keys",
+            "kv.vault.azure.net/keys",
+        ] {
+            #expect(throws: AzureEndpoints.ConfigurationError.self, "\(hostile)") { try endpoints.keyVaultURL(hostile) }
+        }
+        let china = try AzureEndpoints(cloud: .china, environment: [:])
+        #expect(throws: AzureEndpoints.ConfigurationError.self) { try china.keyVaultURL("https://kv.vault.azure.net/keys") }
+        let routed = try AzureEndpoints(environment: ["ATTEST_AZURE_KEYVAULT_ENDPOINT": "http://127.0.0.1:9"])
+        #expect(
+            try routed.keyVaultURL("https://KV-1.vault.azure.net/keys?api-version=7.4&$skiptoken=2")
+                == "http://127.0.0.1:9/kv-1.vault.azure.net/keys?api-version=7.4&$skiptoken=2")
+        #expect(throws: AzureEndpoints.ConfigurationError.self) {
+            try AzureEndpoints(environment: ["ATTEST_AZURE_KEYVAULT_ENDPOINT": "http://vault.example.com"])
+        }
+        // A vault list answering a hostile vault URI: its keys and secrets are errors, and the host is never asked.
+        let peer = try await VectorPeer.shared.value
+        let vectors = try JSONValue.parse(
+            Data(
+                contentsOf: TestPaths.shared.appendingPathComponent(
+                    "vectors/azure/Microsoft.KeyVault/2026-02-01/listVaultBySubscription.json")))
+        var vaults = vectors["responses"]["200"]["body"]["value"].asList
+        guard case .object(var vault) = vaults.first, case .object(var properties) = vault["properties"] else {
+            Issue.record("the official vault list has no vault")
+            return
+        }
+        properties["vaultUri"] = "https://collector.evil.test/"
+        vault["properties"] = .object(properties)
+        vaults[0] = .object(vault)
+        let list = "/subscriptions/291bba3f-e0a5-47bc-a099-3bdcb2a50a05/providers/microsoft.keyvault/vaults"
+        let routes: [String: Any] = [
+            list: ["items": try JSONSerialization.jsonObject(with: Data(JSONValue.array(vaults).serialized().utf8))]
+        ]
+        try await peer.configure(["routes": routes])
+        defer { Task { try? await peer.configure(["routes": [String: Any]()]) } }
+        let result = try await scan(
+            peer,
+            [
+                "--subscriptions", "291bba3f-e0a5-47bc-a099-3bdcb2a50a05", "--services", "keyvault", "--format", "json", "--quiet",
+                "--no-evidence", "--no-history", "--no-controls",
+            ])
+        #expect(result.status == 3, "\(result.stderr)")
+        let errors = try JSONValue.parse(result.stdout)["errors"].asList
+        #expect(
+            errors.count == 2 && errors.allSatisfy { ($0["message"].stringValue ?? "").contains("not a vault of AzureCloud") }, "\(errors)")
     }
 
     @Test func aTenantWithoutTheRegistrationReportHasErrorsForRegistrationsOnly() async throws {

@@ -100,6 +100,7 @@ public final class AzurePeer: Sendable {
         [
             "AZURE_TENANT_ID": Self.tenant, "AZURE_CLIENT_ID": Self.clientId, "AZURE_CLIENT_SECRET": Self.clientSecret,
             "AZURE_AUTHORITY_HOST": endpoint, "ATTEST_AZURE_ARM_ENDPOINT": endpoint, "ATTEST_AZURE_GRAPH_ENDPOINT": endpoint,
+            "ATTEST_AZURE_KEYVAULT_ENDPOINT": endpoint,
         ]
     }
 

@@ -47,9 +47,10 @@ CERT = x509.load_pem_x509_certificate(CERT_PEM)
 CERT_DER = CERT.public_bytes(serialization.Encoding.DER)
 X5T_S256 = jwt.utils.base64url_encode(hashlib.sha256(CERT_DER).digest()).decode()
 X5T = jwt.utils.base64url_encode(hashlib.sha1(CERT_DER).digest()).decode()
-ARM_SCOPES = {"https://management.azure.com/.default", "https://graph.microsoft.com/.default"}
+ARM_SCOPES = {"https://management.azure.com/.default", "https://graph.microsoft.com/.default", "https://vault.azure.net/.default"}
 AUDIENCES = {"https://management.azure.com/.default": "arm", "https://graph.microsoft.com/.default": "graph",
-             "https://management.azure.com/": "arm", "https://graph.microsoft.com/": "graph"}
+             "https://vault.azure.net/.default": "vault",
+             "https://management.azure.com/": "arm", "https://graph.microsoft.com/": "graph", "https://vault.azure.net": "vault"}
 LOCK = threading.Lock()
 LOG = []
 TOKENS = {}  # token -> {"expires": t, "calls": n, "how": …}
@@ -155,7 +156,7 @@ def managed_identity(path, query, headers):
         if headers.get("X-IDENTITY-HEADER") != CONFIG["identity_header"]:
             return entry, (401, {"error": "unauthorized", "error_description": "X-IDENTITY-HEADER is missing or wrong"}, {})
         entry["how"] = "app-service"
-    if query.get("resource") not in ("https://management.azure.com/", "https://graph.microsoft.com/"):
+    if query.get("resource") not in ("https://management.azure.com/", "https://graph.microsoft.com/", "https://vault.azure.net"):
         return entry, (400, {"error": "invalid_resource", "error_description": "AADSTS500011: The resource principal was not found."}, {})
     token, lifetime = issue(entry["how"], query["resource"])
     entry["ok"] = True
@@ -178,6 +179,34 @@ def inherited_assignments(child):
 
 def route_for(lowered):
     return CONFIG.get("routes", {}).get(lowered) or ESTATE["paths"].get(lowered)
+
+
+def vault(method, path, query):
+    """A vault's data plane, reached as /<vault host>/<path> (ATTEST_AZURE_KEYVAULT_ENDPOINT)."""
+    lowered = urllib.parse.unquote(path).lower()
+    host = lowered.split("/")[1]
+    entry = {"kind": "vault", "method": method, "path": lowered, "api_version": query.get("api-version")}
+    if not query.get("api-version"):
+        return entry, arm_error(400, "BadParameter", "The api-version parameter is missing.")
+    for prefix in CONFIG.get("forbidden_paths", []):
+        if lowered.startswith(prefix.lower()):
+            return entry, (403, {"error": {"code": "Forbidden",
+                                           "message": f"Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: appid={CONFIG['client_id']}\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {host.split('.')[0]};location=westeurope\r\n",
+                                           "innererror": {"code": "ForbiddenByRbac"}}}, {})
+    route = route_for(lowered)
+    if route is None:
+        return entry, arm_error(404, "KeyNotFound", f"A key with (name/id) {lowered} was not found in this key vault.")
+    if "body" in route:
+        return entry, (200, route["body"], {})
+    items = route["items"]
+    size = int(CONFIG.get("page_size", 2))
+    start = int(query.get("$skiptoken", "0"))
+    page = {"value": items[start:start + size], "nextLink": None}
+    if start + size < len(items):
+        # As Key Vault writes it: the vault's own host.
+        page["nextLink"] = f"https://{host}{lowered[len(host) + 1:]}?api-version={query['api-version']}&$skiptoken={start + size}"
+    entry["page"] = start // size
+    return entry, (200, page, {})
 
 
 def graph(method, path, query, record):
@@ -209,7 +238,8 @@ def arm(method, path, query, headers, body):
     entry = {"kind": "arm", "method": method, "path": lowered, "api_version": query.get("api-version"), "subscription": sub}
     auth = headers.get("Authorization", "")
     token = auth[7:] if auth.startswith("Bearer ") else None
-    wanted = "graph" if lowered.startswith("/v1.0/") else "arm"
+    first = lowered.split("/")[1] if lowered.count("/") >= 1 else ""
+    wanted = "graph" if lowered.startswith("/v1.0/") else "vault" if first.endswith(".vault.azure.net") else "arm"
     with LOCK:
         record = TOKENS.get(token)
         if record is None:
@@ -225,6 +255,8 @@ def arm(method, path, query, headers, body):
         record["calls"] += 1
     if wanted == "graph":
         return graph(method, path, query, record)
+    if wanted == "vault":
+        return vault(method, path, query)
     if not query.get("api-version"):
         return entry, arm_error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
     extra = {}

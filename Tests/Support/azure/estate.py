@@ -16,6 +16,7 @@ The estate maps a lower-cased request path to {"items": [...]} (a list ARM pages
 import json
 import os
 import sys
+import urllib.parse
 
 
 def load(vectors, name):
@@ -108,6 +109,30 @@ def seeded_estate(seeded):
     return {"paths": paths, "good_tenant": {k.lower(): v for k, v in seeded.get("good_tenant", {}).items()}}
 
 
+def add_vault_data_plane(paths):
+    """Each vault's keys and secrets as its data plane lists them (`GET {vaultUri}keys`,
+    `{vaultUri}secrets`, `{kid}/rotationpolicy`), from the ARM key and secret lists of the estate.
+    A data-plane path is the vault's host then its path (`/kv.vault.azure.net/keys`), as attest
+    sends it through ATTEST_AZURE_KEYVAULT_ENDPOINT."""
+    vaults = [item for route in list(paths.values()) for item in route.get("items", [])
+              if isinstance(item, dict) and item.get("type") == "Microsoft.KeyVault/vaults"]
+    for vault in vaults:
+        host = urllib.parse.urlsplit(vault["properties"]["vaultUri"]).hostname.lower()
+        keys, secrets = [], []
+        for key in paths.get(vault["id"].lower() + "/keys", {}).get("items", []):
+            kid = f"https://{host}/keys/{key['name']}"
+            keys.append({"kid": kid, "attributes": key["properties"].get("attributes", {}), "tags": key.get("tags", {}), "managed": False})
+            policy = key["properties"].get("rotationPolicy") or {
+                "lifetimeActions": [{"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}], "attributes": {"expiryTime": None}}
+            paths[f"/{host}/keys/{key['name']}/rotationpolicy".lower()] = {"body": {"id": kid + "/rotationpolicy", **policy}}
+        for secret in paths.get(vault["id"].lower() + "/secrets", {}).get("items", []):
+            secrets.append({"id": f"https://{host}/secrets/{secret['name']}", "attributes": secret["properties"].get("attributes", {}),
+                            "contentType": secret["properties"].get("contentType"), "tags": secret.get("tags", {}), "managed": False})
+        paths[f"/{host}/keys"] = {"items": keys}
+        paths[f"/{host}/secrets"] = {"items": secrets}
+    return paths
+
+
 if __name__ == "__main__":
     mode, source, out = sys.argv[1:4]
     here = os.path.dirname(os.path.abspath(__file__))
@@ -116,5 +141,6 @@ if __name__ == "__main__":
         estate = vectors_estate(source, extra)
     else:
         estate = seeded_estate(json.load(open(source)))
+    add_vault_data_plane(estate["paths"])
     with open(out, "w") as f:
         json.dump(estate, f)
