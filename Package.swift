@@ -167,6 +167,27 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Google Cloud adapter: endpoints, Application Default Credentials (service-account
+        // assertions, gcloud user credentials, the metadata server), the REST client.
+        .target(
+            name: "AttestGCP",
+            dependencies: [
+                "AttestCore", "AttestHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Google Cloud behind the pipeline: the CloudProvider, its caller, project discovery, transforms.
+        .target(
+            name: "AttestGCPProvider",
+            dependencies: [
+                "AttestCore", "AttestHTTP", "AttestGCP", "AttestCEL", "AttestCollect", "AttestEvidence", "AttestScan",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Recorded responses: the fixture format and a loopback server that replays them.
         .target(
             name: "AttestReplay",
@@ -185,7 +206,7 @@ let package = Package(
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay", "AttestCEL",
                 "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestAWSProvider", "AttestHistory", "AttestTerraform",
-                "AttestAzure", "AttestAzureProvider",
+                "AttestAzure", "AttestAzureProvider", "AttestGCP", "AttestGCPProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -244,6 +265,12 @@ let package = Package(
             name: "AttestAzureTests",
             dependencies: ["AttestAzure", "AttestAzureProvider", "AttestHTTP", "AttestCore", "AttestTestSupport", "AttestScan", "AttestCollect",
                            "AttestControls", "AttestInventory", "AttestEvidence", "AttestReport", "AttestCLI", "attest", "AttestCEL"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AttestGCPTests",
+            dependencies: ["AttestGCP", "AttestGCPProvider", "AttestHTTP", "AttestCore", "AttestTestSupport", "AttestScan", "AttestCollect",
+                           "AttestCLI", "attest"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -101,20 +101,12 @@ public struct AzureEndpoints: Sendable, Equatable {
     /// The token URL of a tenant.
     public func tokenURL(tenant: String) -> String { "\(authorityHost)/\(tenant)/oauth2/v2.0/token" }
 
-    /// A base URL from a variable, without its trailing slash; nil when unset. `https://` for any
-    /// host, `http://` only for loopback hosts (a token must never travel in clear text).
+    /// A base URL from a variable (``EndpointVariable/checked(_:variable:)``).
     public static func checked(_ value: String?, variable: String) throws -> String? {
-        guard var value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        while value.hasSuffix("/") { value.removeLast() }
-        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            throw ConfigurationError(description: "\(variable)=\(value) is not a URL (expected https://host)")
-        }
-        switch scheme {
-        case "https": return value
-        case "http" where LoopbackHost.contains(host): return value
-        case "http":
-            throw ConfigurationError(description: "\(variable)=\(value): http:// is accepted only for loopback hosts; use https://")
-        default: throw ConfigurationError(description: "\(variable)=\(value): expected an https:// URL")
+        do {
+            return try EndpointVariable.checked(value, variable: variable)
+        } catch let error as EndpointVariable.ConfigurationError {
+            throw ConfigurationError(description: error.description)
         }
     }
 

@@ -127,20 +127,6 @@ public enum ClientAssertion {
     }
 }
 
-/// Base64 with the URL alphabet and no padding (RFC 7515).
-public enum Base64URL {
-    public static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    public static func decode(_ text: String) -> [UInt8]? {
-        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while s.count % 4 != 0 { s += "=" }
-        return Data(base64Encoded: s).map(Array.init)
-    }
-}
-
 /// One `-----BEGIN X-----` block of a PEM file.
 struct PEMBlock {
     var label: String

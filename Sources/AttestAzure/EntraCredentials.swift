@@ -292,14 +292,3 @@ enum TokenAnswer {
         return BearerToken(token: token, expiration: expiry ?? now.addingTimeInterval(3_600), source: source)
     }
 }
-
-/// `application/x-www-form-urlencoded` and query strings: everything but unreserved characters percent-encoded.
-public enum FormEncoding {
-    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-    public static func encode(_ pairs: [(String, String)]) -> String {
-        pairs.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
-    }
-
-    public static func escape(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: unreserved) ?? s }
-}

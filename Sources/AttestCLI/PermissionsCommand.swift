@@ -7,7 +7,7 @@ import Foundation
 struct PermissionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "permissions", abstract: "Print the least-privilege policy a scan needs.",
-        subcommands: [PermissionsAWSCommand.self, PermissionsAzureCommand.self])
+        subcommands: [PermissionsAWSCommand.self, PermissionsAzureCommand.self, PermissionsGCPCommand.self])
 }
 
 struct PermissionsAWSCommand: AsyncParsableCommand {
@@ -39,6 +39,23 @@ struct PermissionsAzureCommand: AsyncParsableCommand {
     var providers: String?
 
     func run() async throws { try Permissions.print("azure", services: services, providers: providers) }
+}
+
+struct PermissionsGCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gcp",
+        abstract: "A custom Google Cloud IAM role granting every permission a Google Cloud scan calls, and nothing else.",
+        discussion:
+            "Create it with gcloud iam roles create attestScanner --project <project> --file role.json (or --organization), or grant the predefined roles/viewer and roles/iam.securityReviewer, which cover every permission listed."
+    )
+
+    @Option(help: "Comma-separated services (default: all).")
+    var services: String?
+
+    @Option(help: "Directory holding the provider specs.")
+    var providers: String?
+
+    func run() async throws { try Permissions.print("gcp", services: services, providers: providers) }
 }
 
 /// A provider's permissions document for a scan of some services.

@@ -1,6 +1,7 @@
 import AttestAWSProvider
 import AttestAzureProvider
 import AttestCollect
+import AttestGCPProvider
 import AttestScan
 import Foundation
 
@@ -8,7 +9,7 @@ import Foundation
 enum Providers {
     // Force-try: the registry refuses only duplicate ids, transforms or rule functions, a
     // programming error that every test run would hit at once.
-    static let registry = try! ProviderRegistry([AWSProvider(), AzureProvider()])
+    static let registry = try! ProviderRegistry([AWSProvider(), AzureProvider(), GCPProvider()])
 }
 
 /// Finds the provider specs: `--providers`, then `ATTEST_HOME/providers`, then a `providers/`

@@ -16,7 +16,8 @@ struct ScanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan", abstract: "Collect cloud accounts into the inventory graph and evaluate the controls.",
         discussion: "Without a provider, scans every target in the config's targets: list into one report and one evidence scan.",
-        subcommands: [ScanTargetsCommand.self, ScanAWSCommand.self, ScanAzureCommand.self], defaultSubcommand: ScanTargetsCommand.self)
+        subcommands: [ScanTargetsCommand.self, ScanAWSCommand.self, ScanAzureCommand.self, ScanGCPCommand.self],
+        defaultSubcommand: ScanTargetsCommand.self)
 }
 
 /// `attest scan [targets]`: every target of the config's `targets:` list, in one scan.
@@ -558,5 +559,65 @@ enum ReportFile {
             return
         }
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+/// The flags that describe one Google Cloud target (`scan gcp`).
+struct GCPTargetOptions: ParsableArguments {
+    @Option(help: "Comma-separated project ids to scan (default: every active project the credential can see).")
+    var projects: String?
+
+    @Option(help: "Comma-separated services to scan (default: all).")
+    var services: String?
+
+    @Option(help: "A credentials file (a service-account key or gcloud user credentials), over GOOGLE_APPLICATION_CREDENTIALS.")
+    var credentials: String?
+
+    func validate() throws {
+        for p in CommaList.parse(projects) ?? [] where !Self.isProjectId(p) {
+            throw ValidationError(
+                "--projects: \(p) is not a project id (6 to 30 lower-case letters, digits and hyphens, starting with a letter)")
+        }
+        if let credentials, !FileManager.default.fileExists(atPath: credentials) {
+            throw ValidationError("--credentials: \(credentials) does not exist")
+        }
+    }
+
+    /// Google's rule for project ids (older ones may also hold a domain prefix: `example.com:p`).
+    static func isProjectId(_ s: String) -> Bool {
+        let id = s.split(separator: ":").last.map(String.init) ?? s
+        guard (6...30).contains(id.count), let first = id.first, first.isLetter, first.isLowercase, id.last != "-" else { return false }
+        return id.allSatisfy { ($0.isLetter && $0.isLowercase) || $0.isNumber || $0 == "-" } && id.allSatisfy(\.isASCII)
+    }
+
+    var target: ScanTarget {
+        var options: [String: String] = [:]
+        options["credentials"] = credentials
+        return ScanTarget(provider: "gcp", accounts: CommaList.parse(projects), services: CommaList.parse(services), options: options)
+    }
+}
+
+struct ScanGCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gcp", abstract: "Scan Google Cloud projects.",
+        discussion:
+            "Credentials come from Application Default Credentials: --credentials or GOOGLE_APPLICATION_CREDENTIALS (a service-account key or gcloud user credentials), gcloud's application_default_credentials.json, then the metadata server (docs/gcp.md)."
+    )
+
+    @OptionGroup var targetOptions: GCPTargetOptions
+
+    @Option(help: "Record every response, without credentials or tokens, into this directory.")
+    var record: String?
+
+    @Option(help: "Directory holding the provider specs (default: the providers/ folder shipped with attest).")
+    var providers: String?
+
+    @OptionGroup var options: ScanRunOptions
+
+    func run() async throws {
+        LogSetup.bootstrap(level: options.output.logLevel)
+        let config = try AttestCLIConfig.load(options.controlSource.config)
+        let status = try await ScanExecution(options, providers: providers, record: record).run([targetOptions.target], config: config)
+        throw ExitCode(status)
     }
 }

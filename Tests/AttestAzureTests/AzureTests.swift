@@ -497,6 +497,24 @@ struct AzureScanTests {
             errors.count == 2 && errors.allSatisfy { ($0["message"].stringValue ?? "").contains("not a vault of AzureCloud") }, "\(errors)")
     }
 
+    @Test func subnetsAreNodesInTheirVNetSoNICsAndNSGsMeetThem() async throws {
+        let peer = try await VectorPeer.shared.value
+        let result = try await scan(
+            peer, ["--services", "network", "--format", "json", "--quiet", "--no-evidence", "--no-history", "--no-controls"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONValue.parse(result.stdout)
+        let vnets = report["resources"].asList.filter { $0["type"].stringValue == "azure.network.vnet" }
+        let subnets = Set(
+            report["resources"].asList.filter { $0["type"].stringValue == "azure.network.subnet" }.compactMap { $0["id"].stringValue })
+        // Every subnet a VNet lists is a node, with an edge back to its VNet.
+        let listed = Set(vnets.flatMap { $0["attributes"]["subnets"].asList.compactMap { $0["id"].stringValue } })
+        #expect(!listed.isEmpty && subnets == listed)
+        let inVNet = report["edges"].asList.filter { $0["kind"].stringValue == "in-vnet" }
+        #expect(Set(inVNet.compactMap { $0["from"].stringValue }) == subnets)
+        let vnetIds = Set(vnets.compactMap { $0["id"].stringValue })
+        #expect(inVNet.allSatisfy { vnetIds.contains($0["to"].stringValue ?? "") })
+    }
+
     @Test func aTenantWithoutTheRegistrationReportHasErrorsForRegistrationsOnly() async throws {
         let peer = try await VectorPeer.shared.value
         try await peer.configure([

@@ -43,10 +43,13 @@ struct InstallTests {
     @Test func theInstalledBinaryFindsItsDataFromAnyDirectory() async throws {
         let installed = try await Self.installed.value
         let share = installed.prefix.appendingPathComponent("share/attest")
-        for dir in ["providers/aws/provider.yaml", "controls/frameworks", "fixtures/aws/sample-account", "config/attest.example.yaml"] {
+        for dir in [
+            "providers/aws/provider.yaml", "providers/gcp/provider.yaml", "controls/frameworks", "fixtures/aws/sample-account",
+            "fixtures/azure/sample-subscription", "config/attest.example.yaml",
+        ] {
             #expect(FileManager.default.fileExists(atPath: share.appendingPathComponent(dir).path), "\(dir)")
         }
-        let shipped = try ["aws", "azure"].reduce(0) { total, provider in
+        let shipped = try ["aws", "azure", "gcp"].reduce(0) { total, provider in
             total
                 + (try FileManager.default.subpathsOfDirectory(
                     atPath: TestPaths.repository.appendingPathComponent("controls/\(provider)").path
