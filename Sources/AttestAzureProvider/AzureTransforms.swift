@@ -37,15 +37,6 @@ public enum AzureTransforms {
             else { return .null }
             return .string(String(s[..<r.lowerBound]))
         },
-        Transform("name-value-map") { value, _ in
-            // Server parameters [{name, value}] → {name: value}, names lower-cased (PostgreSQL and MySQL name them so).
-            guard case .array(let list) = value else { return value.isNull ? .null : value }
-            var out: [String: JSONValue] = [:]
-            for entry in list {
-                if let name = entry["name"].stringValue { out[name.lowercased()] = entry["value"] }
-            }
-            return .object(out)
-        },
         Transform("arm-last-segment") { value, _ in
             guard let s = value.stringValue, let last = s.split(separator: "/").last else { return .null }
             return .string(last.lowercased())

@@ -80,6 +80,15 @@ public struct TransformRegistry: Sendable {
             return .array(o.keys.sorted().map(JSONValue.string))
         },
         Transform("count") { v, _ in .int(Int64(v.asList.count)) },
+        Transform("name-value-map") { value, _ in
+            // [{name, value}] → {name: value}, names lower-cased: Azure server parameters, GCP instance metadata.
+            guard case .array(let list) = value else { return value.isNull ? .null : value }
+            var out: [String: JSONValue] = [:]
+            for entry in list {
+                if let name = entry["name"].stringValue { out[name.lowercased()] = entry["value"] }
+            }
+            return .object(out)
+        },
         // Terraform's booleans in the words the APIs use: versioning Enabled, monitoring enabled.
         Transform("enabled-word") { v, _ in v.boolValue.map { .string($0 ? "Enabled" : "Disabled") } ?? (v.isNull ? .null : v) },
         Transform("enabled-lower") { v, _ in v.boolValue.map { .string($0 ? "enabled" : "disabled") } ?? (v.isNull ? .null : v) },

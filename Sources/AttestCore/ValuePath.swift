@@ -1,7 +1,9 @@
 /// A path into a ``JSONValue``: dot-separated keys, where a key followed by `[]` fans out over a list
 /// and a key followed by `[n]` takes the list's element n (a Terraform block: `versioning[0].enabled`).
 ///
-/// `Reservations[].Instances[].InstanceId` yields every instance id of every reservation.
+/// `Reservations[].Instances[].InstanceId` yields every instance id of every reservation. A key
+/// `*` fans out over an object's values, in key order: `items.*.instances[]` yields the instances
+/// of every zone of a Compute aggregated list.
 /// A path with no `[]` yields at most one value. Since XML has no arrays, `[]` also accepts a
 /// lone value (one element) and `null` (none).
 public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
@@ -35,7 +37,7 @@ public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True when evaluation can yield more than one value.
-    public var isMulti: Bool { segments.contains { $0.fanOut } }
+    public var isMulti: Bool { segments.contains { $0.fanOut || $0.key == "*" } }
 
     /// Every value the path reaches; missing keys reach nothing.
     public func values(in root: JSONValue) -> [JSONValue] {
@@ -44,6 +46,13 @@ public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
             var next: [JSONValue] = []
             next.reserveCapacity(current.count)
             for value in current {
+                if segment.key == "*", segment.index == nil {
+                    let children = (value.objectValue ?? [:]).sorted { $0.key < $1.key }.map(\.value)
+                    for child in children {
+                        if segment.fanOut { next.append(contentsOf: child.asList) } else if !child.isNull { next.append(child) }
+                    }
+                    continue
+                }
                 var child = segment.key.isEmpty ? value : value[segment.key]
                 if let index = segment.index {
                     let list = child.asList

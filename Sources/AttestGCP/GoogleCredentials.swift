@@ -142,10 +142,14 @@ public struct MetadataServerTokenProvider: BearerTokenProvider {
     let host: String
     let transport: any HTTPTransport
     let now: @Sendable () -> Date
+    /// False when the metadata server is only the last resort of the chain: a failure then says
+    /// how to give credentials.
+    let configured: Bool
 
-    public init(host: String, transport: any HTTPTransport, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(host: String, transport: any HTTPTransport, configured: Bool = true, now: @escaping @Sendable () -> Date = { Date() }) {
         self.host = host
         self.transport = transport
+        self.configured = configured
         self.now = now
     }
 
@@ -156,6 +160,11 @@ public struct MetadataServerTokenProvider: BearerTokenProvider {
             response = try await transport.send(
                 HTTPRequest(method: "GET", url: url, headers: [("Metadata-Flavor", "Google")], body: [], timeout: .seconds(10)))
         } catch let error as TransportError {
+            guard configured else {
+                throw GoogleAuthError(
+                    "no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS (or --credentials) to a key file, run gcloud auth application-default login, or run on Google Cloud (the metadata server at \(host) did not answer: \(error.description))"
+                )
+            }
             throw GoogleAuthError("the metadata server at \(host): \(error.description)")
         }
         return try GoogleTokenEndpointProvider.token(from: response, source: "metadata server", now: now())
@@ -191,7 +200,8 @@ public struct GoogleCredentialChain: Sendable {
         if !config.isEmpty, FileManager.default.fileExists(atPath: adc) {
             return try fromFile(adc, variable: "gcloud's application default credentials")
         }
-        let metadata = MetadataServerTokenProvider(host: endpoints.metadataHost, transport: transport)
+        let metadata = MetadataServerTokenProvider(
+            host: endpoints.metadataHost, transport: transport, configured: nonEmpty(environment["GCE_METADATA_HOST"]) != nil)
         return (RefreshingBearerTokenProvider(metadata), .metadataServer(host: endpoints.metadataHost))
     }
 

@@ -2,6 +2,7 @@ public import AttestCollect
 public import AttestCore
 public import AttestGCP
 import AttestHTTP
+import Foundation
 
 /// Executes spec operations as Google REST calls: the service's API (`settings.api`) picks the
 /// endpoint, the operation's path and query are rendered, `pageToken` pages, a POST sends the
@@ -52,10 +53,34 @@ public struct GCPServiceCaller: ServiceCaller {
         for (name, template) in operation.query { query.append((name, try fill(template, c, name))) }
         if let p = operation.paginate, let token = parameters[p.input]?.stringValue, !token.isEmpty { query.append((p.input, token)) }
         let method = operation.method ?? "GET"
-        return try await client.send(
+        let api = spec.settings["api"] ?? spec.id
+        let answer = try await client.send(
             GoogleRequest(
-                method: method, api: spec.settings["api"] ?? spec.id, path: path, query: query,
+                method: method, api: api, path: path, query: query,
                 body: method == "POST" ? (parameters["body"] ?? .object([:])) : nil, operation: operation.name, service: spec.id))
+        return api == "compute" ? Self.namedCompute(answer) : answer
+    }
+
+    /// Compute resources carry a `selfLink` URL; specs need their Cloud Asset Inventory name and
+    /// their zone or region, which templates cannot cut from a URL. Next to every `selfLink` this
+    /// adds `attestFullName` (`//compute.googleapis.com/projects/p/zones/z/instances/n`) and, from
+    /// its `zone` or `region`, `attestLocation` (`z`).
+    static func namedCompute(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(var o):
+            for (k, v) in o { o[k] = namedCompute(v) }
+            if let link = o["selfLink"]?.stringValue, let range = link.range(of: "/compute/v1/") {
+                o["attestFullName"] = .string("//compute.googleapis.com/" + link[range.upperBound...])
+                if let place = (o["zone"] ?? o["region"])?.stringValue, let last = place.split(separator: "/").last {
+                    o["attestLocation"] = .string(String(last))
+                }
+            }
+            return .object(o)
+        case .array(let a):
+            return .array(a.map(namedCompute))
+        default:
+            return value
+        }
     }
 
     func fill(_ t: Template, _ c: JSONValue, _ what: String) throws -> String {

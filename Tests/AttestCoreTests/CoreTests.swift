@@ -57,6 +57,22 @@ struct PathTemplateTests {
         #expect(ValuePath(".").value(in: doc) == doc)
     }
 
+    @Test func aStarFansOutOverAnObjectsValuesInKeyOrder() {
+        // A Compute aggregated list: items keyed by zone, a zone without instances has only a warning.
+        let aggregated: JSONValue = [
+            "items": [
+                "zones/us-east1-b": ["instances": [["name": "b1"]]],
+                "zones/europe-west1-b": ["instances": [["name": "e1"], ["name": "e2"]]],
+                "zones/asia-east1-a": ["warning": ["code": "NO_RESULTS_ON_PAGE"]],
+            ]
+        ]
+        #expect(ValuePath("items.*.instances[].name").values(in: aggregated) == ["e1", "e2", "b1"])
+        #expect(ValuePath("items.*.warning.code").values(in: aggregated) == ["NO_RESULTS_ON_PAGE"])
+        #expect(ValuePath("items.*").isMulti)
+        #expect(ValuePath("missing.*.x").values(in: aggregated).isEmpty)
+        #expect(ValuePath("items.*.instances[]").value(in: ["items": "not an object"]) == [])
+    }
+
     @Test func rendersAndRefusesHalfFilledTemplates() throws {
         let ctx: JSONValue = ["account": "123", "item": ["Name": "b", "n": 7]]
         #expect(try Template("arn:aws:s3:::{item.Name}/{item.n}").render(ctx) == "arn:aws:s3:::b/7")

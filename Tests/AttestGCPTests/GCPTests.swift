@@ -6,10 +6,12 @@ import Testing
 
 /// One loopback Google Cloud for the suites: the seeded estate (`fixtures/gcp/seeded.py`).
 enum SeededGCP {
-    /// For the scan and credential suites, which reconfigure it.
+    /// For the scan suite, which reconfigures it.
     static let shared = Task { () throws -> GCPPeer in try await start() }
     /// For the seeded-estate suite alone (suites run side by side).
     static let forSeeded = Task { () throws -> GCPPeer in try await start() }
+    /// For the credential suite alone.
+    static let forCredentials = Task { () throws -> GCPPeer in try await start() }
 
     static func start() async throws -> GCPPeer {
         let dir = try TestPaths.temporaryDirectory("gcp-estate")
@@ -60,7 +62,7 @@ struct GCPEndpointTests {
 @Suite("Google credentials against a loopback token endpoint that verifies with google-auth", .serialized)
 struct GoogleCredentialTests {
     @Test func aServiceAccountAssertionIsVerifiedByGoogleAuthAndAStrangersKeyIsRefusedOnOneLine() async throws {
-        let peer = try await SeededGCP.shared.value
+        let peer = try await SeededGCP.forCredentials.value
         let before = try await peer.log().count
         let ok = try await SeededGCP.scan(
             peer, ["--projects", "good-project", "--services", "storage", "--no-controls", "--quiet", "--no-evidence", "--no-history"])
@@ -82,7 +84,7 @@ struct GoogleCredentialTests {
     }
 
     @Test func gcloudUserCredentialsAndTheMetadataServerGiveTokensToo() async throws {
-        let peer = try await SeededGCP.shared.value
+        let peer = try await SeededGCP.forCredentials.value
         // gcloud's application_default_credentials.json, found through CLOUDSDK_CONFIG.
         let config = try TestPaths.temporaryDirectory("gcloud-config")
         try FileManager.default.copyItem(
@@ -103,6 +105,12 @@ struct GoogleCredentialTests {
         #expect(!(user.stdout + user.stderr).contains(GCPPeer.refreshToken))
         let refused = try await SeededGCP.scan(peer, ["--projects", "good-project"], env: ["GCE_METADATA_HOST": "metadata.evil.test"])
         #expect(refused.status == 2 && refused.stderr.contains("GCE_METADATA_HOST"))
+        // Nothing at all (off Google Cloud, the metadata server's name does not resolve): say how to give credentials.
+        let nothing = try await SeededGCP.scan(
+            peer, ["--projects", "good-project", "--no-evidence", "--no-history"],
+            env: ["GOOGLE_APPLICATION_CREDENTIALS": "", "GCE_METADATA_HOST": "127.0.0.1:9"])
+        #expect(nothing.status == 2, "\(nothing.stderr)")
+        #expect(nothing.stderr.contains("the metadata server at 127.0.0.1:9"), "\(nothing.stderr)")
     }
 }
 
@@ -134,8 +142,17 @@ struct GCPScanTests {
         #expect(
             types.isSuperset(of: [
                 "gcp.resourcemanager.project", "gcp.storage.bucket", "gcp.compute.firewall", "gcp.compute.network",
-                "gcp.iam.service-account",
+                "gcp.iam.service-account", "gcp.compute.instance", "gcp.compute.subnetwork",
             ]))
+        // The instance, from the aggregated list, named and placed by its selfLink and zone, with its edges.
+        let web = report["resources"].asList.first { $0["name"].stringValue == "web-1" }
+        #expect(web?["id"].stringValue == "//compute.googleapis.com/projects/good-project/zones/europe-west1-b/instances/web-1")
+        #expect(web?["region"].stringValue == "europe-west1-b")
+        let edges = Set(report["edges"].asList.map { "\($0["kind"].stringValue ?? "") \($0["to"].stringValue ?? "")" })
+        #expect(
+            edges.contains(
+                "runs-as //iam.googleapis.com/projects/good-project/serviceAccounts/app-runner@good-project.iam.gserviceaccount.com"))
+        #expect(edges.contains("in-subnetwork //compute.googleapis.com/projects/good-project/regions/europe-west1/subnetworks/prod-subnet"))
         #expect(report["resources"].asList.allSatisfy { ($0["id"].stringValue ?? "").hasPrefix("//") }, "ids are full resource names")
         let log = Array(try await peer.log().dropFirst(before)).filter { ($0["kind"] as? String) == "api" }
         #expect(log.contains { $0["throttled"] as? Bool == true })
@@ -167,6 +184,25 @@ struct GCPScanTests {
         #expect(errors.count == 1 && errors.first?["account"].stringValue == "missing-project")
         let bad = try await SeededGCP.scan(peer, ["--projects", "Not_A_Project"])
         #expect(bad.status == 2 && bad.stderr.contains("not a project id"))
+    }
+
+    @Test func theDiscoveryCheckCatchesAnAnswerOutsideTheSchema() async throws {
+        // The check the other tests rely on must see a field the method's schema lacks and a wrong type.
+        let peer = try await SeededGCP.shared.value
+        let path = "/v1/projects/good-project/serviceAccounts"
+        try await peer.configure([
+            "extra_overrides": [
+                path: ["accounts": [["email": "x@good-project.iam.gserviceaccount.com", "disabled": "no", "madeUpField": 1]]]
+            ]
+        ])
+        defer { Task { try? await peer.configure(["extra_overrides": [String: Any]()]) } }
+        let before = try await peer.log().count
+        _ = try await SeededGCP.scan(
+            peer, ["--projects", "good-project", "--services", "iam", "--no-controls", "--quiet", "--no-evidence", "--no-history"])
+        let entry = Array(try await peer.log().dropFirst(before)).first { ($0["path"] as? String) == path }
+        let problems = (entry?["discovery"] as? [String]) ?? []
+        #expect(problems.contains { $0.contains("madeUpField") && $0.contains("not in the schema") }, "\(problems)")
+        #expect(problems.contains { $0.contains("disabled") && $0.contains("boolean") }, "\(problems)")
     }
 
     @Test func permissionsListEveryPermissionTheSpecsCall() async throws {

@@ -19,7 +19,8 @@ Resource Manager v1, this adds what a real scan meets and gcplocal lacks:
 Usage: gcp_peer.py CONFIG.json   (prints "READY <port>"); POST /_peer/config merges settings.
 Config: client_email, key_id, cert_pem, client_id, client_secret, refresh_token, discovery_dir,
 seed (a list of {method, path, body} sent to gcplocal before serving), overrides (path → a JSON
-body answered instead of gcplocal's, as the seed cannot set every field; checked like the rest).
+body answered instead of gcplocal's, as the seed cannot set every field; checked like the rest),
+extra_overrides (the same, set by a test at run time over the seed's).
 """
 import json
 import os
@@ -230,8 +231,9 @@ def api_call(method, path, query, headers, body, entry):
         return google_error(403, "PERMISSION_DENIED", f"The caller does not have permission (project {project}).", "forbidden")
     if path.startswith("/v3/projects"):
         return resource_manager_v3(path, query)
-    if path in CONFIG.get("overrides", {}):
-        return 200, CONFIG["overrides"][path], {}
+    override = CONFIG.get("extra_overrides", {}).get(path) or CONFIG.get("overrides", {}).get(path)
+    if override is not None:
+        return 200, override, {}
     if method == "GET" and "maxResults" not in query and CONFIG.get("page_size"):
         query = dict(query, maxResults=str(CONFIG["page_size"]))
     url = path + ("?" + urllib.parse.urlencode(query) if query else "")
