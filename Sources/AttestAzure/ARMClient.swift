@@ -173,33 +173,25 @@ public final class ARMClient: Sendable {
     public func send(_ request: ARMRequest) async throws -> JSONValue {
         let url = try url(for: request)
         let loop = AttemptLoop(transport: transport, policy: retryPolicy, counters: counters, logger: logger)
-        // The token of the attempt in flight, and whether the server refused it as expired.
-        let attemptToken = Mutex<(used: BearerToken?, refused: Bool)>((nil, false))
         let body = request.body.map { Array($0.serialized().utf8) } ?? []
         let subscription = request.subscription
         let budget = self.budget
-        let tokens = self.tokens
-        let scope = self.scope
+        let (userAgent, timeout) = (self.userAgent, self.requestTimeout)
         return try await budget.withPermit(subscription: subscription) {
-            try await loop.run(operation: request.operation, label: request.service) { _ in
-                let stale = attemptToken.withLock { $0.refused ? $0.used : nil }
-                if let stale { await tokens.invalidate(scope: scope, refused: stale) }
-                let token = try await tokens.token(scope: scope)
-                attemptToken.withLock { $0 = (token, false) }
+            try await loop.run(operation: request.operation, label: request.service, tokens: tokens, scope: scope) { token in
                 var headers: [(name: String, value: String)] = [
                     ("Authorization", token.authorization), ("Accept", "application/json"), ("User-Agent", userAgent),
                 ]
                 if request.body != nil { headers.append(("Content-Type", "application/json")) }
-                return HTTPRequest(method: request.method, url: url, headers: headers, body: body, timeout: requestTimeout)
+                return HTTPRequest(method: request.method, url: url, headers: headers, body: body, timeout: timeout)
             } interpret: { response in
                 if let remaining = response.header("x-ms-ratelimit-remaining-subscription-reads").flatMap({ Int($0) }), let subscription {
                     budget.observe(remaining: remaining, subscription: subscription)
                 }
-                let outcome = Self.interpret(response)
-                if case .failure(let error as ARMServiceError, _) = outcome, error.isExpiredToken {
-                    attemptToken.withLock { $0.refused = true }
-                }
-                return outcome
+                return Self.interpret(response)
+            } refused: { outcome in
+                if case .failure(let error as ARMServiceError, _) = outcome { return error.isExpiredToken }
+                return false
             }
         }
     }

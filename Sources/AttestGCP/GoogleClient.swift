@@ -2,7 +2,6 @@ public import AttestCore
 public import AttestHTTP
 import Foundation
 public import Logging
-import Synchronization
 
 /// An error answer of a Google API: the HTTP status with the body's `error.status`
 /// (`PERMISSION_DENIED`, `RESOURCE_EXHAUSTED`, …), `error.message` and first `reason`.
@@ -139,25 +138,19 @@ public final class GoogleClient: Sendable {
     public func send(_ request: GoogleRequest) async throws -> JSONValue {
         let url = url(for: request)
         let loop = AttemptLoop(transport: transport, policy: retryPolicy, counters: counters, logger: logger)
-        let attemptToken = Mutex<(used: BearerToken?, refused: Bool)>((nil, false))
         let body = request.body.map { Array($0.serialized().utf8) } ?? []
-        let (tokens, scope, userAgent, floor) = (self.tokens, self.scope, self.userAgent, self.quotaRetryFloor)
-        return try await loop.run(operation: request.operation, label: request.service) { _ in
-            let stale = attemptToken.withLock { $0.refused ? $0.used : nil }
-            if let stale { await tokens.invalidate(scope: scope, refused: stale) }
-            let token = try await tokens.token(scope: scope)
-            attemptToken.withLock { $0 = (token, false) }
+        let (userAgent, floor) = (self.userAgent, self.quotaRetryFloor)
+        return try await loop.run(operation: request.operation, label: request.service, tokens: tokens, scope: scope) { token in
             var headers: [(name: String, value: String)] = [
                 ("Authorization", token.authorization), ("Accept", "application/json"), ("User-Agent", userAgent),
             ]
             if request.body != nil { headers.append(("Content-Type", "application/json")) }
             return HTTPRequest(method: request.method, url: url, headers: headers, body: body, timeout: .seconds(30))
         } interpret: { response in
-            let outcome = Self.interpret(response, quotaRetryFloor: floor)
-            if case .failure(let error as GoogleServiceError, _) = outcome, error.isExpiredToken {
-                attemptToken.withLock { $0.refused = true }
-            }
-            return outcome
+            Self.interpret(response, quotaRetryFloor: floor)
+        } refused: { outcome in
+            if case .failure(let error as GoogleServiceError, _) = outcome { return error.isExpiredToken }
+            return false
         }
     }
 

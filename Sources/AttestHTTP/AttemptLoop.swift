@@ -1,5 +1,6 @@
 import AttestCore
 public import Logging
+import Synchronization
 
 /// What a provider makes of one answer: the decoded value, or an error with the loop's verdict.
 public enum AttemptOutcome<Value: Sendable>: Sendable {
@@ -130,5 +131,31 @@ public func sharedCallErrorDescription(_ error: any Error) -> (code: String, mes
     case let e as CallDeadlineError: ("Timeout", e.description)
     case is CancellationError: ("Cancelled", "the scan was cancelled")
     default: nil
+    }
+}
+
+extension AttemptLoop {
+    /// Runs a call that carries a bearer token: every attempt asks `tokens` for the token of
+    /// `scope`, first forgetting the one the server refused on the attempt before (`refused` says
+    /// which outcomes mean that), so a token that expired mid-scan is replaced, not retried.
+    public func run<Value: Sendable>(
+        operation: String, label: String? = nil, tokens: any BearerTokenProvider, scope: String,
+        request: (BearerToken) -> HTTPRequest,
+        interpret: (HTTPResponse) -> AttemptOutcome<Value>,
+        refused: (AttemptOutcome<Value>) -> Bool
+    ) async throws -> Value {
+        // The token of the attempt in flight, and whether the server refused it.
+        let attemptToken = Mutex<(used: BearerToken?, refused: Bool)>((nil, false))
+        return try await run(operation: operation, label: label) { _ in
+            let stale = attemptToken.withLock { $0.refused ? $0.used : nil }
+            if let stale { await tokens.invalidate(scope: scope, refused: stale) }
+            let token = try await tokens.token(scope: scope)
+            attemptToken.withLock { $0 = (token, false) }
+            return request(token)
+        } interpret: { response in
+            let outcome = interpret(response)
+            if refused(outcome) { attemptToken.withLock { $0.refused = true } }
+            return outcome
+        }
     }
 }
