@@ -224,6 +224,17 @@ struct AWSTargetOptions: ParsableArguments {
     }
 }
 
+extension ScanExecution {
+    /// What every `attest scan <provider>` command does: one target from its flags, scanned, the
+    /// exit status thrown.
+    static func scan(_ target: ScanTarget, _ options: ScanRunOptions, providers: String?, record: String?) async throws {
+        LogSetup.bootstrap(level: options.output.logLevel)
+        let config = try AttestCLIConfig.load(options.controlSource.config)
+        let status = try await ScanExecution(options, providers: providers, record: record).run([target], config: config)
+        throw ExitCode(status)
+    }
+}
+
 struct ScanAWSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "aws", abstract: "Scan an AWS account.")
 
@@ -238,10 +249,7 @@ struct ScanAWSCommand: AsyncParsableCommand {
     @OptionGroup var options: ScanRunOptions
 
     func run() async throws {
-        LogSetup.bootstrap(level: options.output.logLevel)
-        let config = try AttestCLIConfig.load(options.controlSource.config)
-        let status = try await ScanExecution(options, providers: providers, record: record).run([targetOptions.target], config: config)
-        throw ExitCode(status)
+        try await ScanExecution.scan(targetOptions.target, options, providers: providers, record: record)
     }
 }
 
@@ -331,10 +339,7 @@ struct ScanAzureCommand: AsyncParsableCommand {
     @OptionGroup var options: ScanRunOptions
 
     func run() async throws {
-        LogSetup.bootstrap(level: options.output.logLevel)
-        let config = try AttestCLIConfig.load(options.controlSource.config)
-        let status = try await ScanExecution(options, providers: providers, record: record).run([targetOptions.target], config: config)
-        throw ExitCode(status)
+        try await ScanExecution.scan(targetOptions.target, options, providers: providers, record: record)
     }
 }
 
@@ -615,9 +620,6 @@ struct ScanGCPCommand: AsyncParsableCommand {
     @OptionGroup var options: ScanRunOptions
 
     func run() async throws {
-        LogSetup.bootstrap(level: options.output.logLevel)
-        let config = try AttestCLIConfig.load(options.controlSource.config)
-        let status = try await ScanExecution(options, providers: providers, record: record).run([targetOptions.target], config: config)
-        throw ExitCode(status)
+        try await ScanExecution.scan(targetOptions.target, options, providers: providers, record: record)
     }
 }
