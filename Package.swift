@@ -193,6 +193,8 @@ let package = Package(
             name: "AttestReplay",
             dependencies: [
                 "AttestCore", "AttestHTTP", "AttestSigV4",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -207,6 +209,7 @@ let package = Package(
                 "AttestCore", "AttestHTTP", "AttestAWS", "AttestInventory", "AttestCollect", "AttestReplay", "AttestCEL",
                 "AttestControls", "AttestEvidence", "AttestScan", "AttestReport", "AttestAWSProvider", "AttestHistory", "AttestTerraform",
                 "AttestAzure", "AttestAzureProvider", "AttestGCP", "AttestGCPProvider",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -270,7 +273,7 @@ let package = Package(
         .testTarget(
             name: "AttestGCPTests",
             dependencies: ["AttestGCP", "AttestGCPProvider", "AttestHTTP", "AttestCore", "AttestTestSupport", "AttestScan", "AttestCollect",
-                           "AttestCLI", "attest"],
+                           "AttestCLI", "attest", "AttestReplay", .product(name: "_CryptoExtras", package: "swift-crypto")],
             swiftSettings: strict
         ),
         .testTarget(

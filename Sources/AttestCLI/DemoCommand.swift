@@ -1,17 +1,20 @@
 import ArgumentParser
 import AttestCollect
+import AttestCore
 import AttestReplay
 import AttestScan
 import Foundation
+import _CryptoExtras
 
-/// Scans the recorded sample AWS account (`fixtures/aws/sample-account`) and Azure subscriptions
-/// (`fixtures/azure/sample-subscription`) through the real HTTP client, SigV4 signer, Entra ID
-/// token flow and protocol parsers, against replay servers on loopback that check every
+/// Scans the recorded sample AWS account (`fixtures/aws/sample-account`), Azure subscriptions
+/// (`fixtures/azure/sample-subscription`) and Google Cloud projects (`fixtures/gcp/sample-project`)
+/// through the real HTTP client, SigV4 signer, Entra ID token flow, Google assertion signing and
+/// protocol parsers, against replay servers on loopback that check every
 /// signature and every bearer token. Needs no cloud account and no network.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Scan a recorded sample AWS account and Azure subscriptions, offline, through the real scan path.")
+        abstract: "Scan a recorded sample AWS account, Azure subscriptions and Google Cloud projects, offline, through the real scan path.")
 
     @Option(help: "Directory of recorded AWS responses (default: fixtures/aws/sample-account).")
     var fixtures: String?
@@ -19,9 +22,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Directory of recorded Azure responses (default: fixtures/azure/sample-subscription).")
     var azureFixtures: String?
 
+    @Option(help: "Directory of recorded Google Cloud responses (default: fixtures/gcp/sample-project).")
+    var gcpFixtures: String?
+
     @Option(
         name: .customLong("cloud"), parsing: .singleValue,
-        help: "The recorded cloud to scan: aws or azure (repeatable; default: both).")
+        help: "The recorded cloud to scan: aws, azure or gcp (repeatable; default: all three).")
     var clouds: [DemoCloud] = []
 
     @Option(help: "Directory holding the provider specs.")
@@ -43,7 +49,7 @@ struct DemoCommand: AsyncParsableCommand {
         let base = ScanExecution(demo: options, providers: providers)
         let chosen = clouds.isEmpty ? DemoCloud.allCases : clouds
         let status = try await Self.withRecordedEstate(
-            clouds: chosen, awsFixtures: fixtures, azureFixtures: azureFixtures, providers: providers
+            clouds: chosen, awsFixtures: fixtures, azureFixtures: azureFixtures, gcpFixtures: gcpFixtures, providers: providers
         ) { targets, environment in
             var execution = base
             execution.environment = environment
@@ -58,7 +64,8 @@ struct DemoCommand: AsyncParsableCommand {
         fixtures: String?, providers: String?,
         _ body: @Sendable (ScanTarget, [String: String]) async throws -> T
     ) async throws -> T {
-        try await withRecordedEstate(clouds: [.aws], awsFixtures: fixtures, azureFixtures: nil, providers: providers) { targets, env in
+        try await withRecordedEstate(clouds: [.aws], awsFixtures: fixtures, azureFixtures: nil, gcpFixtures: nil, providers: providers) {
+            targets, env in
             try await body(targets[0], env)
         }
     }
@@ -66,18 +73,20 @@ struct DemoCommand: AsyncParsableCommand {
     /// Serves the recordings of `clouds` on loopback for the length of `body`, with the targets
     /// and the environment (the demo's credentials, the replay servers' endpoints) that scan them.
     static func withRecordedEstate<T: Sendable>(
-        clouds: [DemoCloud], awsFixtures: String?, azureFixtures: String?, providers: String?,
+        clouds: [DemoCloud], awsFixtures: String?, azureFixtures: String?, gcpFixtures: String?, providers: String?,
         _ body: @Sendable ([ScanTarget], [String: String]) async throws -> T
     ) async throws -> T {
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("AZURE_") }
-        for key in environment.keys where key.hasPrefix("ATTEST_AZURE_") || key == "IDENTITY_ENDPOINT" || key == "IDENTITY_HEADER" {
-            environment[key] = nil
+        var environment = ProcessInfo.processInfo.environment.filter {
+            !["AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_", "ATTEST_AZURE_", "ATTEST_GCP_", "GCE_"].contains(where: $0.key.hasPrefix)
         }
+        for key in ["IDENTITY_ENDPOINT", "IDENTITY_HEADER"] { environment[key] = nil }
         return try await withAWS(clouds.contains(.aws), fixtures: awsFixtures, providers: providers) { awsTarget, awsEnvironment in
             try await withAzure(clouds.contains(.azure), fixtures: azureFixtures, providers: providers) { azureTarget, azureEnvironment in
-                let targets = [awsTarget, azureTarget].compactMap { $0 }
-                return try await body(
-                    targets, environment.merging(awsEnvironment.merging(azureEnvironment) { a, _ in a }) { _, new in new })
+                try await withGCP(clouds.contains(.gcp), fixtures: gcpFixtures, providers: providers) { gcpTarget, gcpEnvironment in
+                    let targets = [awsTarget, azureTarget, gcpTarget].compactMap { $0 }
+                    let cloudEnvironment = awsEnvironment.merging(azureEnvironment) { a, _ in a }.merging(gcpEnvironment) { a, _ in a }
+                    return try await body(targets, environment.merging(cloudEnvironment) { _, new in new })
+                }
             }
         }
     }
@@ -121,7 +130,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard wanted else { return try await body(nil, [:]) }
         let recorded = try recordings(fixtures, default: "fixtures/azure/sample-subscription", providers: providers)
         let entra = EntraTokenCheck(tenant: azureTenant, clientId: azureClientId, clientSecret: azureClientSecret)
-        return try await ReplayServer.withServer(fixtures: recorded, entra: entra) { server in
+        return try await ReplayServer.withServer(fixtures: recorded, tokens: entra) { server in
             let environment = [
                 "AZURE_TENANT_ID": azureTenant, "AZURE_CLIENT_ID": azureClientId, "AZURE_CLIENT_SECRET": azureClientSecret,
                 "AZURE_AUTHORITY_HOST": server.baseURL, "ATTEST_AZURE_ARM_ENDPOINT": server.baseURL,
@@ -130,11 +139,51 @@ struct DemoCommand: AsyncParsableCommand {
             return try await body(ScanTarget(provider: "azure", origin: "the recorded sample subscriptions"), environment)
         }
     }
+
+    /// The service account the Google Cloud demo signs as. Its key is made for each run and held
+    /// in a private temporary file that is removed afterwards; the replay server verifies every
+    /// assertion against the key's public half.
+    static let gcpClientEmail = "attest-demo@attest-demo.iam.gserviceaccount.com"
+    /// The APIs the recording reached through `CLOUDSDK_API_ENDPOINT_OVERRIDES_<API>` (as the test
+    /// peer serves them, each under `/_api/<api>/`); the rest went through `ATTEST_GCP_ENDPOINT`.
+    static let gcpOverriddenAPIs = [
+        "sqladmin", "cloudkms", "logging", "monitoring", "container", "bigquery", "dns", "orgpolicy", "serviceusage", "cloudasset",
+    ]
+
+    static func withGCP<T: Sendable>(
+        _ wanted: Bool, fixtures: String?, providers: String?, _ body: (ScanTarget?, [String: String]) async throws -> T
+    ) async throws -> T {
+        guard wanted else { return try await body(nil, [:]) }
+        let recorded = try recordings(fixtures, default: "fixtures/gcp/sample-project", providers: providers)
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let keyId = (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("attest-demo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("demo-service-account.json")
+        let audience = "https://oauth2.googleapis.com/token"
+        let json: JSONValue = [
+            "type": "service_account", "project_id": "attest-demo", "private_key_id": .string(keyId),
+            "private_key": .string(key.pemRepresentation), "client_email": .string(gcpClientEmail), "token_uri": .string(audience),
+        ]
+        SecretScrubber.shared.register(key.pemRepresentation)
+        FileManager.default.createFile(atPath: file.path, contents: Data(json.serialized().utf8), attributes: [.posixPermissions: 0o600])
+        let check = GoogleTokenCheck(clientEmail: gcpClientEmail, keyId: keyId, audience: audience, publicKey: key.publicKey)
+        return try await ReplayServer.withServer(fixtures: recorded, tokens: check) { server in
+            var environment = [
+                "GOOGLE_APPLICATION_CREDENTIALS": file.path, "ATTEST_GCP_ENDPOINT": server.baseURL, "CLOUDSDK_CONFIG": directory.path,
+            ]
+            for api in gcpOverriddenAPIs {
+                environment["CLOUDSDK_API_ENDPOINT_OVERRIDES_\(api.uppercased())"] = "\(server.baseURL)/_api/\(api)/"
+            }
+            return try await body(ScanTarget(provider: "gcp", origin: "the recorded sample projects"), environment)
+        }
+    }
 }
 
 /// A cloud `attest demo` has a recording of.
 enum DemoCloud: String, CaseIterable, ExpressibleByArgument, Sendable {
-    case aws, azure
+    case aws, azure, gcp
 }
 
 extension ScanExecution {

@@ -575,10 +575,44 @@ struct GCPTargetOptions: ParsableArguments {
     @Option(help: "Comma-separated services to scan (default: all).")
     var services: String?
 
-    @Option(help: "A credentials file (a service-account key or gcloud user credentials), over GOOGLE_APPLICATION_CREDENTIALS.")
+    @Option(
+        help:
+            "A credentials file (a service-account key, gcloud user credentials or a workload identity federation file), over GOOGLE_APPLICATION_CREDENTIALS."
+    )
     var credentials: String?
 
+    @Option(help: "Scan every active project under this organization (its number), through its folders.")
+    var organization: String?
+
+    @Option(help: "Scan every active project under this folder (its number), through its subfolders.")
+    var folder: String?
+
+    @Option(
+        help:
+            "How project-wide lists are made: asset-inventory (default: from Cloud Asset Inventory, where the caller may make the list it replaces) or api (every list from its own API)."
+    )
+    var listing: GCPListing = .assetInventory
+
+    @Option(
+        name: .customLong("impersonate-service-account"),
+        help:
+            "Scan as this service account: the credential found asks IAM Credentials for its tokens (it needs roles/iam.serviceAccountTokenCreator)."
+    )
+    var impersonateServiceAccount: String?
+
     func validate() throws {
+        if [projects, organization, folder].compactMap({ $0 }).count > 1 {
+            throw ValidationError("--projects, --organization and --folder choose the projects in different ways: give one of them")
+        }
+        for (flag, value) in [("--organization", organization), ("--folder", folder)] {
+            if let value, value.isEmpty || value.count > 32 || !value.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                throw ValidationError("\(flag): \(value) is not a number (the id in organizations/<number> or folders/<number>)")
+            }
+        }
+        if let email = impersonateServiceAccount, !Self.isServiceAccountEmail(email) {
+            throw ValidationError(
+                "--impersonate-service-account: \(email) is not a service account email (name@project.iam.gserviceaccount.com)")
+        }
         for p in CommaList.parse(projects) ?? [] where !Self.isProjectId(p) {
             throw ValidationError(
                 "--projects: \(p) is not a project id (6 to 30 lower-case letters, digits and hyphens, starting with a letter)")
@@ -595,11 +629,29 @@ struct GCPTargetOptions: ParsableArguments {
         return id.allSatisfy { ($0.isLetter && $0.isLowercase) || $0.isNumber || $0 == "-" } && id.allSatisfy(\.isASCII)
     }
 
+    /// An email whose domain part is a Google service-account domain or any other domain (user-managed
+    /// accounts live under `<project>.iam.gserviceaccount.com`; Google-managed ones elsewhere).
+    static func isServiceAccountEmail(_ s: String) -> Bool {
+        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), s.count <= 254 else { return false }
+        return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-._@".contains($0)) }
+    }
+
     var target: ScanTarget {
         var options: [String: String] = [:]
         options["credentials"] = credentials
+        options["organization"] = organization
+        options["folder"] = folder
+        options["impersonate"] = impersonateServiceAccount
+        options["listing"] = listing.rawValue
         return ScanTarget(provider: "gcp", accounts: CommaList.parse(projects), services: CommaList.parse(services), options: options)
     }
+}
+
+/// How a Google Cloud scan makes its project-wide lists.
+enum GCPListing: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case assetInventory = "asset-inventory"
+    case api
 }
 
 struct ScanGCPCommand: AsyncParsableCommand {

@@ -158,6 +158,45 @@ public struct ControlEngine: Sendable {
         }
     }
 
+    /// The types named in `resources('…')` calls of rules.
+    public static func graphTypes(in sources: [String]) -> [String] {
+        var out: [String] = []
+        for source in sources {
+            var rest = Substring(source)
+            while let range = rest.range(of: "resources(") {
+                let after = rest[range.upperBound...].drop { $0 == " " }
+                if let quote = after.first, quote == "'" || quote == "\"" {
+                    let name = after.dropFirst().prefix { $0 != quote }
+                    if !name.isEmpty { out.append(String(name)) }
+                }
+                rest = rest[range.upperBound...]
+            }
+        }
+        return out
+    }
+
+    /// For the types rules read through the graph: type → account → why some of that type
+    /// could not be read there (a failed list in any region, a resource whose call failed, a
+    /// parent whose children are unknown). A rule reading such a type judges nothing in that
+    /// account: its results there are errors.
+    static func readGaps(types: Set<String>, gaps: CollectionGaps, graph: InventoryGraph) -> [String: [String: String]] {
+        var out: [String: [String: String]] = [:]
+        guard !types.isEmpty, !gaps.isEmpty else { return out }
+        func add(_ type: String, _ account: String, _ reason: String) {
+            if out[type]?[account] == nil { out[type, default: [:]][account] = "\(type), which this control reads: \(reason)" }
+        }
+        for type in types.sorted() {
+            for (account, regions) in (gaps.byTypeAndScope[type] ?? [:]) {
+                if let reason = regions.sorted(by: { $0.key < $1.key }).first?.value { add(type, account, reason) }
+            }
+            for (_, gap) in (gaps.byParent[type] ?? [:]).sorted(by: { $0.key < $1.key }) { add(type, gap.account, gap.reason) }
+        }
+        for (id, reason) in gaps.byResource.sorted(by: { $0.key < $1.key }) {
+            if let r = graph[id], types.contains(r.type) { add(r.type, r.account, reason) }
+        }
+        return out
+    }
+
     /// The parameters a control runs with: its defaults, overridden from config.
     public func parameters(of control: Control) -> [String: JSONValue] {
         control.parameters.merging(parameterOverrides[control.id] ?? [:]) { _, new in new }
@@ -199,6 +238,7 @@ public struct ControlEngine: Sendable {
         // What evaluation needs of each control, behind one reference (copying a Control per
         // evaluation would retain and release every one of its fields).
         let rules = controls.map { CompiledRule($0) }
+        let readGaps = Self.readGaps(types: Set(rules.flatMap(\.readTypes)), gaps: gaps, graph: graph)
 
         // Each chunk yields, per control of its type (in controlsByType order), that control's results.
         var chunkResults = [[[ControlResult]]](repeating: [], count: chunks.count)
@@ -215,7 +255,7 @@ public struct ControlEngine: Sendable {
                         index,
                         Self.evaluate(
                             chunk: chunk.resources, rules: chunkRules, params: chunkParams, context: context, gaps: gaps,
-                            attributes: chunk.attributes)
+                            readGaps: readGaps, attributes: chunk.attributes)
                     )
                 }
             }
@@ -278,7 +318,7 @@ public struct ControlEngine: Sendable {
 
     static func evaluate(
         chunk: ArraySlice<Resource>, rules: [CompiledRule], params: [CELValue],
-        context: RuleContext, gaps: CollectionGaps, attributes: Set<String>?
+        context: RuleContext, gaps: CollectionGaps, readGaps: [String: [String: String]] = [:], attributes: Set<String>?
     ) -> [[ControlResult]] {
         var out = [[ControlResult]](repeating: [], count: rules.count)
         for i in out.indices { out[i].reserveCapacity(chunk.count) }
@@ -297,7 +337,9 @@ public struct ControlEngine: Sendable {
             for (r, rule) in rules.enumerated() {
                 variables["params"] = params[r]
                 var (status, reason) = Self.run(rule, variables: variables, host: host)
-                if let gap, status != .notApplicable {
+                if let gap = gap ?? (readGaps.isEmpty ? nil : rule.readTypes.lazy.compactMap({ readGaps[$0]?[account] }).first),
+                    status != .notApplicable
+                {
                     status = .error
                     reason = gap
                 }
@@ -410,12 +452,16 @@ final class CompiledRule: Sendable {
     let severity: Severity
     let appliesIf: CELProgram?
     let assertion: CELProgram
+    /// The other types the rule reads through the graph (`resources('…')`, `reads:`).
+    let readTypes: [String]
 
     init(_ control: Control) {
         id = control.id
         severity = control.severity
         appliesIf = control.appliesIf
         assertion = control.assertion
+        readTypes = Array(Set(control.reads + ControlEngine.graphTypes(in: [control.assertion.source, control.appliesIf?.source ?? ""])))
+            .sorted()
     }
 }
 

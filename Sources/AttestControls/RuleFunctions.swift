@@ -65,6 +65,11 @@ public enum RuleEnvironment {
             let type = try RuleArguments.string(args[0], "resources")
             return .list(host.context.graph.resources(ofType: type, inAccount: host.account).map { CELValue(resource: $0) })
         },
+        // A rule's way to say its data was not read (a resource outside the scan): the result is an
+        // error with this reason, never a pass or a fail.
+        CELFunction("unread", arity: 1...1) { args, _ in
+            throw CELError("not read: \(try RuleArguments.string(args[0], "unread"))")
+        },
         CELFunction("daysSince", arity: 1...1) { args, call in
             let host = try RuleArguments.host(call)
             let start: CELTimestamp

@@ -18,12 +18,18 @@ public enum GoogleCredentialSource: Sendable, Equatable {
     case serviceAccount(email: String, file: String)
     case authorizedUser(file: String)
     case metadataServer(host: String)
+    /// Workload identity federation (`external_account`), by its audience.
+    case externalAccount(audience: String)
+    /// A service account impersonated with another credential's token.
+    case impersonated(email: String)
 
     public var label: String {
         switch self {
         case .serviceAccount(let email, _): "service account \(email)"
         case .authorizedUser: "gcloud user credentials"
         case .metadataServer: "metadata server"
+        case .externalAccount: "workload identity federation"
+        case .impersonated(let email): "impersonated service account \(email)"
         }
     }
 }
@@ -172,7 +178,8 @@ public struct MetadataServerTokenProvider: BearerTokenProvider {
 }
 
 /// Application Default Credentials, in google-auth's order: the file named by `--credentials` or
-/// `GOOGLE_APPLICATION_CREDENTIALS` (a service-account key or gcloud user credentials), then
+/// `GOOGLE_APPLICATION_CREDENTIALS` (a service-account key, gcloud user credentials or a workload
+/// identity federation file), then
 /// gcloud's `application_default_credentials.json`, then the metadata server.
 public struct GoogleCredentialChain: Sendable {
     public let environment: [String: String]
@@ -180,16 +187,31 @@ public struct GoogleCredentialChain: Sendable {
     public let transport: any HTTPTransport
     /// `--credentials FILE`, which wins over the environment.
     public let file: String?
+    /// `--impersonate-service-account EMAIL`: the credential found is used only to ask IAM
+    /// Credentials for this account's tokens.
+    public let impersonate: String?
 
-    public init(environment: [String: String], endpoints: GCPEndpoints, transport: any HTTPTransport, file: String? = nil) {
+    public init(
+        environment: [String: String], endpoints: GCPEndpoints, transport: any HTTPTransport, file: String? = nil,
+        impersonate: String? = nil
+    ) {
         self.environment = environment
         self.endpoints = endpoints
         self.transport = transport
         self.file = file
+        self.impersonate = impersonate
     }
 
     /// The token provider (caching and refreshing one token per scope) and where it comes from.
     public func resolve() throws -> (provider: any BearerTokenProvider, source: GoogleCredentialSource) {
+        let found = try resolveBase()
+        guard let impersonate else { return found }
+        let provider = ServiceAccountImpersonation(
+            serviceAccount: impersonate, base: found.provider, endpoints: endpoints, transport: transport)
+        return (RefreshingBearerTokenProvider(provider), .impersonated(email: impersonate))
+    }
+
+    func resolveBase() throws -> (provider: any BearerTokenProvider, source: GoogleCredentialSource) {
         if let path = file ?? nonEmpty(environment["GOOGLE_APPLICATION_CREDENTIALS"]) {
             return try fromFile(path, variable: file != nil ? "--credentials" : "GOOGLE_APPLICATION_CREDENTIALS")
         }
@@ -225,9 +247,13 @@ public struct GoogleCredentialChain: Sendable {
                 tokenURL: try tokenURL(json["token_uri"].stringValue ?? "https://oauth2.googleapis.com/token", file: path),
                 transport: transport)
             return (RefreshingBearerTokenProvider(provider), .authorizedUser(file: path))
+        case "external_account":
+            let provider = try ExternalAccountTokenProvider.from(json: json, file: path, relocate: endpoints.relocate, transport: transport)
+            return (RefreshingBearerTokenProvider(provider), .externalAccount(audience: provider.audience))
         case let other:
             throw GoogleAuthError(
-                "\(path): credentials of type \(other ?? "(none)") are not supported (expected service_account or authorized_user)")
+                "\(path): credentials of type \(other ?? "(none)") are not supported (expected service_account, authorized_user or external_account)"
+            )
         }
     }
 

@@ -10,6 +10,16 @@ enum GCPTransforms {
             guard let s = value.stringValue, let last = s.split(separator: "/").last else { return .null }
             return .string(String(last))
         },
+        Transform("gcp-kms-key") { value, _ in kmsKey(value) },
+        Transform("gcp-duration-seconds") { value, _ in durationSeconds(value) },
+        Transform("gcp-sink-destination") { value, _ in sinkDestination(value) },
+        Transform("sql-engine") { value, _ in
+            guard let version = value.stringValue?.uppercased() else { return .null }
+            if version.hasPrefix("MYSQL") { return "mysql" }
+            if version.hasPrefix("POSTGRES") { return "postgres" }
+            if version.hasPrefix("SQLSERVER") { return "sqlserver" }
+            return .null
+        },
     ]
 
     /// A Compute selfLink (`https://www.googleapis.com/compute/v1/projects/p/global/networks/n`) or
@@ -23,5 +33,38 @@ enum GCPTransforms {
         }
         if s.hasPrefix("projects/") { return .string("//compute.googleapis.com/" + s) }
         return .string(s)
+    }
+
+    /// A KMS key or key version name (`projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1`)
+    /// as the key's full resource name, version dropped: `//cloudkms.googleapis.com/projects/p/…/cryptoKeys/k`.
+    static func kmsKey(_ value: JSONValue) -> JSONValue {
+        if case .array(let list) = value { return .array(list.map(kmsKey)) }
+        guard var s = value.stringValue?.trimmingCharacters(in: .whitespaces), !s.isEmpty else { return .null }
+        if s.hasPrefix("//cloudkms.googleapis.com/") { s.removeFirst("//cloudkms.googleapis.com/".count) }
+        if let range = s.range(of: "/cryptoKeyVersions/") { s = String(s[..<range.lowerBound]) }
+        guard s.hasPrefix("projects/"), s.contains("/cryptoKeys/") else { return .null }
+        return .string("//cloudkms.googleapis.com/" + s)
+    }
+
+    /// A protobuf Duration as JSON writes it (`"7776000s"`, `"3.5s"`) as whole seconds.
+    static func durationSeconds(_ value: JSONValue) -> JSONValue {
+        if case .array(let list) = value { return .array(list.map(durationSeconds)) }
+        guard let s = value.stringValue?.trimmingCharacters(in: .whitespaces), s.hasSuffix("s"), let seconds = Double(s.dropLast()),
+            seconds.isFinite, abs(seconds) < 1e15
+        else { return .null }
+        return .int(Int64(seconds.rounded(.down)))
+    }
+
+    /// A log sink's destination (`storage.googleapis.com/b`, `bigquery.googleapis.com/projects/p/datasets/d`)
+    /// as the full resource name of what it writes to (`//storage.googleapis.com/projects/_/buckets/b`).
+    static func sinkDestination(_ value: JSONValue) -> JSONValue {
+        guard let s = value.stringValue?.trimmingCharacters(in: .whitespaces), !s.isEmpty, let slash = s.firstIndex(of: "/") else {
+            return .null
+        }
+        let host = s[..<slash]
+        let rest = s[s.index(after: slash)...]
+        guard host.hasSuffix(".googleapis.com"), !rest.isEmpty else { return .null }
+        if host == "storage.googleapis.com" { return .string("//storage.googleapis.com/projects/_/buckets/\(rest)") }
+        return .string("//\(host)/\(rest)")
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 /// and issues random tokens for the ARM, Graph and Key Vault scopes, and the check that every
 /// other request carries a token it issued for the audience of the API it calls (Graph under
 /// `/v1.0/`, a vault under `/<vault host>/`, ARM everywhere else). So `attest demo` replays Azure with its token flow exercised, not bypassed.
-public final class EntraTokenCheck: Sendable {
+public final class EntraTokenCheck: ReplayTokenCheck {
     public let tenant: String
     public let clientId: String
     let clientSecret: String
@@ -26,12 +26,12 @@ public final class EntraTokenCheck: Sendable {
     }
 
     /// True for a request to the token endpoint, answered by ``tokenAnswer(_:)``.
-    func isTokenRequest(_ request: LoopbackRequest) -> Bool {
+    public func isTokenRequest(_ request: LoopbackRequest) -> Bool {
         request.method == "POST" && request.path.hasSuffix("/oauth2/v2.0/token")
     }
 
     /// The token endpoint: `client_credentials` with this application's secret, for a known scope.
-    func tokenAnswer(_ request: LoopbackRequest) -> LoopbackResponse {
+    public func tokenAnswer(_ request: LoopbackRequest) -> LoopbackResponse {
         var form: [String: String] = [:]
         for pair in String(decoding: request.body, as: UTF8.self).split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -59,7 +59,7 @@ public final class EntraTokenCheck: Sendable {
 
     /// Nil when the request carries a token issued here for its API; otherwise the 401 ARM or
     /// Graph would answer.
-    func problem(with request: LoopbackRequest) -> LoopbackResponse? {
+    public func problem(with request: LoopbackRequest) -> LoopbackResponse? {
         // Graph under /v1.0/, a vault's data plane under /<vault host>/ (ATTEST_AZURE_KEYVAULT_ENDPOINT), ARM elsewhere.
         let first = request.path.split(separator: "/").first.map { $0.lowercased() } ?? ""
         let wanted = request.path.hasPrefix("/v1.0/") ? "graph" : first.hasSuffix(".vault.azure.net") ? "vault" : "arm"
@@ -72,6 +72,10 @@ public final class EntraTokenCheck: Sendable {
             return Self.unauthorized("InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
         }
         return nil
+    }
+
+    public func notRecorded() -> LoopbackResponse {
+        Self.unauthorized("NoRecordedResponse", "no recorded response for this request").withStatus(404)
     }
 
     static func refusal(_ status: Int, _ error: String, _ description: String) -> LoopbackResponse {
@@ -87,4 +91,16 @@ public final class EntraTokenCheck: Sendable {
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         SHA256.hash(data: Array(a.utf8)) == SHA256.hash(data: Array(b.utf8))
     }
+}
+
+/// A replayed cloud's token side: its token endpoint, and the check that every other request
+/// carries a token issued there for the API it calls.
+public protocol ReplayTokenCheck: Sendable {
+    /// True for a request to the token endpoint, answered by ``tokenAnswer(_:)``.
+    func isTokenRequest(_ request: LoopbackRequest) -> Bool
+    func tokenAnswer(_ request: LoopbackRequest) -> LoopbackResponse
+    /// Nil when the request carries a token issued here; otherwise the cloud's refusal.
+    func problem(with request: LoopbackRequest) -> LoopbackResponse?
+    /// The answer to a request nothing was recorded for, in the cloud's error shape.
+    func notRecorded() -> LoopbackResponse
 }

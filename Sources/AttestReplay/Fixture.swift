@@ -88,6 +88,10 @@ enum FixtureKey {
                 region = String(scope[2])
                 service = String(scope[3])
             }
+        } else if header("Authorization")?.hasPrefix("Bearer ya29.") == true {
+            // Google's access tokens start with ya29.
+            service = "google"
+            region = "global"
         } else if header("Authorization")?.hasPrefix("Bearer ") == true {
             // Azure: Microsoft Graph under /v1.0/, a vault's data plane under /<vault host>/, Resource Manager elsewhere.
             let first = rawPath.split(separator: "/").first.map { $0.lowercased() } ?? ""

@@ -16,6 +16,14 @@ public struct LoopbackRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
 
+    public init(method: String, path: String, query: String, headers: [(name: String, value: String)], body: [UInt8]) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+
     public func header(_ name: String) -> String? { headerValue(name, in: headers) }
 }
 

@@ -41,11 +41,25 @@ public struct RecordingTransport: HTTPTransport {
 
     static func isTokenRequest(_ path: String) -> Bool {
         path.hasSuffix("/oauth2/v2.0/token") || path.hasSuffix("/oauth2/token") || path.hasSuffix("/msi/token")
+            || path.hasSuffix(":generateAccessToken") || path.hasSuffix("/service-accounts/default/token")
+    }
+
+    /// A token request by its content: an OAuth grant (`grant_type=` in a form body), or an answer
+    /// that hands out a token (`access_token`, IAM Credentials' `accessToken`), wherever it is served.
+    static func isTokenExchange(_ request: HTTPRequest, _ response: HTTPResponse) -> Bool {
+        if request.body.count < 65_536,
+            String(decoding: request.body, as: UTF8.self).split(separator: "&").contains(where: { $0.hasPrefix("grant_type=") })
+        {
+            return true
+        }
+        guard response.body.count < 65_536, let answer = try? JSONValue.parse(Data(response.body)) else { return false }
+        return answer["access_token"] != .null || answer["accessToken"] != .null
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let response = try await base.send(request)
-        guard !RetryPolicy.isRetryableStatus(response.status), let url = URL(string: request.url), !Self.isTokenRequest(url.path)
+        guard !RetryPolicy.isRetryableStatus(response.status), let url = URL(string: request.url), !Self.isTokenRequest(url.path),
+            !Self.isTokenExchange(request, response)
         else { return response }
         let components = URLComponents(url: url, resolvingAgainstBaseURL: false)
         let fixtureRequest = FixtureKey.request(

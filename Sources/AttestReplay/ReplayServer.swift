@@ -9,23 +9,23 @@ public final class ReplayServer: Sendable {
     public let server: LoopbackServer
     public var baseURL: String { server.baseURL }
 
-    /// `credentials` (access key id → secret): SigV4 signatures checked; `entra`: an Entra ID
-    /// token endpoint served and every request's bearer token checked.
+    /// `credentials` (access key id → secret): SigV4 signatures checked; `tokens`: a token
+    /// endpoint (Entra ID's, Google's) served and every request's bearer token checked.
     public static func start(
-        fixtures: [String: Fixture], verifying credentials: [String: String] = [:], entra: EntraTokenCheck? = nil
+        fixtures: [String: Fixture], verifying credentials: [String: String] = [:], tokens entra: (any ReplayTokenCheck)? = nil
     ) async throws -> ReplayServer {
         let server = try await LoopbackServer.start { request in
-            Self.answer(request, fixtures: fixtures, credentials: credentials, entra: entra)
+            Self.answer(request, fixtures: fixtures, credentials: credentials, tokens: entra)
         }
         return ReplayServer(server: server)
     }
 
     /// Runs `body` with a started server and stops it afterwards, whether `body` returns or throws.
     public static func withServer<T: Sendable>(
-        fixtures: [String: Fixture], verifying credentials: [String: String] = [:], entra: EntraTokenCheck? = nil,
+        fixtures: [String: Fixture], verifying credentials: [String: String] = [:], tokens entra: (any ReplayTokenCheck)? = nil,
         _ body: (ReplayServer) async throws -> T
     ) async throws -> T {
-        let server = try await start(fixtures: fixtures, verifying: credentials, entra: entra)
+        let server = try await start(fixtures: fixtures, verifying: credentials, tokens: entra)
         do {
             let value = try await body(server)
             await server.stop()
@@ -43,7 +43,7 @@ public final class ReplayServer: Sendable {
     public func stop() async { await server.stop() }
 
     static func answer(
-        _ request: LoopbackRequest, fixtures: [String: Fixture], credentials: [String: String], entra: EntraTokenCheck? = nil
+        _ request: LoopbackRequest, fixtures: [String: Fixture], credentials: [String: String], tokens entra: (any ReplayTokenCheck)? = nil
     ) -> LoopbackResponse {
         if let entra {
             if entra.isTokenRequest(request) { return entra.tokenAnswer(request) }
@@ -57,9 +57,7 @@ public final class ReplayServer: Sendable {
                 rawPath: request.path, rawQuery: request.query,
                 headers: request.headers, body: request.body))
         guard let fixture = fixtures[key] else {
-            if entra != nil {
-                return EntraTokenCheck.unauthorized("NoRecordedResponse", "no recorded response for this request").withStatus(404)
-            }
+            if let entra { return entra.notRecorded() }
             return error(request, status: 404, code: "NoRecordedResponse", message: "no recorded response for this request")
         }
         return LoopbackResponse(

@@ -38,22 +38,7 @@ public enum ControlRequirements {
         return needed
     }
 
-    /// The types named in `resources('…')` calls of the rules.
-    static func graphTypes(in sources: [String]) -> [String] {
-        var out: [String] = []
-        for source in sources {
-            var rest = Substring(source)
-            while let range = rest.range(of: "resources(") {
-                let after = rest[range.upperBound...].drop { $0 == " " }
-                if let quote = after.first, quote == "'" || quote == "\"" {
-                    let name = after.dropFirst().prefix { $0 != quote }
-                    if !name.isEmpty { out.append(String(name)) }
-                }
-                rest = rest[range.upperBound...]
-            }
-        }
-        return out
-    }
+    static func graphTypes(in sources: [String]) -> [String] { ControlEngine.graphTypes(in: sources) }
 }
 
 /// A control the scan did not evaluate, and why.

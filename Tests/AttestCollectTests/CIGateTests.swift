@@ -139,10 +139,10 @@ struct CIOutputTests {
         let errors = failing.filter { $0["severity"] == "critical" || $0["severity"] == "high" }.count
         #expect(s["levels"]["error"].intValue == Int64(errors))
         #expect(s["execution_successful"] == true)
-        // One category per provider and account set (the demo scans AWS and Azure).
+        // One category per provider and account set (the demo scans AWS, Azure and Google Cloud).
         let scan = d.report["scan"]
-        #expect(scan["provider"] == "aws,azure")
-        #expect(s["category"].stringValue == "attest/aws,azure/\(scan["account"].stringValue ?? "")/")
+        #expect(scan["provider"] == "aws,azure,gcp")
+        #expect(s["category"].stringValue == "attest/aws,azure,gcp/\(scan["account"].stringValue ?? "")/")
     }
 
     @Test func junitHasOneCasePerControlAndResource() async throws {
@@ -193,8 +193,12 @@ struct CIOutputTests {
         #expect(md.contains("### Top failing controls"))
         // Most severe first, with a link to the control's remediation reference.
         let rows = md.split(separator: "\n").filter { $0.hasPrefix("| critical") || $0.hasPrefix("| high") || $0.hasPrefix("| medium") }
-        #expect(rows.first?.hasPrefix("| critical | [`aws-") == true, "\(rows.prefix(2))")
-        #expect(rows.first?.contains("](https://docs.aws.amazon.com/") == true)
+        #expect(rows.first?.hasPrefix("| critical | [`") == true, "\(rows.prefix(2))")
+        #expect(rows.first?.contains("](https://") == true, "\(rows.prefix(2))")
+        let severities = rows.map { $0.split(separator: "|").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
+        #expect(
+            severities
+                == severities.sorted { ["critical": 0, "high": 1, "medium": 2][$0]! < ["critical": 0, "high": 1, "medium": 2][$1]! })
         #expect(md.contains("⛔ expired \(day(-1)): `aws-s3-bucket-object-lock`"))
         #expect(md.count < 20_000)
     }

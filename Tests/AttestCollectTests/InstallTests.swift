@@ -45,7 +45,7 @@ struct InstallTests {
         let share = installed.prefix.appendingPathComponent("share/attest")
         for dir in [
             "providers/aws/provider.yaml", "providers/gcp/provider.yaml", "controls/frameworks", "fixtures/aws/sample-account",
-            "fixtures/azure/sample-subscription", "config/attest.example.yaml",
+            "fixtures/azure/sample-subscription", "fixtures/gcp/sample-project", "config/attest.example.yaml",
         ] {
             #expect(FileManager.default.fileExists(atPath: share.appendingPathComponent(dir).path), "\(dir)")
         }

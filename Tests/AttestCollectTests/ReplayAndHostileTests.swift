@@ -206,16 +206,18 @@ struct AzureDemoTests {
                 && !r.stderr.contains("attest-demo-client-secret-not-a-real-credential"))
     }
 
-    @Test func theDemoScansBothCloudsByDefault() async throws {
+    @Test func theDemoScansEveryCloudByDefault() async throws {
         let out = try TestPaths.temporaryDirectory("demo-both").appendingPathComponent("demo.json")
         let r = try await Attest.run(["demo", "--format", "json", "--output", out.path, "--quiet"])
         #expect(r.status == 0, "\(r.stderr)")
         let report = try Attest.json(out)
         #expect(report["scan"]["complete"] == true)
-        #expect(report["scan"]["provider"] == "aws,azure")
+        #expect(report["scan"]["provider"] == "aws,azure,gcp")
         let accounts = Set(report["scan"]["accounts"].asList.compactMap(\.stringValue))
-        #expect(accounts.contains("123456789012") && accounts.contains("11111111-1111-4111-8111-111111111111"))
-        let bad = try await Attest.run(["demo", "--cloud", "gcp"])
+        #expect(
+            accounts.contains("123456789012") && accounts.contains("11111111-1111-4111-8111-111111111111")
+                && accounts.contains("good-project"))
+        let bad = try await Attest.run(["demo", "--cloud", "mars"])
         #expect(bad.status == 2)
     }
 
@@ -225,7 +227,7 @@ struct AzureDemoTests {
             request: .init(
                 service: "arm", region: "global", method: "GET", path: "/subscriptions", query: "api-version=2022-12-01", body: ""),
             response: .init(status: 200, headers: ["content-type": "application/json"], body: #"{"value":[]}"#))
-        try await ReplayServer.withServer(fixtures: [fixture.key: fixture], entra: entra) { server in
+        try await ReplayServer.withServer(fixtures: [fixture.key: fixture], tokens: entra) { server in
             let transport = AsyncHTTPClientTransport()
             func token(_ secret: String, scope: String) async throws -> HTTPResponse {
                 try await transport.send(

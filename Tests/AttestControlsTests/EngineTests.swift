@@ -119,6 +119,49 @@ struct ControlEngineTests {
         #expect(results.count == 4)
     }
 
+    @Test func aControlReadingATypeWhoseCollectionFailedInTheAccountIsAnErrorThere() async throws {
+        // An account-wide rule over resources('aws.s3.bucket'): a bucket whose call failed, or a
+        // failed bucket list, leaves it nothing sure to judge in that account; other accounts are judged.
+        let rule = """
+            id: test-any-versioned
+            title: Some bucket is versioned
+            description: d
+            rationale: r
+            severity: low
+            resource_types: [aws.iam.account]
+            assert: "resources('aws.s3.bucket').exists(b, b.attributes.versioning == 'Enabled')"
+            remediation: {text: t}
+            tests:
+              - {name: p, resource: {attributes: {}}, expect: pass, graph: {resources: [{id: b, type: aws.s3.bucket, attributes: {versioning: Enabled}}]}}
+              - {name: f, resource: {attributes: {}}, expect: fail}
+            """
+        func account(_ id: String) -> Resource {
+            Resource(id: "arn:aws:iam::\(id):root", type: "aws.iam.account", account: id, region: "global", name: id, attributes: [:])
+        }
+        let other = Resource(
+            id: "arn:aws:s3:::other", type: "aws.s3.bucket", account: "444455556666", region: "us-east-1", name: "other",
+            attributes: ["versioning": "Enabled"])
+        let graph = InventoryGraph(
+            resources: [
+                account("111122223333"), account("444455556666"), bucket("east", ["versioning": "Enabled"]),
+                bucket("broken", ["versioning": .null]), other,
+            ],
+            edges: [])
+        var gaps = ControlEngine.CollectionGaps()
+        gaps.byResource["arn:aws:s3:::broken"] = "collection failed: s3 GetBucketVersioning: AccessDenied"
+        let engine = ControlEngine(controls: [try control(rule, file: "test-any-versioned.yaml")])
+        let results = await engine.evaluate(graph: graph, now: Date(), gaps: gaps)
+        let byAccount = Dictionary(uniqueKeysWithValues: results.map { ($0.account, $0) })
+        #expect(byAccount["111122223333"]?.status == .error)
+        #expect(byAccount["111122223333"]?.reason?.contains("aws.s3.bucket, which this control reads") == true)
+        #expect(byAccount["444455556666"]?.status == .pass)
+        var listing = ControlEngine.CollectionGaps()
+        listing.byTypeAndScope["aws.s3.bucket"] = ["444455556666": ["us-east-1": "collection failed: s3 ListBuckets: AccessDenied"]]
+        let listed = await engine.evaluate(graph: graph, now: Date(), gaps: listing)
+        #expect(listed.map(\.status) == [.pass, .error], "\(listed.map(\.account))")
+        #expect(await engine.evaluate(graph: graph, now: Date()).map(\.status) == [.pass, .pass])
+    }
+
     @Test func gapsAreDerivedFromScanErrorsPerServiceRegionAndResource() throws {
         let spec = try SpecLoader.loadProvider(
             directory: repositoryRoot.appendingPathComponent("providers/aws"), provider: "aws",

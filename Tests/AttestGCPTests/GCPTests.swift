@@ -12,15 +12,22 @@ enum SeededGCP {
     static let forSeeded = Task { () throws -> GCPPeer in try await start() }
     /// For the credential suite alone.
     static let forCredentials = Task { () throws -> GCPPeer in try await start() }
+    /// For the federation and impersonation suite, which configures the peer's STS.
+    static let forFederation = Task { () throws -> GCPPeer in try await start() }
+    /// For the organization suite.
+    static let forOrganization = Task { () throws -> GCPPeer in try await start() }
+    /// For the Asset Inventory listing suite, which reconfigures it.
+    static let forListing = Task { () throws -> GCPPeer in try await start() }
 
     static func start() async throws -> GCPPeer {
         let dir = try TestPaths.temporaryDirectory("gcp-estate")
         let file = dir.appendingPathComponent("seeded.json")
         _ = try await runProcess(
             "/usr/bin/env", ["python3", TestPaths.repository.appendingPathComponent("fixtures/gcp/seeded.py").path, file.path])
-        let estate = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any] ?? [:]
-        return try await GCPPeer.start(
-            seed: estate["seed"] as? [[String: Any]] ?? [], config: ["overrides": estate["overrides"] ?? [String: Any]()])
+        var estate = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any] ?? [:]
+        let seed = estate.removeValue(forKey: "seed") as? [[String: Any]] ?? []
+        estate.removeValue(forKey: "projects")
+        return try await GCPPeer.start(seed: seed, config: estate)
     }
 
     static func scan(_ peer: GCPPeer, _ args: [String], env extra: [String: String] = [:]) async throws -> ProcessResult {
@@ -130,7 +137,9 @@ struct GCPScanTests {
             }
         }
         let before = try await peer.log().count
-        let result = try await SeededGCP.scan(peer, ["--format", "json", "--quiet", "--no-evidence", "--no-history", "--no-controls"])
+        // Every list from its own API (the throttled and paged firewall list is one of them).
+        let result = try await SeededGCP.scan(
+            peer, ["--listing", "api", "--format", "json", "--quiet", "--no-evidence", "--no-history", "--no-controls"])
         #expect(result.status == 3, "\(result.stderr)")
         let report = try JSONValue.parse(result.stdout)
         let errors = report["errors"].asList
@@ -145,7 +154,7 @@ struct GCPScanTests {
                 "gcp.iam.service-account", "gcp.compute.instance", "gcp.compute.subnetwork",
             ]))
         // The instance, from the aggregated list, named and placed by its selfLink and zone, with its edges.
-        let web = report["resources"].asList.first { $0["name"].stringValue == "web-1" }
+        let web = report["resources"].asList.first { $0["name"].stringValue == "web-1" && $0["type"].stringValue == "gcp.compute.instance" }
         #expect(web?["id"].stringValue == "//compute.googleapis.com/projects/good-project/zones/europe-west1-b/instances/web-1")
         #expect(web?["region"].stringValue == "europe-west1-b")
         let edges = Set(report["edges"].asList.map { "\($0["kind"].stringValue ?? "") \($0["to"].stringValue ?? "")" })
@@ -171,8 +180,10 @@ struct GCPScanTests {
         let all = try await SeededGCP.scan(
             peer, ["--services", "iam", "--format", "json", "--quiet", "--no-evidence", "--no-history", "--no-controls"])
         #expect(all.status == 0, "\(all.stderr)")
+        // The projects, and the organization above them.
         #expect(
-            Set(try JSONValue.parse(all.stdout)["scan"]["accounts"].asList.compactMap(\.stringValue)) == ["good-project", "bad-project"])
+            Set(try JSONValue.parse(all.stdout)["scan"]["accounts"].asList.compactMap(\.stringValue))
+                == ["good-project", "bad-project", "424242424242"])
         let named = try await SeededGCP.scan(
             peer,
             [
@@ -241,9 +252,18 @@ struct GCPSeededEstateTests {
             #expect(status != "error", "\(control): error")
             if status == "fail" { failures[names[r["resource"].stringValue ?? ""] ?? "", default: []].insert(control) }
         }
-        let file = try JSONValue.parse(
-            Data(contentsOf: TestPaths.repository.appendingPathComponent("fixtures/gcp/seeded-expectations.json")))
-        let expected = (file["fail"].objectValue ?? [:]).mapValues { Set($0.asList.compactMap(\.stringValue)) }
+        // seeded-expectations.json and one file per area (seeded-expectations-<area>.json), merged.
+        let fixtures = TestPaths.repository.appendingPathComponent("fixtures/gcp")
+        var expected: [String: Set<String>] = [:]
+        var oneSided: [String: JSONValue] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: fixtures.path).sorted()
+        where name.hasPrefix("seeded-expectations") && name.hasSuffix(".json") {
+            let file = try JSONValue.parse(Data(contentsOf: fixtures.appendingPathComponent(name)))
+            for (resource, controls) in file["fail"].objectValue ?? [:] {
+                expected[resource, default: []].formUnion(controls.asList.compactMap(\.stringValue))
+            }
+            for (k, v) in file["one_sided"].objectValue ?? [:] { oneSided[k] = v }
+        }
         for name in Set(expected.keys).union(failures.keys).sorted() {
             let want = expected[name] ?? []
             let got = failures[name] ?? []
@@ -253,7 +273,6 @@ struct GCPSeededEstateTests {
         let controls = try FileManager.default.subpathsOfDirectory(atPath: TestPaths.repository.appendingPathComponent("controls/gcp").path)
             .filter { $0.hasSuffix(".yaml") }.map { String($0.split(separator: "/").last!.dropLast(5)) }
         #expect(!controls.isEmpty)
-        let oneSided = file["one_sided"].objectValue ?? [:]
         for control in controls {
             #expect(oneSided[control] != nil || statuses[control]?.contains("fail") == true, "\(control) never failed")
             #expect(statuses[control]?.contains("pass") == true, "\(control) never passed")

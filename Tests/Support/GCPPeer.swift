@@ -91,12 +91,22 @@ public final class GCPPeer: Sendable {
         if process.isRunning { kill(-process.processIdentifier, SIGKILL) }
     }
 
+    /// The APIs reached through their own `CLOUDSDK_API_ENDPOINT_OVERRIDES_<API>` (a `/_api/<api>/`
+    /// prefix the peer strips, so it checks each answer against that API's discovery document);
+    /// the others go through `ATTEST_GCP_ENDPOINT`.
+    public static let overriddenAPIs = [
+        "sqladmin", "cloudkms", "logging", "monitoring", "container", "bigquery", "dns", "orgpolicy", "serviceusage", "cloudasset", "sts",
+        "iamcredentials",
+    ]
+
     /// The variables a scan reads to reach this peer with the service-account key.
     public var environment: [String: String] {
-        [
+        var env = [
             "GOOGLE_APPLICATION_CREDENTIALS": keyFile, "ATTEST_GCP_ENDPOINT": endpoint, "ATTEST_GCP_QUOTA_RETRY_SECONDS": "1",
             "HOME": "/nonexistent",
         ]
+        for api in Self.overriddenAPIs { env["CLOUDSDK_API_ENDPOINT_OVERRIDES_\(api.uppercased())"] = "\(endpoint)/_api/\(api)/" }
+        return env
     }
 
     /// Merges settings into the peer's configuration.
