@@ -6,7 +6,8 @@
 # junitparser, which reads the JUnit report as a CI server would; PyJWT with cryptography, which
 # the loopback Entra ID token endpoint verifies attest's client assertions with; google-auth, with
 # which the loopback Google token endpoint verifies attest's service-account assertions, and
-# gcplocal, the Google Cloud emulator behind it; prometheus-client, whose
+# gcplocal, the Google Cloud emulator behind it, and gcp-storage-emulator, a second Cloud Storage
+# emulator the storage spec is also checked against; prometheus-client, whose
 # parser reads the watch service's /metrics; Debian's chromium, the headless browser that
 # opens the HTML report; and Checkov, whose verdicts over the Terraform plan fixtures the plan
 # tests compare with attest's, in a virtual environment of its own (its pins would downgrade
@@ -37,10 +38,11 @@ if ! command -v openssl >/dev/null 2>&1; then
     || { DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openssl >/dev/null; }
   command -v openssl >/dev/null 2>&1 || { echo "openssl is not on PATH after installing it" >&2; exit 1; }
 fi
-if command -v moto_server >/dev/null 2>&1 && python3 -c "import moto, boto3, flask, flask_cors, duckdb, py_ocsf_models, jsonschema, junitparser, prometheus_client, jwt, cryptography, google.auth, gcplocal" >/dev/null 2>&1; then
+if command -v moto_server >/dev/null 2>&1 && python3 -c "import moto, boto3, flask, flask_cors, duckdb, py_ocsf_models, jsonschema, junitparser, prometheus_client, jwt, cryptography, google.auth, gcplocal, gcp_storage_emulator" >/dev/null 2>&1; then
   exit 0
 fi
-echo "installing moto[server], duckdb, py-ocsf-models, jsonschema, junitparser, prometheus-client, PyJWT, google-auth and gcplocal for the tests" >&2
+echo "installing moto[server], duckdb, py-ocsf-models, jsonschema, junitparser, prometheus-client, PyJWT, google-auth, gcplocal and gcp-storage-emulator for the tests" >&2
 python3 -m pip install --quiet 'moto[server]>=5.1,<6' boto3 'duckdb>=1.1' 'py-ocsf-models>=0.10,<0.11' 'jsonschema>=4.18,<5' \
-  'junitparser>=3.1,<4' 'prometheus-client>=0.20,<1' 'PyJWT[crypto]>=2.8,<3' 'google-auth>=2.30,<3' 'gcplocal==0.1.0'
+  'junitparser>=3.1,<4' 'prometheus-client>=0.20,<1' 'PyJWT[crypto]>=2.8,<3' 'google-auth>=2.30,<3' 'gcplocal==0.1.0' \
+  'gcp-storage-emulator==2026.7.19'
 command -v moto_server >/dev/null 2>&1 || { echo "moto_server is not on PATH after installing moto[server]" >&2; exit 1; }

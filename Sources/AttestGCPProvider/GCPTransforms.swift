@@ -13,6 +13,7 @@ enum GCPTransforms {
         Transform("gcp-kms-key") { value, _ in kmsKey(value) },
         Transform("gcp-duration-seconds") { value, _ in durationSeconds(value) },
         Transform("gcp-sink-destination") { value, _ in sinkDestination(value) },
+        Transform("gcp-iam-member") { value, _ in iamMember(value) },
         Transform("sql-engine") { value, _ in
             guard let version = value.stringValue?.uppercased() else { return .null }
             if version.hasPrefix("MYSQL") { return "mysql" }
@@ -44,6 +45,28 @@ enum GCPTransforms {
         if let range = s.range(of: "/cryptoKeyVersions/") { s = String(s[..<range.lowerBound]) }
         guard s.hasPrefix("projects/"), s.contains("/cryptoKeys/") else { return .null }
         return .string("//cloudkms.googleapis.com/" + s)
+    }
+
+    /// An IAM policy member as the id of the principal: a user-managed service account
+    /// (`serviceAccount:x@p.iam.gserviceaccount.com`) as its full resource name
+    /// (`//iam.googleapis.com/projects/p/serviceAccounts/x@p.iam.gserviceaccount.com`), so the edge
+    /// reaches the collected account; any other member (`user:…`, `group:…`, `domain:…`,
+    /// `allUsers`, a Google-managed account) as written. Lists element by element.
+    static func iamMember(_ value: JSONValue) -> JSONValue {
+        if case .array(let list) = value { return .array(list.map(iamMember)) }
+        guard let member = value.stringValue?.trimmingCharacters(in: .whitespaces), !member.isEmpty else { return .null }
+        let prefix = "serviceAccount:"
+        guard member.hasPrefix(prefix) else { return .string(member) }
+        let email = String(member.dropFirst(prefix.count))
+        let parts = email.split(separator: "@")
+        guard parts.count == 2, parts[1].hasSuffix(".iam.gserviceaccount.com") else { return .string(member) }
+        let project = parts[1].dropLast(".iam.gserviceaccount.com".count)
+        guard !project.isEmpty, !project.contains(".") else { return .string(member) }
+        // A Google-managed service agent (service-123456789012@compute-system…, bq-1234…@bigquery-encryption…)
+        // carries a project number in its name and lives in a project of Google's: kept as written.
+        let digits = parts[0].reversed().prefix { $0.isNumber }.count
+        if digits >= 6 || parts[0].hasPrefix("service-") { return .string(member) }
+        return .string("//iam.googleapis.com/projects/\(project)/serviceAccounts/\(email)")
     }
 
     /// A protobuf Duration as JSON writes it (`"7776000s"`, `"3.5s"`) as whole seconds.

@@ -203,6 +203,17 @@ struct GCPTransformTests {
                 == "//bigquery.googleapis.com/projects/p/datasets/logs")
         #expect(GCPTransforms.sinkDestination("evil.example.test/x") == .null)
         #expect(GCPTransforms.sinkDestination("storage.googleapis.com/") == .null)
+        #expect(
+            GCPTransforms.iamMember("serviceAccount:ci@bad-project.iam.gserviceaccount.com")
+                == "//iam.googleapis.com/projects/bad-project/serviceAccounts/ci@bad-project.iam.gserviceaccount.com")
+        #expect(
+            GCPTransforms.iamMember("serviceAccount:service-222222222222@compute-system.iam.gserviceaccount.com")
+                == "serviceAccount:service-222222222222@compute-system.iam.gserviceaccount.com")
+        #expect(GCPTransforms.iamMember("user:alice@example.com") == "user:alice@example.com")
+        #expect(GCPTransforms.iamMember("allUsers") == "allUsers")
+        #expect(
+            GCPTransforms.iamMember("serviceAccount:123-compute@developer.gserviceaccount.com")
+                == "serviceAccount:123-compute@developer.gserviceaccount.com")
         let engine = GCPTransforms.all.first { $0.name == "sql-engine" }!
         #expect(engine.apply("POSTGRES_16", [:]) == "postgres")
         #expect(engine.apply("SQLSERVER_2022_STANDARD", [:]) == "sqlserver")

@@ -29,7 +29,9 @@ import secrets
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.auth import jwt as google_jwt
@@ -446,9 +448,30 @@ def api_call(method, path, query, headers, body, entry):
     return serve(method, path, query, body, api)
 
 
+STORAGE_UPSTREAM = None  # gcp-storage-emulator's base URL, when the config asks for it
+
+
+def upstream(method, path, query, body):
+    """A Cloud Storage call answered by gcp-storage-emulator instead of gcplocal."""
+    url = STORAGE_UPSTREAM + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    request = urllib.request.Request(url, data=body or None, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}"), {}
+    except urllib.error.HTTPError as e:
+        try:
+            answer = json.loads(e.read() or b"{}")
+        except ValueError:
+            answer = {}
+        return e.code, answer, {}
+
+
 def serve(method, path, query, body, api):
     """An API answer past the token and fault checks: Resource Manager v3, an override, the
-    fallback for an API gcplocal lacks, or gcplocal itself."""
+    fallback for an API gcplocal lacks, gcp-storage-emulator for Cloud Storage when configured,
+    or gcplocal itself."""
+    if STORAGE_UPSTREAM and api in (None, "storage") and path.startswith("/storage/v1/"):
+        return upstream(method, path, query, body)
     if api in (None, "cloudresourcemanager") and path.startswith(("/v3/projects", "/v3/folders", "/v3/organizations")):
         return resource_manager_v3(method, path, query)
     override = CONFIG.get("extra_overrides", {}).get(path) or CONFIG.get("overrides", {}).get(path)
@@ -545,6 +568,24 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.handle_any("POST")
 
+
+if CONFIG.get("storage_emulator"):
+    # gcp-storage-emulator (PyPI), in process on its own loopback port, seeded with its own calls.
+    import socket
+    from gcp_storage_emulator.server import create_server
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    emulator_port = probe.getsockname()[1]
+    probe.close()
+    EMULATOR = create_server("127.0.0.1", emulator_port, in_memory=True, project_number=CONFIG.get("storage_emulator_project_number"))
+    EMULATOR.start()
+    STORAGE_UPSTREAM = f"http://127.0.0.1:{emulator_port}"
+    for call in CONFIG.get("storage_emulator_seed", []):
+        status, answer, _ = upstream(call.get("method", "POST"), call["path"].split("?")[0],
+                                     dict(urllib.parse.parse_qsl(call["path"].split("?")[1])) if "?" in call["path"] else {},
+                                     json.dumps(call.get("body", {})).encode())
+        if status >= 300:
+            sys.exit(f"seeding gcp-storage-emulator {call['path']} failed: {status} {answer}")
 
 for call in CONFIG.get("seed", []):
     r = CLIENT.open(call["path"], method=call.get("method", "POST"), json=call.get("body", {}))
