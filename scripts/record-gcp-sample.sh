@@ -39,7 +39,7 @@ PORT=$(awk '/READY/{print $2}' "$WORK/peer.out")
 E=http://127.0.0.1:$PORT
 # The APIs the peer tells apart by a /_api/<api>/ prefix (DemoCommand.gcpOverriddenAPIs replays the same).
 OVERRIDES=()
-for api in sqladmin cloudkms logging monitoring container bigquery dns orgpolicy serviceusage cloudasset; do
+for api in sqladmin cloudkms logging monitoring container bigquery dns orgpolicy serviceusage cloudasset essentialcontacts; do
   OVERRIDES+=("CLOUDSDK_API_ENDPOINT_OVERRIDES_${api^^}=$E/_api/$api/")
 done
 rm -rf fixtures/gcp/sample-project

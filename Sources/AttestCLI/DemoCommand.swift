@@ -148,6 +148,7 @@ struct DemoCommand: AsyncParsableCommand {
     /// peer serves them, each under `/_api/<api>/`); the rest went through `ATTEST_GCP_ENDPOINT`.
     static let gcpOverriddenAPIs = [
         "sqladmin", "cloudkms", "logging", "monitoring", "container", "bigquery", "dns", "orgpolicy", "serviceusage", "cloudasset",
+        "essentialcontacts",
     ]
 
     static func withGCP<T: Sendable>(

@@ -95,7 +95,8 @@ public final class GCPPeer: Sendable {
     /// prefix the peer strips, so it checks each answer against that API's discovery document);
     /// the others go through `ATTEST_GCP_ENDPOINT`.
     public static let overriddenAPIs = [
-        "sqladmin", "cloudkms", "logging", "monitoring", "container", "bigquery", "dns", "orgpolicy", "serviceusage", "cloudasset", "sts",
+        "sqladmin", "cloudkms", "logging", "monitoring", "container", "bigquery", "dns", "orgpolicy", "serviceusage", "cloudasset",
+        "essentialcontacts", "sts",
         "iamcredentials",
     ]
 

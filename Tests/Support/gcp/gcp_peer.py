@@ -284,8 +284,16 @@ def discovery_method(method, path, api):
     return max(matches, key=lambda r: r[5]) if matches else None
 
 
+# APIs attest calls whose discovery documents are not among the vectors: their answers (the
+# seed's) cannot be checked, and the log says so.
+UNCHECKED = {"essentialcontacts"}
+
+
 def check_discovery(method, path, status, body, entry):
     if not (200 <= status < 300):
+        return
+    if entry.get("api") in UNCHECKED:
+        entry["discovery_unchecked"] = "no discovery document for this API among the vectors"
         return
     match = discovery_method(method, path, entry.get("api"))
     if match is None:
@@ -479,6 +487,8 @@ def serve(method, path, query, body, api):
         if isinstance(override, dict) and "_status" in override:
             return google_error(override["_status"], override["_code"], override["_message"], override.get("_reason"))
         return 200, override, {}
+    if api in UNCHECKED:
+        return 200, {}, {}
     if api is not None and api not in EMULATED:
         return fallback(method, path, api)
     if api == "sqladmin":
