@@ -5,6 +5,21 @@ import AttestCore
 /// become canonical values (a bucket's region, a key's ARN, an EC2 id's ARN).
 public enum AWSTransforms {
     public static let all: [Transform] = [
+        // GetAccountAuthorizationDetails' PolicyVersionList: the default version's document, parsed as url-json does.
+        Transform("iam-default-version-document") { value, context in
+            let versions: [JSONValue] =
+                switch value {
+                case .array(let a): a
+                case .null: []
+                default: [value]
+                }
+            guard
+                let version = versions.first(where: {
+                    $0["IsDefaultVersion"].boolValue == true || $0["IsDefaultVersion"].stringValue?.lowercased() == "true"
+                })
+            else { return .null }
+            return TransformRegistry.generic["url-json"]?.apply(version["Document"], context) ?? .null
+        },
         Transform("s3-region") { value, _ in
             // GetBucketLocation: empty means us-east-1, EU means eu-west-1.
             let s = value.stringValue ?? ""

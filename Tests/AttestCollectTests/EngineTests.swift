@@ -41,7 +41,9 @@ struct EngineTests {
         ])
 
     @Test func credentialReportRowsMergeIntoUsersAndTheRootAccount() async throws {
-        let spec = try SpecLoader.loadService(try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws")
+        let spec = try SpecLoader.loadService(
+            try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws",
+            transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
         let csv = """
             user,arn,user_creation_time,password_enabled,password_last_used,mfa_active,access_key_1_active
             <root_account>,arn:aws:iam::111122223333:root,2020-01-01T00:00:00+00:00,not_supported,2026-11-01T10:00:00+00:00,false,true
@@ -76,7 +78,9 @@ struct EngineTests {
     }
 
     @Test func aFailedEnrichmentIsAnErrorAndTheResourceIsKept() async throws {
-        let spec = try SpecLoader.loadService(try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws")
+        let spec = try SpecLoader.loadService(
+            try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws",
+            transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
         let caller = TableCaller { op, params in
             switch op {
             case "ListUsers": return ["Users": ["member": [["UserName": "dave", "Arn": "arn:aws:iam::111122223333:user/dave"]]]]
@@ -142,7 +146,9 @@ struct CollectionGapTests {
     static let a = "111122223333"
 
     static func iam() throws -> ServiceSpec {
-        try SpecLoader.loadService(try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws")
+        try SpecLoader.loadService(
+            try String(contentsOf: TestPaths.iamSpec, encoding: .utf8), file: "iam.yaml", provider: "aws",
+            transforms: try TransformRegistry.generic.adding(AWSTransforms.all))
     }
 
     static func controls(_ ids: [String]) throws -> [Control] {
