@@ -115,17 +115,23 @@ public struct GoogleTokenEndpointProvider: BearerTokenProvider {
             ]
             source = "gcloud user credentials"
         }
-        let response: HTTPResponse
+        let response = try await Self.postForm(form, to: tokenURL, transport: transport, endpoint: "Google token endpoint")
+        return try Self.token(from: response, source: source, now: now())
+    }
+
+    /// POSTs an OAuth form to a token endpoint; a transport failure is a `GoogleAuthError` naming `endpoint`.
+    static func postForm(_ form: [(String, String)], to url: String, transport: any HTTPTransport, endpoint: String) async throws
+        -> HTTPResponse
+    {
         do {
-            response = try await transport.send(
+            return try await transport.send(
                 HTTPRequest(
-                    method: "POST", url: tokenURL,
+                    method: "POST", url: url,
                     headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
                     body: Array(FormEncoding.encode(form).utf8), timeout: .seconds(30)))
         } catch let error as TransportError {
-            throw GoogleAuthError("Google token endpoint: \(error.description)")
+            throw GoogleAuthError("\(endpoint): \(error.description)")
         }
-        return try Self.token(from: response, source: source, now: now())
     }
 
     /// An access token answer (`access_token`, `expires_in`), or Google's OAuth error on one line.

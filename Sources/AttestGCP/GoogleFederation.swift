@@ -99,16 +99,8 @@ public struct ExternalAccountTokenProvider: BearerTokenProvider {
             ("requested_token_type", "urn:ietf:params:oauth:token-type:access_token"), ("subject_token", subject),
             ("subject_token_type", subjectTokenType),
         ]
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(
-                HTTPRequest(
-                    method: "POST", url: tokenURL,
-                    headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
-                    body: Array(FormEncoding.encode(form).utf8), timeout: .seconds(30)))
-        } catch let error as TransportError {
-            throw GoogleAuthError("Google Security Token Service: \(error.description)")
-        }
+        let response = try await GoogleTokenEndpointProvider.postForm(
+            form, to: tokenURL, transport: transport, endpoint: "Google Security Token Service")
         let federated = try GoogleTokenEndpointProvider.token(
             from: response, source: "workload identity federation token exchange", now: now())
         guard let impersonationURL else { return federated }
