@@ -658,7 +658,7 @@ struct ScanGCPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gcp", abstract: "Scan Google Cloud projects.",
         discussion:
-            "Credentials come from Application Default Credentials: --credentials or GOOGLE_APPLICATION_CREDENTIALS (a service-account key or gcloud user credentials), gcloud's application_default_credentials.json, then the metadata server (docs/gcp.md)."
+            "Credentials come from Application Default Credentials: --credentials or GOOGLE_APPLICATION_CREDENTIALS (a service-account key, gcloud user credentials or a workload identity federation file), gcloud's application_default_credentials.json, then the metadata server; --impersonate-service-account scans with another account's tokens (docs/gcp.md)."
     )
 
     @OptionGroup var targetOptions: GCPTargetOptions

@@ -162,6 +162,12 @@ struct GCPScanTests {
             edges.contains(
                 "runs-as //iam.googleapis.com/projects/good-project/serviceAccounts/app-runner@good-project.iam.gserviceaccount.com"))
         #expect(edges.contains("in-subnetwork //compute.googleapis.com/projects/good-project/regions/europe-west1/subnetworks/prod-subnet"))
+        // IAM policy members: a service account joined by its full name, a user as written.
+        #expect(
+            edges.contains(
+                "grants-role-to //iam.googleapis.com/projects/good-project/serviceAccounts/app-runner@good-project.iam.gserviceaccount.com")
+        )
+        #expect(edges.contains("grants-role-to user:alice@example.com"))
         #expect(report["resources"].asList.allSatisfy { ($0["id"].stringValue ?? "").hasPrefix("//") }, "ids are full resource names")
         let log = Array(try await peer.log().dropFirst(before)).filter { ($0["kind"] as? String) == "api" }
         #expect(log.contains { $0["throttled"] as? Bool == true })
