@@ -246,7 +246,8 @@ let package = Package(
         .testTarget(
             name: "AttestScanTests",
             dependencies: ["AttestScan", "AttestCollect", "AttestControls", "AttestCore", "AttestEvidence", "AttestInventory",
-                           "AttestTestSupport", "AttestReport", "AttestAWSProvider", "AttestAzureProvider"],
+                           "AttestTestSupport", "AttestReport", "AttestAWSProvider", "AttestAzureProvider",
+                           .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .testTarget(name: "AttestSigV4Tests", dependencies: ["AttestSigV4"], swiftSettings: strict),

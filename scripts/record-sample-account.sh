@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Re-records fixtures/aws/sample-account, the account `attest demo` scans offline:
-# starts moto_server, seeds it with Tests/Support/moto/seed.py, and scans it with --record.
+# starts moto (Tests/Support/moto/server.py: moto_server plus the few calls moto does not emulate),
+# seeds it with Tests/Support/moto/seed.py and every area module (--areas), and scans it with --record.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${PORT:-5099}
 out=fixtures/aws/sample-account
 swift build -c debug --product attest
-MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+MOTO_IAM_LOAD_MANAGED_POLICIES=true python3 Tests/Support/moto/server.py -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 moto=$!
 trap 'kill $moto 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
-python3 Tests/Support/moto/seed.py "http://127.0.0.1:$port" > /dev/null
+python3 Tests/Support/moto/seed.py "http://127.0.0.1:$port" --areas > /dev/null
 rm -rf "$out"
 AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=AKIAATTESTDEMO000001 \
   AWS_SECRET_ACCESS_KEY=attest/demo/secret/key/not/a/real/credential AWS_CONFIG_FILE=/dev/null \
@@ -42,6 +43,21 @@ for path in glob.glob(f"{sys.argv[1]}/iam/*/GetCredentialReport-*.json"):
     lines.insert(1, ",".join(root[c] for c in columns))
     patched = base64.b64encode("\n".join(lines).encode()).decode()
     fixture["response"]["body"] = body.replace(content, patched)
+    json.dump(fixture, open(path, "w"), indent=2, sort_keys=True, separators=(",", " : "))
+PY
+# moto leaves EncryptionKeyType out of ListBackupVaults; AWS always gives it. A vault made without
+# a key of the customer's is encrypted with a key AWS holds: give those vaults AWS_OWNED_KMS_KEY, and
+# the ones with a customer key CUSTOMER_MANAGED_KMS_KEY, so the vault key control judges in the demo.
+python3 - "$out" <<'PY'
+import glob, json, sys
+for path in glob.glob(f"{sys.argv[1]}/backup/*/*.json"):
+    fixture = json.load(open(path))
+    if fixture["request"].get("path") != "/backup-vaults/":
+        continue
+    body = json.loads(fixture["response"]["body"])
+    for vault in body.get("BackupVaultList", []):
+        vault.setdefault("EncryptionKeyType", "CUSTOMER_MANAGED_KMS_KEY" if vault.get("EncryptionKeyArn") else "AWS_OWNED_KMS_KEY")
+    fixture["response"]["body"] = json.dumps(body)
     json.dump(fixture, open(path, "w"), indent=2, sort_keys=True, separators=(",", " : "))
 PY
 echo "recorded $(find "$out" -name '*.json' | wc -l) responses into $out ($(du -sh "$out" | cut -f1))"

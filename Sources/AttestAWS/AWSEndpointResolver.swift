@@ -35,13 +35,21 @@ public struct AWSEndpointResolver: Sendable {
     }
 
     /// The variable naming a service's custom endpoint: `AWS_ENDPOINT_URL_S3_CONTROL` for `s3-control`.
+    /// `AWS_ENDPOINT_URL_<SERVICE ID>` as the SDKs name it: the service id upper-cased, spaces
+    /// (and the dashes of attest's own ids) as underscores: `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
     public static func environmentVariable(for service: AWSService) -> String {
-        "AWS_ENDPOINT_URL_" + service.id.uppercased().replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
+        variable(service.sdkServiceID ?? service.id)
+    }
+
+    static func variable(_ id: String) -> String {
+        "AWS_ENDPOINT_URL_" + id.uppercased().replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
     }
 
     public func customEndpointURL(for service: AWSService) -> String? {
         if ["true", "1"].contains(environment["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"]?.lowercased() ?? "") { return nil }
         if let v = environment[Self.environmentVariable(for: service)], !v.isEmpty { return v }
+        // attest's own service id too (AWS_ENDPOINT_URL_ACCESS_ANALYZER), where it differs.
+        if service.sdkServiceID != nil, let v = environment[Self.variable(service.id)], !v.isEmpty { return v }
         if let v = environment["AWS_ENDPOINT_URL"], !v.isEmpty { return v }
         if let v = profileEndpointURL, !v.isEmpty { return v }
         return nil
@@ -54,7 +62,8 @@ public struct AWSEndpointResolver: Sendable {
             throw ConfigurationError(description: "\(region.debugDescription) is not an AWS region name; not called")
         }
         let partition = AWSPartition(region: region)
-        let signingRegion = service.isGlobal ? partition.globalSigningRegion : region
+        let regionalGlobal = service.isGlobal ? partition.regionalGlobalEndpoint(endpointPrefix: service.endpointPrefix) : nil
+        let signingRegion = service.isGlobal ? (regionalGlobal ?? partition.globalSigningRegion) : region
         if let custom = customEndpointURL(for: service) {
             guard let url = URL(string: custom), let scheme = url.scheme, let host = url.host else {
                 throw ConfigurationError(description: "endpoint URL for \(service.id) is not a URL: \(custom)")
@@ -63,7 +72,9 @@ public struct AWSEndpointResolver: Sendable {
             return AWSEndpoint(scheme: scheme, host: host, port: url.port, basePath: path, signingRegion: signingRegion, isCustom: true)
         }
         let host: String
-        if service.isGlobal {
+        if let regionalGlobal {
+            host = "\(service.endpointPrefix).\(regionalGlobal).\(partition.dnsSuffix)"
+        } else if service.isGlobal {
             host = partition.globalHost(endpointPrefix: service.endpointPrefix, region: region)
         } else {
             host = "\(service.endpointPrefix).\(region).\(partition.dnsSuffix)"
@@ -102,6 +113,17 @@ public struct AWSPartition: Sendable, Equatable {
         self.name = name
         self.dnsSuffix = dnsSuffix
         self.globalSigningRegion = globalSigningRegion
+    }
+
+    /// The region in the host name and credential scope of a global service whose one endpoint
+    /// per partition is a regional host (Organizations: `organizations.us-east-1.amazonaws.com`).
+    func regionalGlobalEndpoint(endpointPrefix: String) -> String? {
+        guard endpointPrefix == "organizations" else { return nil }
+        return switch name {
+        case "aws-cn": "cn-northwest-1"
+        case "aws-us-gov": "us-gov-west-1"
+        default: "us-east-1"
+        }
     }
 
     func globalHost(endpointPrefix: String, region: String) -> String {

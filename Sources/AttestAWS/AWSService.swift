@@ -30,6 +30,8 @@ public struct AWSService: Sendable, Hashable {
     public var jsonVersion: String?
     /// True for services with one endpoint per partition (IAM), signed in the partition's home region.
     public var isGlobal: Bool
+    /// The SDKs' service id (`Secrets Manager`), which names its `AWS_ENDPOINT_URL_<ID>` variable; nil: ``id``.
+    public var sdkServiceID: String?
 
     public init(
         id: String, endpointPrefix: String? = nil, signingName: String? = nil, wireProtocol: AWSProtocol,

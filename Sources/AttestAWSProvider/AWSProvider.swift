@@ -18,7 +18,14 @@ public struct AWSProvider: CloudProvider {
 
     /// `global`: once per account, called in the home region (IAM, S3's bucket list).
     /// `regional`: once per enabled region of each account.
-    public var scopeLevels: [ScopeLevel] { [ScopeLevel("global", regional: false), ScopeLevel("regional", regional: true)] }
+    /// `organization`: once per organization scan (`--org`), in the management account, before
+    /// the member accounts are entered.
+    public var scopeLevels: [ScopeLevel] {
+        [
+            ScopeLevel("global", regional: false), ScopeLevel("regional", regional: true),
+            ScopeLevel("organization", regional: false, perAccount: false),
+        ]
+    }
 
     public var transforms: [Transform] { AWSTransforms.all }
 
@@ -27,16 +34,21 @@ public struct AWSProvider: CloudProvider {
     public var evidenceCloud: any EvidenceCloud { AWSEvidenceCloud() }
 
     /// `role_arn`/`external_id`: assume into the scanned account; `home_region`: where global
-    /// services and STS are called; `ca_bundle`: the CA bundle to trust (as `AWS_CA_BUNDLE`).
-    public var targetOptionKeys: [String] { ["role_arn", "external_id", "home_region", "ca_bundle"] }
+    /// services and STS are called; `ca_bundle`: the CA bundle to trust (as `AWS_CA_BUNDLE`);
+    /// `org` (`true`) with `role_name`, `exclude_accounts`, `ous`, `shard` and
+    /// `account_concurrency`: scan every account of the organization (``OrganizationScanOptions``).
+    public var targetOptionKeys: [String] {
+        ["role_arn", "external_id", "home_region", "ca_bundle"] + OrganizationScanOptions.keys
+    }
 
     public func validate(_ spec: ProviderSpec) throws {
         try AWSServiceCaller.validate(spec)
     }
 
     public func connect(_ target: ScanTarget, spec: ProviderSpec, context: ConnectionContext) async throws -> any ProviderConnection {
-        let session = try await AWSSession.make(target: target, context: context)
-        return AWSConnection(client: session.client, homeRegion: session.homeRegion)
+        let organization = try OrganizationScanOptions(target: target)
+        let session = try await AWSSession.make(target: target, context: context, organizationScan: organization != nil)
+        return AWSConnection(session: session, organization: organization)
     }
 
     public func permissions(spec: ProviderSpec, services: [String]?) -> JSONValue {
@@ -47,6 +59,57 @@ public struct AWSProvider: CloudProvider {
                     "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
                     "Action": .array(Self.actions(spec: spec, services: services).map(JSONValue.string)),
                 ]
+            ],
+        ]
+    }
+
+    /// What an organization scan needs: in the management account (or delegated administrator)
+    /// the Organizations reads, `sts:AssumeRole` on the member accounts' role and the scan of
+    /// its own account; in each member account a role with the scan's actions, trusting that account.
+    public static func organizationPermissions(
+        spec: ProviderSpec, services: [String]?, roleName: String, managementAccount: String?, externalId: String?
+    ) -> JSONValue {
+        let organizations = Set(spec.services.filter { $0.scope == "organization" }.map(\.id))
+        let scanned =
+            services.map { $0.filter { !organizations.contains($0) } } ?? spec.services.map(\.id).filter { !organizations.contains($0) }
+        let memberActions = actions(spec: spec, services: scanned)
+        let organizationActions = actions(spec: spec, services: Array(organizations))
+        let trusted = managementAccount ?? "MANAGEMENT_ACCOUNT_ID"
+        var trustStatement: [String: JSONValue] = [
+            "Effect": "Allow", "Principal": ["AWS": .string("arn:aws:iam::\(trusted):root")], "Action": "sts:AssumeRole",
+        ]
+        if let externalId { trustStatement["Condition"] = ["StringEquals": ["sts:ExternalId": .string(externalId)]] }
+        let trust = JSONValue.object(trustStatement)
+        return [
+            "management_account": [
+                "Version": "2012-10-17",
+                "Statement": [
+                    [
+                        "Sid": "AttestReadOrganization", "Effect": "Allow", "Resource": "*",
+                        "Action": .array(organizationActions.map(JSONValue.string)),
+                    ],
+                    [
+                        "Sid": "AttestEnterMemberAccounts", "Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Resource": .string("arn:aws:iam::*:role/\(roleName)"),
+                    ],
+                    [
+                        "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
+                        "Action": .array(memberActions.map(JSONValue.string)),
+                    ],
+                ],
+            ],
+            "member_accounts": [
+                "role_name": .string(roleName),
+                "policy": [
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        [
+                            "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
+                            "Action": .array(memberActions.map(JSONValue.string)),
+                        ]
+                    ],
+                ],
+                "trust_policy": ["Version": "2012-10-17", "Statement": [trust]],
             ],
         ]
     }
@@ -73,30 +136,81 @@ public struct AWSProvider: CloudProvider {
     }
 }
 
-/// An AWS connection: one signed client for the account the credentials reach.
+/// An AWS connection: one signed client for the account the credentials reach, and with `--org`
+/// one per member account entered (an assumed role), chosen by each call's account.
 public struct AWSConnection: ProviderConnection {
     public let client: AWSClient
     public let homeRegion: String
+    let session: AWSSession?
+    let organization: OrganizationScanOptions?
+    let memberClients = AccountClients()
 
     public init(client: AWSClient, homeRegion: String) {
         self.client = client
         self.homeRegion = homeRegion
+        self.session = nil
+        self.organization = nil
     }
 
-    public var caller: any ServiceCaller { AWSServiceCaller(client: client, homeRegion: homeRegion) }
+    init(session: AWSSession, organization: OrganizationScanOptions?) {
+        self.client = session.client
+        self.homeRegion = session.homeRegion
+        self.session = session
+        self.organization = organization
+    }
+
+    public var caller: any ServiceCaller { AWSServiceCaller(client: client, homeRegion: homeRegion, accounts: memberClients) }
 
     /// Who am I (STS), which regions are enabled (EC2), narrowed by the target's regions. No
-    /// identity means no scan; an unreadable region list falls back to what was asked.
+    /// identity means no scan; an unreadable region list falls back to what was asked. With
+    /// `--org`: the organization first, then every chosen account entered (``OrganizationScan``).
     public func discover(spec: ProviderSpec, target: ScanTarget, engine: CollectionEngine) async throws -> Discovery {
-        let caller = self.caller
-        guard let identityCall = spec.discovery["identity"], let regionsCall = spec.discovery["regions"] else {
-            throw ScanSetupError("providers/aws/provider.yaml needs the discovery calls identity and regions")
+        let calls = try DiscoveryCalls(spec: spec)
+        let (identity, partition) = try await self.identity(calls, spec: spec, engine: engine, account: "")
+        guard let account = identity["Account"].stringValue, !account.isEmpty else {
+            throw ScanSetupError("GetCallerIdentity answered without an account id")
         }
-        let home = CollectionScope(account: "", region: homeRegion)
+        if let organization, let session {
+            return try await OrganizationScan(
+                options: organization, session: session, calls: calls, spec: spec, target: target, engine: engine,
+                clients: memberClients, connection: self
+            ).discover(management: account, principal: identity["Arn"].stringValue, partition: partition)
+        }
+        let accountTarget = AccountTarget(id: account, homeRegion: homeRegion, values: ["partition": .string(partition)])
+        let (regions, errors) = try await self.regions(calls, spec: spec, target: target, engine: engine, account: accountTarget)
+        return Discovery(
+            target: CollectionTarget(accounts: [accountTarget], scopes: Self.scopes(account: account, regions: regions)),
+            principal: identity["Arn"].stringValue, regions: regions, errors: errors)
+    }
+
+    static func scopes(account: String, regions: [String]) -> [String: [CollectionScope]] {
+        [
+            "global": [CollectionScope(account: account, region: CollectionScope.global)],
+            "regional": regions.map { CollectionScope(account: account, region: $0) },
+        ]
+    }
+
+    struct DiscoveryCalls {
+        var identity: DiscoveryCall
+        var regions: DiscoveryCall
+
+        init(spec: ProviderSpec) throws {
+            guard let identityCall = spec.discovery["identity"], let regionsCall = spec.discovery["regions"] else {
+                throw ScanSetupError("providers/aws/provider.yaml needs the discovery calls identity and regions")
+            }
+            identity = identityCall
+            regions = regionsCall
+        }
+    }
+
+    /// GetCallerIdentity in `account`'s client (`""`: the target's own credentials) and the partition from its ARN.
+    func identity(_ calls: DiscoveryCalls, spec: ProviderSpec, engine: CollectionEngine, account: String) async throws -> (
+        JSONValue, String
+    ) {
         let identity: JSONValue
         do {
             identity = try await engine.discover(
-                identityCall, in: spec, scope: home,
+                calls.identity, in: spec, scope: CollectionScope(account: account, region: homeRegion),
                 context: [
                     "region": .string(homeRegion),
                     "home_region": .string(homeRegion),
@@ -110,25 +224,28 @@ public struct AWSConnection: ProviderConnection {
             let (code, message) = caller.describe(error)
             throw ScanSetupError("cannot establish the caller identity: \(code): \(message)")
         }
-        guard let account = identity["Account"].stringValue, !account.isEmpty else {
-            throw ScanSetupError("GetCallerIdentity answered without an account id")
-        }
         let partition = identity["Arn"].stringValue.flatMap { $0.split(separator: ":").dropFirst().first.map(String.init) } ?? "aws"
-        let accountTarget = AccountTarget(id: account, homeRegion: homeRegion, values: ["partition": .string(partition)])
-        let context = CollectionEngine.baseContext(scope: CollectionScope(account: account, region: homeRegion), account: accountTarget)
+        return (identity, partition)
+    }
 
+    /// The enabled regions of one account, narrowed by the target's; a region asked for that is
+    /// not enabled is an error of that account, an unknown one a setup error.
+    func regions(_ calls: DiscoveryCalls, spec: ProviderSpec, target: ScanTarget, engine: CollectionEngine, account: AccountTarget)
+        async throws -> ([String], [CollectionError])
+    {
+        let regionsCall = calls.regions
+        let context = CollectionEngine.baseContext(scope: CollectionScope(account: account.id, region: homeRegion), account: account)
         var errors: [CollectionError] = []
         var regions: [String]
         var answer: JSONValue?
         do {
             answer = try await engine.discover(
-                regionsCall, in: spec, scope: CollectionScope(account: account, region: homeRegion),
-                context: context)
+                regionsCall, in: spec, scope: CollectionScope(account: account.id, region: homeRegion), context: context)
         } catch {
             let (code, message) = caller.describe(error)
             errors.append(
                 CollectionError(
-                    kind: .discovery, service: regionsCall.service, account: account, region: homeRegion,
+                    kind: .discovery, service: regionsCall.service, account: account.id, region: homeRegion,
                     operation: regionsCall.operation, code: code, message: "could not list enabled regions: \(message)"))
         }
         if let answer {
@@ -140,7 +257,7 @@ public struct AWSConnection: ProviderConnection {
                 for r in Set(wanted).sorted() where !listed.enabled.contains(r) {
                     errors.append(
                         CollectionError(
-                            kind: .scopeUnavailable, service: regionsCall.service, account: account, region: r,
+                            kind: .scopeUnavailable, service: regionsCall.service, account: account.id, region: r,
                             operation: regionsCall.operation, code: "RegionNotEnabled",
                             message:
                                 "region \(r) is not enabled for this account (opt-in status \(listed.optIn[r] ?? "unknown")); not scanned"))
@@ -152,13 +269,7 @@ public struct AWSConnection: ProviderConnection {
         } else {
             regions = Array(Set(target.regions ?? [homeRegion])).sorted()
         }
-        let collection = CollectionTarget(
-            accounts: [accountTarget],
-            scopes: [
-                "global": [CollectionScope(account: account, region: CollectionScope.global)],
-                "regional": regions.map { CollectionScope(account: account, region: $0) },
-            ])
-        return Discovery(target: collection, principal: identity["Arn"].stringValue, regions: regions, errors: errors)
+        return (regions, errors)
     }
 }
 
@@ -181,11 +292,28 @@ public struct AWSEvidenceCloud: EvidenceCloud {
 public struct AWSSession: Sendable {
     public var client: AWSClient
     public var homeRegion: String
+    /// A client signing with other credentials over the same transport, endpoints and clock.
+    var makeClient: @Sendable (any AWSCredentialProvider) -> AWSClient = { _ in fatalError("no client factory") }
+    /// The credentials `client` signs with.
+    var credentials: (any AWSCredentialProvider)?
+
+    public init(client: AWSClient, homeRegion: String) {
+        self.client = client
+        self.homeRegion = homeRegion
+    }
+
+    /// A client for `roleArn`, assumed with this session's credentials (refreshed before they expire).
+    func assuming(_ roleArn: String, externalId: String?) -> AWSClient {
+        let base = credentials.map(makeClient) ?? client
+        return makeClient(
+            RefreshingCredentialProvider(
+                AssumeRoleCredentialProvider(roleArn: roleArn, externalId: externalId, region: homeRegion, client: base)))
+    }
 
     /// Reads the target's profile, home region, role and CA bundle (`ca_bundle`, else the
     /// profile's `ca_bundle`, else `AWS_CA_BUNDLE`, else the session's default trust) and
     /// resolves credentials. A mistake is a ``ScanSetupError``.
-    public static func make(target: ScanTarget, context: ConnectionContext) async throws -> AWSSession {
+    public static func make(target: ScanTarget, context: ConnectionContext, organizationScan: Bool = false) async throws -> AWSSession {
         let environment = context.environment
         let files: SharedConfigFiles
         do {
@@ -224,10 +352,13 @@ public struct AWSSession: Sendable {
             provider = RefreshingCredentialProvider(
                 AssumeRoleCredentialProvider(
                     roleArn: roleArn, externalId: target.options["external_id"], region: homeRegion, client: makeClient(provider)))
-        } else if target.options["external_id"] != nil {
-            throw ScanSetupError("\(target.origin): external_id needs role_arn")
+        } else if target.options["external_id"] != nil, !organizationScan {
+            throw ScanSetupError("\(target.origin): external_id needs role_arn (or org)")
         }
-        return AWSSession(client: makeClient(provider), homeRegion: homeRegion)
+        var session = AWSSession(client: makeClient(provider), homeRegion: homeRegion)
+        session.makeClient = makeClient
+        session.credentials = provider
+        return session
     }
 }
 

@@ -35,6 +35,11 @@ public enum AWSRuleFunctions {
             let (host, id) = try RuleArguments.resource(args, call)
             return .list(policyDocuments(of: id, resourceValue: args[0], graph: host.context.graph))
         },
+        CELFunction("scp.denies", arity: 3...3) { args, call in try serviceControlPoliciesDeny(args, call, "scp.denies") },
+        CELFunction("scp.allows", arity: 3...3) { args, call in
+            guard case .bool(let denied) = try serviceControlPoliciesDeny(args, call, "scp.allows") else { return .bool(false) }
+            return .bool(!denied)
+        },
         CELFunction("aws.ingressOpenToInternet", arity: 2...2) { args, _ in
             let port = try RuleArguments.int(args[1], "aws.ingressOpenToInternet")
             return .bool(try policy { try NetworkRuleAnalysis.ingressOpenToInternet(args[0].json, port: port) })
@@ -78,5 +83,59 @@ public enum AWSRuleFunctions {
             add(identity: group.id, attributes: group.attributes)
         }
         return documents
+    }
+
+    /// `scp.denies(account, action, context)`: whether the service control policies in force for an
+    /// `aws.organizations.account` deny the action (``ServiceControlPolicies``). SCPs not enabled at
+    /// the root, or the management account: false. What the answer needs and was not read is an error.
+    static func serviceControlPoliciesDeny(_ args: [CELValue], _ call: CELCallContext, _ name: String) throws -> CELValue {
+        let (host, id) = try RuleArguments.resource(args, call)
+        let graph = host.context.graph
+        let attributes = graph[id]?.attributes ?? args[0].json["attributes"].objectValue ?? [:]
+        let action = try RuleArguments.string(args[1], name)
+        var context: [String: [String]] = [:]
+        switch args[2] {
+        case .map:
+            for (key, value) in args[2].json.objectValue ?? [:] {
+                let values = value.asList.compactMap(\.stringValue)
+                guard values.count == value.asList.count else { throw CELError("\(name): context values are strings or lists of strings") }
+                context[key] = values
+            }
+        case .null: break
+        default: throw CELError("\(name): the context is a map of condition keys to strings or lists of strings")
+        }
+        let roots = graph.resources(ofType: "aws.organizations.root")
+        guard !roots.isEmpty else { throw CELError("not read: the organization's root (aws.organizations.root)") }
+        for root in roots {
+            guard let enabled = root.attributes["scp_enabled"]?.boolValue else {
+                throw CELError("not read: whether service control policies are enabled at \(root.name)")
+            }
+            if !enabled { return .bool(false) }
+        }
+        guard let management = attributes["is_management"]?.boolValue else { throw CELError("not read: is_management of \(id)") }
+        if management { return .bool(false) }
+        guard let account = attributes["id"]?.stringValue, let ancestors = attributes["ancestors"]?.asList.compactMap(\.stringValue),
+            attributes["ancestors"]?.isNull == false
+        else { throw CELError("not read: where \(id) sits in the organization (ancestors)") }
+        var byTarget: [String: [JSONValue]] = [:]
+        for policy in graph.resources(ofType: "aws.organizations.policy")
+        where policy.attributes["type"]?.stringValue == "SERVICE_CONTROL_POLICY" {
+            guard let targets = policy.attributes["targets"], !targets.isNull else {
+                throw CELError("not read: the targets of \(policy.name)")
+            }
+            guard let document = policy.attributes["document"], !document.isNull else {
+                throw CELError("not read: the document of \(policy.name)")
+            }
+            for target in targets.asList.compactMap(\.stringValue) { byTarget[target, default: []].append(document) }
+        }
+        let path = ancestors + [account]
+        // With SCPs enabled AWS keeps at least one attached to the root, every OU and every
+        // account: a level without any means the policies or their targets were not all read.
+        if let bare = path.first(where: { byTarget[$0] == nil }) {
+            throw CELError("not read: no service control policy is recorded as attached to \(bare) (AWS keeps at least one on each)")
+        }
+        let levels = path.map { byTarget[$0] ?? [] }
+        return .bool(
+            try policy { try ServiceControlPolicies.denies(levels: levels, request: PolicyRequest(action: action, context: context)) })
     }
 }

@@ -8,25 +8,37 @@ public struct AWSServiceCaller: ServiceCaller {
     public let client: AWSClient
     /// Where global services (a scope's region `global`) are called.
     public let homeRegion: String
+    /// The clients of accounts entered through an assumed role (an organization scan): a call in
+    /// one of them is signed with its credentials; every other call with ``client``'s.
+    let accounts: AccountClients?
 
     public init(client: AWSClient, homeRegion: String) {
         self.client = client
         self.homeRegion = homeRegion
+        self.accounts = nil
+    }
+
+    init(client: AWSClient, homeRegion: String, accounts: AccountClients) {
+        self.client = client
+        self.homeRegion = homeRegion
+        self.accounts = accounts
     }
 
     /// The wire description of a service from its spec's `settings`.
     public static func service(_ spec: ServiceSpec) -> AWSService {
         let s = spec.settings
-        return AWSService(
+        var service = AWSService(
             id: spec.id, endpointPrefix: s["endpoint_prefix"], signingName: s["signing_name"],
             wireProtocol: AWSProtocol(rawValue: s["protocol"] ?? "query") ?? .query,
             apiVersion: s["api_version"], targetPrefix: s["target_prefix"], jsonVersion: s["json_version"],
             isGlobal: s["global_endpoint"] == "true")
+        service.sdkServiceID = s["sdk_service_id"]
+        return service
     }
 
     static let knownSettings: Set<String> = [
         "protocol", "api_version", "signing_name", "endpoint_prefix", "target_prefix",
-        "json_version", "global_endpoint", "action_prefix",
+        "json_version", "global_endpoint", "action_prefix", "sdk_service_id",
     ]
 
     /// Refuses settings the AWS caller does not understand, so a typo is an error and not a silent default.
@@ -75,7 +87,8 @@ public struct AWSServiceCaller: ServiceCaller {
                 op.query.append((p.input, token))
             }
         }
-        return try await client.send(op, service: service).value
+        let signer = accounts?.client(for: scope.account) ?? client
+        return try await signer.send(op, service: service).value
     }
 
     func fill(_ t: Template, _ c: JSONValue, _ what: String) throws -> String {

@@ -20,6 +20,9 @@ public enum AWSTransforms {
             else { return .null }
             return TransformRegistry.generic["url-json"]?.apply(version["Document"], context) ?? .null
         },
+        // A root's PolicyTypes: whether service (or resource) control policies are enabled there.
+        Transform("scp-enabled") { value, _ in policyTypeEnabled(value, "SERVICE_CONTROL_POLICY") },
+        Transform("rcp-enabled") { value, _ in policyTypeEnabled(value, "RESOURCE_CONTROL_POLICY") },
         Transform("s3-region") { value, _ in
             // GetBucketLocation: empty means us-east-1, EU means eu-west-1.
             let s = value.stringValue ?? ""
@@ -66,4 +69,9 @@ public enum AWSTransforms {
                 "arn:\(partition):ec2:\(context["region"].stringValue ?? ""):\(context["account"].stringValue ?? ""):\(kind)/\(s)")
         },
     ]
+
+    static func policyTypeEnabled(_ value: JSONValue, _ type: String) -> JSONValue {
+        if value.isNull { return .null }
+        return .bool(value.asList.contains { $0["Type"].stringValue == type && $0["Status"].stringValue == "ENABLED" })
+    }
 }

@@ -14,6 +14,8 @@ final class ProgressLine: CollectionProgress, ScanSink, @unchecked Sendable {
     private let planned = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
     private let resources = Atomic<Int>(0)
+    private let accountsTotal = Atomic<Int>(0)
+    private let accountsDone = Atomic<Int>(0)
     private let started = Date()
     private var ticker: Task<Void, Never>?
 
@@ -31,10 +33,15 @@ final class ProgressLine: CollectionProgress, ScanSink, @unchecked Sendable {
         self.resources.wrappingAdd(resources, ordering: .relaxed)
     }
 
+    func accountsPlanned(_ total: Int) { accountsTotal.wrappingAdd(total, ordering: .relaxed) }
+    func accountEntered() { accountsDone.wrappingAdd(1, ordering: .relaxed) }
+
     var line: String {
         let elapsed = String(format: "%.1fs", Date().timeIntervalSince(started))
+        let total = accountsTotal.load(ordering: .relaxed)
+        let accounts = total > 0 ? "\(accountsDone.load(ordering: .relaxed))/\(total) accounts · " : ""
         return
-            "scanning: \(done.load(ordering: .relaxed))/\(planned.load(ordering: .relaxed)) service-scopes · \(resources.load(ordering: .relaxed)) resources · \(counters.calls) calls · \(counters.retries) retries · \(elapsed)"
+            "scanning: \(accounts)\(done.load(ordering: .relaxed))/\(planned.load(ordering: .relaxed)) service-scopes · \(resources.load(ordering: .relaxed)) resources · \(counters.calls) calls · \(counters.retries) retries · \(elapsed)"
     }
 
     func scanWillStart(id: String, startedAt: Date) async throws { start() }

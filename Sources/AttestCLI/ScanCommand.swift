@@ -1,4 +1,5 @@
 import ArgumentParser
+import AttestAWSProvider
 import AttestAzure
 import AttestCollect
 import AttestControls
@@ -195,8 +196,35 @@ struct AWSTargetOptions: ParsableArguments {
     @Option(help: "Role to assume in the scanned account.")
     var roleArn: String?
 
-    @Option(help: "External id for --role-arn.")
+    @Option(help: "External id for --role-arn, or with --org for the role in each member account.")
     var externalId: String?
+
+    @Flag(
+        help:
+            "Scan every account of the organization: the credentials are the management account's (or a delegated administrator's), and each member account is entered through --role-name."
+    )
+    var org = false
+
+    @Option(help: "With --org: the role assumed in each member account (default: OrganizationAccountAccessRole).")
+    var roleName: String?
+
+    @Option(help: "Comma-separated account ids: with --org, only these accounts.")
+    var accounts: String?
+
+    @Option(help: "With --org: comma-separated account ids to leave out.")
+    var excludeAccounts: String?
+
+    @Option(help: "With --org: comma-separated OU (ou-…) or root (r-…) ids; only the accounts under them, at any depth.")
+    var ous: String?
+
+    @Option(
+        help:
+            "With --org: scan only shard INDEX of COUNT (0 ≤ INDEX < COUNT), by a hash of each account id: --shard $(JOB_COMPLETION_INDEX)/4."
+    )
+    var shard: ShardArgument?
+
+    @Option(help: "With --org: accounts entered at once (1-64, default 8).")
+    var accountConcurrency: Int?
 
     @Option(help: "Comma-separated regions to scan (default: every enabled region).")
     var regions: String?
@@ -208,8 +236,20 @@ struct AWSTargetOptions: ParsableArguments {
     var region: String?
 
     func validate() throws {
-        if externalId != nil && roleArn == nil { throw ValidationError("--external-id needs --role-arn") }
+        if externalId != nil && roleArn == nil && !org { throw ValidationError("--external-id needs --role-arn or --org") }
         if let roleArn, !roleArn.hasPrefix("arn:") { throw ValidationError("--role-arn must be an ARN, not \(roleArn)") }
+        if !org {
+            let orgOnly: [(String, Bool)] = [
+                ("--role-name", roleName != nil), ("--accounts", accounts != nil), ("--exclude-accounts", excludeAccounts != nil),
+                ("--ous", ous != nil), ("--shard", shard != nil), ("--account-concurrency", accountConcurrency != nil),
+            ]
+            if let flag = orgOnly.first(where: \.1)?.0 { throw ValidationError("\(flag) needs --org") }
+        }
+        if let n = accountConcurrency, !(1...64).contains(n) {
+            throw ValidationError("--account-concurrency must be from 1 to 64, not \(n)")
+        }
+        // Everything else the organization options check (ids, the role name) is checked before any call.
+        _ = try OrganizationScanOptionsCheck.check(target)
     }
 
     /// The one target the flags describe.
@@ -218,9 +258,17 @@ struct AWSTargetOptions: ParsableArguments {
         options["role_arn"] = roleArn
         options["external_id"] = externalId
         options["home_region"] = region
+        if org {
+            options["org"] = "true"
+            options["role_name"] = roleName
+            options["exclude_accounts"] = excludeAccounts
+            options["ous"] = ous
+            options["shard"] = shard?.shard.description
+            options["account_concurrency"] = accountConcurrency.map(String.init)
+        }
         return ScanTarget(
-            provider: "aws", profile: profile, regions: CommaList.parse(regions), services: CommaList.parse(services),
-            options: options)
+            provider: "aws", profile: profile, accounts: CommaList.parse(accounts), regions: CommaList.parse(regions),
+            services: CommaList.parse(services), options: options)
     }
 }
 
@@ -563,7 +611,10 @@ enum ReportFile {
             try handle.write(contentsOf: data)
             return
         }
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        // A report folder that does not exist yet is made (a scan must not end on a missing folder).
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: url, options: .atomic)
     }
 }
 
@@ -673,5 +724,23 @@ struct ScanGCPCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await ScanExecution.scan(targetOptions.target, options, providers: providers, record: record)
+    }
+}
+
+/// `--shard INDEX/COUNT`, refused by the parser when malformed.
+struct ShardArgument: ExpressibleByArgument {
+    var shard: AccountShard
+    init?(argument: String) {
+        guard let shard = AccountShard(argument) else { return nil }
+        self.shard = shard
+    }
+}
+
+/// The organization options' own checks, as a validation error of the command line.
+enum OrganizationScanOptionsCheck {
+    static func check(_ target: ScanTarget) throws -> OrganizationScanOptions? {
+        do { return try OrganizationScanOptions(target: target) } catch let error as ScanSetupError {
+            throw ValidationError(error.description.replacingOccurrences(of: "the command line: ", with: ""))
+        }
     }
 }

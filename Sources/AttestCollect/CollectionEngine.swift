@@ -18,6 +18,14 @@ public struct CollectionResult: Sendable {
 public protocol CollectionProgress: Sendable {
     func unitsPlanned(_ count: Int)
     func unitFinished(service: String, scope: CollectionScope, resources: Int)
+    /// Discovery of a target with many accounts (an organization): `total` accounts to enter, one more entered or given up.
+    func accountsPlanned(_ total: Int)
+    func accountEntered()
+}
+
+extension CollectionProgress {
+    public func accountsPlanned(_ total: Int) {}
+    public func accountEntered() {}
 }
 
 /// Executes service specs: for every service and scope, list calls with paging, per-resource
@@ -31,7 +39,7 @@ public struct CollectionEngine: Sendable {
     public var itemConcurrency: Int
     /// A guard against paging loops.
     public var maxPages: Int
-    let progress: (any CollectionProgress)?
+    public let progress: (any CollectionProgress)?
     let logger: Logger
 
     public init(
@@ -115,6 +123,9 @@ public struct CollectionEngine: Sendable {
         return CollectionResult(graph: graph, errors: errors.sorted())
     }
 
+    /// How many levels below its first parents a `descend` spec goes (AWS allows five levels of OUs).
+    static let maxDescent = 32
+
     /// Makes a provider's discovery call (who am I, which regions) through the same path as every
     /// other call: the operation's default parameters merged under the call's, templates rendered
     /// against `context`.
@@ -142,7 +153,19 @@ public struct CollectionEngine: Sendable {
             let scopes = spec.fanOut.map { target.scopes($0, inside: unit.scope) } ?? [unit.scope]
             var collected: [JSONValue] = []
             for scope in scopes {
-                collected += await run(spec, unit: unit.moved(to: scope), parents: spec.parent.map { contexts[$0] ?? [] }, into: &out)
+                var parents = spec.parent.map { contexts[$0] ?? [] }
+                var level = 0
+                var seen: Set<String> = []
+                while true {
+                    let found = await run(spec, unit: unit.moved(to: scope), parents: parents, into: &out)
+                    collected += found
+                    // A tree (organizational units): the same list under each new item, to the bottom.
+                    // Ids already seen end a cycle an answer might draw; the depth bounds a hostile one.
+                    let fresh = found.filter { $0["id"].stringValue.map { seen.insert($0).inserted } ?? false }
+                    guard spec.descend, !fresh.isEmpty, level < Self.maxDescent else { break }
+                    parents = fresh
+                    level += 1
+                }
             }
             contexts[spec.type, default: []] += collected
         }
@@ -259,8 +282,9 @@ public struct CollectionEngine: Sendable {
         if let tagSpec = spec.tags, case .object(let o) = Transforms.keyValueMap(evaluate(tagSpec, context: context)) {
             for (k, v) in o { tags[k] = v.stringValue ?? v.serialized() }
         }
+        let account = spec.account?.render(context).flatMap { $0.isEmpty ? nil : $0 } ?? unit.scope.account
         let resource = Resource(
-            id: id, type: spec.type, account: unit.scope.account, region: region,
+            id: id, type: spec.type, account: account, region: region,
             name: spec.name?.render(context) ?? id, tags: tags, attributes: attributes)
         for edge in spec.edges {
             let sources: [JSONValue] = edge.each.map { $0.values(in: context) } ?? [.null]
@@ -473,7 +497,7 @@ public struct UnrenderableParameterError: Error, CustomStringConvertible {
 }
 
 /// Maps `items` through `body` with at most `width` running at once; results keep input order.
-func boundedMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) async -> R) async -> [R] {
+public func boundedMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) async -> R) async -> [R] {
     guard !items.isEmpty else { return [] }
     return await withTaskGroup(of: (Int, R).self) { group in
         var results = [R?](repeating: nil, count: items.count)

@@ -33,6 +33,9 @@ public struct CollectionError: Sendable, Hashable, Codable, Comparable {
         /// A scope that was asked for could not be scanned at all (a region that is not
         /// enabled): every type of that scope is unknown.
         case scopeUnavailable = "scope_unavailable"
+        /// An account that was to be scanned could not be entered at all (a role that could not
+        /// be assumed): every type collected per account is unknown there.
+        case accountUnavailable = "account_unavailable"
     }
 
     public var kind: Kind

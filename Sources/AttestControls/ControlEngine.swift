@@ -104,13 +104,25 @@ public struct ControlEngine: Sendable {
         /// whose level is not regional); a scope that could not be scanned affects every type of
         /// the regional services there. Discovery errors affect nothing.
         ///
+        /// An account that could not be entered affects every type of the services whose level is
+        /// collected per account (`accountLevels`; nil: every level), in every region.
+        ///
         /// - Parameter regionalLevels: the scope levels whose scopes are regions (AWS: `regional`).
-        public init(errors: [CollectionError], services: [ServiceSpec], regionalLevels: Set<String>) {
+        public init(
+            errors: [CollectionError], services: [ServiceSpec], regionalLevels: Set<String>, accountLevels: Set<String>? = nil
+        ) {
             for error in errors {
                 let reason = "collection failed: \(error.service) \(error.operation) in \(error.account)/\(error.region): \(error.code)"
                 switch error.kind {
                 case .discovery:
                     continue
+                case .accountUnavailable:
+                    let reason = "not scanned: account \(error.account): \(error.code)"
+                    for service in services where accountLevels?.contains(service.scope) ?? true {
+                        for type in service.resources.map(\.type) {
+                            add(type: type, account: error.account, region: Self.everyRegion, reason)
+                        }
+                    }
                 case .scopeUnavailable:
                     let reason = "not scanned: \(error.account)/\(error.region): \(error.code)"
                     for service in services where regionalLevels.contains(service.scope) {
@@ -337,9 +349,9 @@ public struct ControlEngine: Sendable {
             for (r, rule) in rules.enumerated() {
                 variables["params"] = params[r]
                 var (status, reason) = Self.run(rule, variables: variables, host: host)
-                if let gap = gap ?? (readGaps.isEmpty ? nil : rule.readTypes.lazy.compactMap({ readGaps[$0]?[account] }).first),
-                    status != .notApplicable
-                {
+                // Also over not_applicable: applies_if may have read the very data that is missing
+                // (an empty list where a call failed), so "does not apply" is not known either.
+                if let gap = gap ?? (readGaps.isEmpty ? nil : rule.readTypes.lazy.compactMap({ readGaps[$0]?[account] }).first) {
                     status = .error
                     reason = gap
                 }

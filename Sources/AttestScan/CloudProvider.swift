@@ -11,10 +11,14 @@ public import Logging
 public struct ScopeLevel: Sendable, Hashable {
     public var name: String
     public var isRegional: Bool
+    /// Collected once per scanned account (AWS `global` and `regional`), not once above them
+    /// (an organization): an account that cannot be entered leaves these levels' types unknown.
+    public var isPerAccount: Bool
 
-    public init(_ name: String, regional: Bool) {
+    public init(_ name: String, regional: Bool, perAccount: Bool = true) {
         self.name = name
         self.isRegional = regional
+        self.isPerAccount = perAccount
     }
 }
 
@@ -81,12 +85,19 @@ public struct Discovery: Sendable {
     /// The regions (locations) that will be scanned, for reports.
     public var regions: [String]
     public var errors: [CollectionError]
+    /// What discovery already collected to decide what to scan (an organization's accounts and
+    /// policies): merged into the target's inventory, and not collected again.
+    public var collected: CollectionResult?
 
-    public init(target: CollectionTarget, principal: String?, regions: [String], errors: [CollectionError] = []) {
+    public init(
+        target: CollectionTarget, principal: String?, regions: [String], errors: [CollectionError] = [],
+        collected: CollectionResult? = nil
+    ) {
         self.target = target
         self.principal = principal
         self.regions = regions
         self.errors = errors
+        self.collected = collected
     }
 }
 

@@ -239,7 +239,8 @@ public struct ScanPipeline: Sendable {
                 gaps.merge(
                     ControlEngine.CollectionGaps(
                         errors: c.result.errors, services: c.services,
-                        regionalLevels: Set(c.provider.scopeLevels.filter(\.isRegional).map(\.name))))
+                        regionalLevels: Set(c.provider.scopeLevels.filter(\.isRegional).map(\.name)),
+                        accountLevels: Set(c.provider.scopeLevels.filter(\.isPerAccount).map(\.name))))
             }
             outcome.errors.sort()
             outcome.timedOut = timedOut
@@ -420,6 +421,11 @@ public struct ScanPipeline: Sendable {
                         }
                     }
                     var result = await engine.collect(services: p.services, target: discovery.target)
+                    if let early = discovery.collected {
+                        for r in early.graph.resources.values { result.graph.add(r) }
+                        for e in early.graph.edges { result.graph.add(e) }
+                        result.errors += early.errors
+                    }
                     result.errors = (discovery.errors + result.errors).sorted()
                     let scanned = ScannedTarget(
                         provider: p.provider.id, origin: p.target.origin,

@@ -134,6 +134,96 @@ struct EngineTests {
         #expect(result.graph.count == 1)
         #expect(result.errors.filter { $0.code == "MissingIdentifier" }.count == 3)
     }
+
+    static let treeSpec = """
+        service: tree
+        settings: {protocol: json}
+        operations:
+          ListRoots: {items: "Roots[]"}
+          ListChildren: {items: "Children[]"}
+          ListMembers: {items: "Members[]"}
+        resources:
+          - type: test.root
+            list: ListRoots
+            id: "root/{item.Id}"
+            attributes: {id: item.Id}
+          - type: test.unit
+            parent: test.root
+            descend: true
+            list: {operation: ListChildren, parameters: {ParentId: "{parent.attributes.id}"}}
+            id: "unit/{item.Id}"
+            attributes: {id: item.Id, parent_id: parent.attributes.id}
+            edges:
+              - {kind: child-of, to: "{parent.id}"}
+          - type: test.member
+            parent: test.unit
+            list: {operation: ListMembers, parameters: {ParentId: "{parent.attributes.id}"}}
+            id: "member/{item.Id}"
+            account: "{item.Id}"
+            attributes: {id: item.Id}
+        """
+
+    @Test func descendWalksATreeToTheBottomAndAccountNamesTheMembersAccount() async throws {
+        let spec = try SpecLoader.loadService(Self.treeSpec, file: "tree.yaml", provider: "test")
+        // r ─ a ─ b ─ c, and r ─ d: four levels of units; members under b and d.
+        let children: [String: [String]] = ["r": ["a", "d"], "a": ["b"], "b": ["c"]]
+        let members: [String: [String]] = ["b": ["444455556666"], "d": ["777788889999"]]
+        let caller = TableCaller { op, params in
+            let parent = params["ParentId"]?.stringValue ?? ""
+            switch op {
+            case "ListRoots": return ["Roots": [["Id": "r"]]]
+            case "ListChildren": return ["Children": .array((children[parent] ?? []).map { ["Id": .string($0)] })]
+            default: return ["Members": .array((members[parent] ?? []).map { ["Id": .string($0)] })]
+            }
+        }
+        let result = await CollectionEngine(caller: caller).collect(services: [spec], target: Self.target)
+        #expect(result.errors.isEmpty)
+        #expect(Set(result.graph.resources(ofType: "test.unit").map(\.id)) == ["unit/a", "unit/b", "unit/c", "unit/d"])
+        #expect(result.graph["unit/c"]?.attributes["parent_id"] == "b")
+        #expect(result.graph.edges(from: "unit/c").map(\.to) == ["unit/b"])
+        #expect(result.graph.edges(from: "unit/a").map(\.to) == ["root/r"])
+        // Members of units at any depth, each in its own account; the others stay in the scope's.
+        #expect(result.graph["member/444455556666"]?.account == "444455556666")
+        #expect(result.graph["member/777788889999"]?.account == "777788889999")
+        #expect(result.graph["unit/a"]?.account == "111122223333")
+    }
+
+    @Test func aCycleOrAnEndlessTreeInTheAnswersEnds() async throws {
+        let spec = try SpecLoader.loadService(Self.treeSpec, file: "tree.yaml", provider: "test")
+        // a's child is a again (a cycle), and every x-unit has one new child forever.
+        let calls = Mutex(0)
+        let caller = TableCaller { op, params in
+            let parent = params["ParentId"]?.stringValue ?? ""
+            switch op {
+            case "ListRoots": return ["Roots": [["Id": "r"]]]
+            case "ListChildren":
+                calls.withLock { $0 += 1 }
+                if parent == "r" { return ["Children": [["Id": "a"], ["Id": "x0"]]] }
+                if parent == "a" { return ["Children": [["Id": "a"]]] }
+                return ["Children": [["Id": .string("x\(Int(parent.dropFirst())! + 1)")]]]
+            default: return ["Members": []]
+            }
+        }
+        let result = await CollectionEngine(caller: caller).collect(services: [spec], target: Self.target)
+        let units = result.graph.resources(ofType: "test.unit").count
+        #expect(units > 2 && units < 100, "\(units) units")
+        #expect(calls.withLock { $0 } < 100)
+    }
+
+    @Test func descendNeedsAParentAndAList() throws {
+        let yaml = """
+            service: bad
+            settings: {protocol: json}
+            operations:
+              ListThings: {items: "Things[]"}
+            resources:
+              - type: test.thing
+                descend: true
+                list: ListThings
+                id: "thing/{item.Id}"
+            """
+        #expect(throws: SpecError.self) { try SpecLoader.loadService(yaml, file: "bad.yaml", provider: "test") }
+    }
 }
 
 extension TestPaths {

@@ -178,7 +178,7 @@ struct InstallTests {
         let (cwd, r) = try await runReadmeBlock("continuous-walkthrough")
         #expect(r.stdout.contains("diff "), "\(r.stdout)")
         #expect(r.stdout.contains("attest_scans_total{outcome=\"complete\"} 1"), "\(r.stdout)")
-        #expect(r.stdout.contains("attest_resources 45"), "\(r.stdout)")
+        #expect(r.stdout.contains("attest_resources 163"), "\(r.stdout)")
         #expect(FileManager.default.fileExists(atPath: cwd.appendingPathComponent("last.json").path))
         #expect(r.stderr.contains("watch stopped"))
     }

@@ -163,11 +163,12 @@ struct ReplayAndHostileTests {
         #expect(report["scan"]["complete"] == true)
         #expect(report["scan"]["account"] == "123456789012")
         let types = report["resources"].asList.compactMap { $0["type"].stringValue }
-        #expect(types.count == 45)
-        #expect(Set(types).count == 21)
-        #expect(report["edges"].asList.count == 40)
+        // The base seed and every area (scripts/record-sample-account.sh seeds with --areas).
+        #expect(types.count == 163)
+        #expect(Set(types).count == 50)
+        #expect(report["edges"].asList.count == 117)
         // The demo and its exit status agree: everything read, every control judged (the
-        // recording has the root user's credential report row), so 0.
+        // recording has the root user's credential report row and the vaults' key types), so 0.
         #expect(report["controls"]["by_status"]["error"] == 0)
         #expect(report["controls"]["not_evaluated"] == [])
         #expect(report["errors"] == [])

@@ -23,7 +23,9 @@ public final class MotoServer: Sendable {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             // moto_server dies with the test process even when that one is killed (see `launcher`);
             // a normal exit also stops every server (see `StartedServers`).
-            process.arguments = ["python3", "-c", Self.launcher, "moto_server", "-H", "127.0.0.1", "-p", String(port)]
+            // moto_server with answers for the few calls moto does not emulate (Tests/Support/moto/server.py).
+            let launcherScript = TestPaths.repository.appendingPathComponent("Tests/Support/moto/server.py").path
+            process.arguments = ["python3", "-c", Self.launcher, "python3", launcherScript, "-H", "127.0.0.1", "-p", String(port)]
             var env = ProcessInfo.processInfo.environment
             env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
             env["MOTO_ALLOW_NONEXISTENT_REGION"] = "false"
@@ -98,15 +100,27 @@ public final class MotoServer: Sendable {
     }
 
     /// Runs `Tests/Support/moto/seed.py` against this server and returns what it printed.
-    public func seed(auth: Bool = false) async throws -> [String: Any] {
+    public func seed(auth: Bool = false, areas: Bool = false) async throws -> [String: Any] {
         let output = try await runProcess(
             "/usr/bin/env",
             [
                 "python3", TestPaths.repository.appendingPathComponent("Tests/Support/moto/seed.py").path,
                 endpoint,
-            ] + (auth ? ["--auth"] : []))
+            ] + (auth ? ["--auth"] : []) + (areas ? ["--areas"] : []))
         guard let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else {
             throw TestPeerError("seed.py printed no JSON")
+        }
+        return json
+    }
+
+    /// Seeds the organization of `Tests/Support/moto/organization.py` (the server must have been
+    /// started with `authAfter: budget`) and returns what it printed.
+    public func seedOrganization(budget: Int) async throws -> [String: Any] {
+        let output = try await runProcess(
+            "/usr/bin/env",
+            ["python3", TestPaths.repository.appendingPathComponent("Tests/Support/moto/organization.py").path, endpoint, String(budget)])
+        guard let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else {
+            throw TestPeerError("organization.py printed no JSON")
         }
         return json
     }

@@ -99,6 +99,12 @@ public struct ResourceSpec: Sendable {
     public var name: Template?
     /// Overrides the region of the resource (S3 buckets live where GetBucketLocation says).
     public var region: Template?
+    /// Overrides the account the resource belongs to (an organization's member account, listed
+    /// from the management account).
+    public var account: Template?
+    /// With ``parent`` naming another type: after the items under those parents, the same list
+    /// runs again under each item found, down to the bottom of a tree (organizational units).
+    public var descend: Bool = false
     public var filter: Condition?
     public var enrich: [EnrichmentSpec]
     public var tags: AttributeSpec?

@@ -282,13 +282,17 @@ public enum SpecLoader {
 
     static func resource(_ node: YAMLNode, operations: [String: OperationSpec], transforms: TransformRegistry) throws -> ResourceSpec {
         let m = try node.map([
-            "type", "parent", "singleton", "merge", "list", "fan_out", "id", "name", "region", "filter", "enrich",
-            "tags", "attributes", "edges",
+            "type", "parent", "singleton", "merge", "list", "fan_out", "id", "name", "region", "account", "descend", "filter",
+            "enrich", "tags", "attributes", "edges",
         ])
         let singleton = try m.optionalBool("singleton") ?? false
         let mergeOnly = try m.optionalBool("merge") ?? false
         let list = try m.node("list").map { try call($0, operations: operations) }
         if !singleton && list == nil { throw node.error("a resource needs list: (or singleton: true)") }
+        let descend = try m.optionalBool("descend") ?? false
+        if descend, try m.optionalString("parent") == nil || list == nil {
+            throw node.error("descend: true needs parent: and list:")
+        }
         var enrich: [EnrichmentSpec] = []
         var seen: Set<String> = []
         if let e = m.node("enrich") {
@@ -333,6 +337,7 @@ public enum SpecLoader {
             type: try m.string("type"), line: node.line, parent: try m.optionalString("parent"), singleton: singleton,
             mergeOnly: mergeOnly, list: list, fanOut: try m.optionalString("fan_out"), id: try m.template("id"),
             name: try m.optionalTemplate("name"), region: try m.optionalTemplate("region"),
+            account: try m.optionalTemplate("account"), descend: descend,
             filter: try m.node("filter").map(condition), enrich: enrich,
             tags: try m.node("tags").map { try attribute($0, transforms) }, attributes: attributes, edges: edges)
     }

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Seeds a moto_server with attest's sample account and prints what it created as JSON.
 
-Usage: seed.py ENDPOINT [--auth]   (with --auth: also create the scanner's IAM user and print its key)
+Usage: seed.py ENDPOINT [--auth] [--areas]
+  --auth: also create the scanner's IAM user and print its key
+  --areas: also seed every area module beside this file (seed_<area>.py: monitoring, data,
+           security, edge), whose expectations are fixtures/aws/seeded-expectations-<area>.json
 
 The account has, on purpose, one resource of each kind done wrong and one done right:
 public bucket vs. locked-down bucket, world-open SSH/RDP vs. a restricted group, unencrypted vs.
@@ -17,6 +20,7 @@ from botocore.config import Config
 
 endpoint = sys.argv[1]
 auth = "--auth" in sys.argv
+areas = "--areas" in sys.argv
 HOME = "us-east-1"
 OTHER = "eu-west-1"
 
@@ -198,5 +202,16 @@ fn = lam.create_function(FunctionName="public-fn", Runtime="python3.12", Role=fn
 lam.add_permission(FunctionName="public-fn", StatementId="anyone", Action="lambda:InvokeFunction", Principal="*")
 out["lambda_function"] = fn["FunctionArn"]
 out["lambda_role"] = fn_role
+
+# --- Further areas: one module each beside this file (seed_<area>.py), each with
+# seed(c, out, account, HOME, OTHER); their expectations are fixtures/aws/seeded-expectations-<area>.json.
+import importlib.util
+import pathlib
+
+for path in sorted(pathlib.Path(__file__).resolve().parent.glob("seed_*.py")) if areas else []:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.seed(c, out, account, HOME, OTHER)
 
 print(json.dumps(out, indent=2, sort_keys=True))
