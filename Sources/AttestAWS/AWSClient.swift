@@ -18,14 +18,18 @@ public final class AWSClient: Sendable {
     let logger: Logger
     let userAgent: String
     let requestTimeout: Duration
+    /// Whose calls these are for adaptive pacing (`<scope>/<region>/<service>`): the account
+    /// when it is known (an organization's member), else this client's own id.
+    public let pacingScope: String
 
     public init(
         transport: any HTTPTransport, credentials: any AWSCredentialProvider,
         endpoints: AWSEndpointResolver = AWSEndpointResolver(), retryPolicy: RetryPolicy = RetryPolicy(),
         counters: CallCounters = CallCounters(), clock: ClockOffset = ClockOffset(),
         logger: Logger = Logger(label: "attest.aws"), userAgent: String = "attest",
-        requestTimeout: Duration = .seconds(30)
+        requestTimeout: Duration = .seconds(30), pacingScope: String? = nil
     ) {
+        self.pacingScope = pacingScope ?? UUID().uuidString
         self.transport = transport
         self.credentials = credentials
         self.endpoints = endpoints
@@ -44,6 +48,14 @@ public final class AWSClient: Sendable {
             counters: counters, clock: clock, logger: logger, userAgent: userAgent, requestTimeout: requestTimeout)
     }
 
+    /// This client, paced as `scope`'s calls (an account id).
+    public func with(pacingScope scope: String) -> AWSClient {
+        AWSClient(
+            transport: transport, credentials: credentials, endpoints: endpoints, retryPolicy: retryPolicy,
+            counters: counters, clock: clock, logger: logger, userAgent: userAgent, requestTimeout: requestTimeout,
+            pacingScope: scope)
+    }
+
     public func send(_ op: AWSOperation, service: AWSService) async throws -> AWSResponse {
         let endpoint = try endpoints.endpoint(for: service, region: op.region)
         let encoded = ProtocolCodec.encode(op, service: service)
@@ -56,7 +68,7 @@ public final class AWSClient: Sendable {
 
         let loop = AttemptLoop(transport: transport, policy: retryPolicy, counters: counters, logger: logger)
         let clock = self.clock
-        return try await loop.run(operation: op.name, label: service.id) { _ in
+        return try await loop.run(operation: op.name, label: service.id, pacingKey: "\(pacingScope)/\(op.region)/\(service.id)") { _ in
             var headers = encoded.headers
             headers.append(("Host", hostHeader))
             var query = encoded.query

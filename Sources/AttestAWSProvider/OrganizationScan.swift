@@ -192,7 +192,9 @@ struct OrganizationScan {
     /// that makes us and lists the account's regions.
     func enter(_ account: String, management: String, partition: String) async -> Entered {
         let roleArn = "arn:\(partition):iam::\(account):role/\(options.roleName)"
-        if account != management { clients.set(session.assuming(roleArn, externalId: options.externalId), for: account) }
+        if account != management {
+            clients.set(session.assuming(roleArn, externalId: options.externalId).with(pacingScope: account), for: account)
+        }
         let accountTarget = AccountTarget(id: account, homeRegion: session.homeRegion, values: ["partition": .string(partition)])
         do {
             let identity = try await engine.discover(

@@ -36,12 +36,18 @@ public struct AttemptLoop: Sendable {
 
     /// Runs the attempts of one call named `operation` (for logs) and returns its value, or
     /// throws the last error when the state machine gives up.
+    ///
+    /// With the policy's ``RetryPolicy/pacer``, each attempt first waits its turn under
+    /// `pacingKey` (default: `label`), and each answer tells the pacer whether it was throttled.
     public func run<Value: Sendable>(
         operation: String,
         label: String? = nil,
+        pacingKey: String? = nil,
         prepare: (_ attempt: Int) async throws -> HTTPRequest,
         interpret: (HTTPResponse) -> AttemptOutcome<Value>
     ) async throws -> Value {
+        let pacer = policy.pacer
+        let key = pacingKey ?? label
         var machine = AttemptStateMachine(policy: policy)
         let clock = ContinuousClock()
         let start = clock.now
@@ -67,6 +73,7 @@ public struct AttemptLoop: Sendable {
                 continue
             case .send(let attempt):
                 try Task.checkCancellation()
+                if let pacer, let key, try await pacer.acquire(key) > .zero { counters.recordPacing(label: label) }
                 let request = try await prepare(attempt)
                 counters.recordCall(label: label)
                 let response: HTTPResponse
@@ -83,7 +90,15 @@ public struct AttemptLoop: Sendable {
                     }
                     continue
                 }
-                switch interpret(response) {
+                let outcome = interpret(response)
+                if let pacer, let key {
+                    if case .failure(_, .retry(throttled: true, _)) = outcome {
+                        pacer.record(key, throttled: true)
+                    } else {
+                        pacer.record(key, throttled: false)
+                    }
+                }
+                switch outcome {
                 case .success(let value):
                     return value
                 case .failure(let error, let verdict):

@@ -13,6 +13,8 @@ public final class CallCounters: Sendable {
         public var calls = 0
         public var retries = 0
         public var throttled = 0
+        /// Calls held back by adaptive pacing before they were sent.
+        public var paced = 0
     }
 
     public init() {}
@@ -30,6 +32,11 @@ public final class CallCounters: Sendable {
                 if throttled { $0[label, default: LabelCounts()].throttled += 1 }
             }
         }
+    }
+
+    /// A call held back by adaptive pacing.
+    public func recordPacing(label: String? = nil) {
+        if let label { _byLabel.withLock { $0[label, default: LabelCounts()].paced += 1 } }
     }
 
     /// Calls, retries and throttled retries per label (per service, for providers that label their calls).

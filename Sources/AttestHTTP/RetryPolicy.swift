@@ -19,6 +19,8 @@ public struct RetryPolicy: Sendable {
     public var maxCallDuration: Duration
     /// How many times a call is re-signed after correcting the clock from the server's `Date`.
     public var maxClockCorrections: Int
+    /// Client-side rate limiting per key once a key is throttled (``AdaptivePacer``); nil: none.
+    public var pacer: AdaptivePacer?
 
     public init(
         maxAttempts: Int = 8, maxConnectionAttempts: Int = 3, baseDelay: Duration = .milliseconds(200),

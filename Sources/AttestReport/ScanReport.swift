@@ -254,6 +254,8 @@ public struct ScanReport: Codable, Sendable {
         public var calls: Int
         public var retries: Int
         public var throttled: Int
+        /// Calls held back by adaptive pacing after the service throttled; absent when none were.
+        public var paced: Int?
     }
 
     public struct ControlsSummary: Codable, Sendable {
@@ -468,7 +470,9 @@ extension ScanReport {
                 durationSeconds: (outcome.finishedAt.timeIntervalSince(outcome.startedAt) * 1000).rounded() / 1000,
                 callsByService: outcome.callsByService.isEmpty
                     ? nil
-                    : outcome.callsByService.mapValues { ServiceCalls(calls: $0.calls, retries: $0.retries, throttled: $0.throttled) }))
+                    : outcome.callsByService.mapValues {
+                        ServiceCalls(calls: $0.calls, retries: $0.retries, throttled: $0.throttled, paced: $0.paced > 0 ? $0.paced : nil)
+                    }))
         resources = outcome.graph.sortedResources
         edges = outcome.graph.sortedEdges
         errors = outcome.errors.map { error in

@@ -72,9 +72,12 @@ public struct ScanSession: Sendable {
     ) async throws -> T {
         let bundle = environment["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         if let bundle { _ = try AsyncHTTPClientTransport.certificates(inBundle: bundle) }  // a bad bundle fails before anything runs
+        // One pacer per session: every target's calls share the buckets of their keys.
+        var policy = retryPolicy
+        if policy.pacer == nil { policy.pacer = AdaptivePacer() }
         let session = ScanSession(
             environment: environment, transports: TransportPool(defaultBundle: bundle, wrap: wrapTransport),
-            counters: CallCounters(), retryPolicy: retryPolicy, userAgent: userAgent, logger: logger)
+            counters: CallCounters(), retryPolicy: policy, userAgent: userAgent, logger: logger)
         do {
             let value = try await body(session)
             await session.transports.shutdown()

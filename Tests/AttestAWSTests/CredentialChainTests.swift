@@ -1083,22 +1083,28 @@ struct CredentialProcessBoundsTests {
             "PATH": "/usr/bin:/bin", "HOME": dir.path, "AWS_CONFIG_FILE": config.path,
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
         ]
+        let stderr = dir.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: stderr)
         try process.run()
         var started = false
         // Up to 30 s for the helper to start on a loaded machine (the full suite runs in parallel).
-        for _ in 0..<600 where !started {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !started, process.isRunning, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
-            started = !(try await runProcessCapturing("/usr/bin/pgrep", ["-f", "sleep 319"]).stdout.isEmpty)
+            started = !(try await runProcessCapturing("/usr/bin/pgrep", ["-f", "sleep 319"], slotted: false).stdout.isEmpty)
         }
-        #expect(started)
+        #expect(
+            started,
+            "attest \(process.isRunning ? "still running" : "exited \(process.terminationStatus)"): \((try? String(contentsOf: stderr, encoding: .utf8)) ?? "")"
+        )
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         var gone = false
         for _ in 0..<40 where !gone {
             try await Task.sleep(for: .milliseconds(50))
-            gone = try await runProcessCapturing("/usr/bin/pgrep", ["-f", "sleep 319"]).stdout.isEmpty
+            gone = try await runProcessCapturing("/usr/bin/pgrep", ["-f", "sleep 319"], slotted: false).stdout.isEmpty
         }
         #expect(gone, "the helper outlived attest")
     }

@@ -80,6 +80,27 @@ struct RetryAndSkewTests {
         #expect(t.sent.allSatisfy { $0.header("Authorization")?.hasPrefix("AWS4-HMAC-SHA256 Credential=AKIDTEST/") == true })
     }
 
+    @Test func aThrottledAccountRegionAndServiceIsPacedOnItsOwn() async throws {
+        let throttle = HTTPResponse(
+            status: 400, body: Array("<ErrorResponse><Error><Code>Throttling</Code><Message>slow</Message></Error></ErrorResponse>".utf8))
+        let ok = HTTPResponse(status: 200, body: Array(identityXML.utf8))
+        let t = ScriptedTransport([.respond(throttle), .respond(ok), .respond(ok), .respond(ok)])
+        let pacer = AdaptivePacer(sleep: { _ in })
+        var policy = fast
+        policy.pacer = pacer
+        let member = AWSClient(transport: t, credentials: creds, endpoints: endpoints, retryPolicy: policy).with(
+            pacingScope: "444455556666")
+        _ = try await member.send(op, service: .sts)
+        #expect(pacer.bucket("444455556666/us-east-1/sts")?.isPacing == true)
+        // At 0.5 calls a second, the calls sent right after wait their turn (the test's sleep returns at once).
+        _ = try await member.send(op, service: .sts)
+        _ = try await member.send(op, service: .sts)
+        #expect(member.counters.byLabel["sts"]?.paced ?? 0 >= 1, "calls after the throttle waited their turn")
+        // Another region of the account, and another account, are not held back.
+        #expect(pacer.bucket("444455556666/eu-west-1/sts") == nil)
+        #expect(pacer.bucket("111122223333/us-east-1/sts") == nil)
+    }
+
     @Test func permanentErrorsAreNotRetriedAndRetriesEnd() async throws {
         let denied = ScriptedTransport([
             .respond(
