@@ -293,13 +293,14 @@ public struct AWSSession: Sendable {
     public var client: AWSClient
     public var homeRegion: String
     /// A client signing with other credentials over the same transport, endpoints and clock.
-    var makeClient: @Sendable (any AWSCredentialProvider) -> AWSClient = { _ in fatalError("no client factory") }
+    var makeClient: @Sendable (any AWSCredentialProvider) -> AWSClient
     /// The credentials `client` signs with.
     var credentials: (any AWSCredentialProvider)?
 
     public init(client: AWSClient, homeRegion: String) {
         self.client = client
         self.homeRegion = homeRegion
+        self.makeClient = { [client] in client.with(credentials: $0) }
     }
 
     /// A client for `roleArn`, assumed with this session's credentials (refreshed before they expire).
