@@ -52,15 +52,12 @@ public struct AWSProvider: CloudProvider {
     }
 
     public func permissions(spec: ProviderSpec, services: [String]?) -> JSONValue {
-        [
-            "Version": "2012-10-17",
-            "Statement": [
-                [
-                    "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
-                    "Action": .array(Self.actions(spec: spec, services: services).map(JSONValue.string)),
-                ]
-            ],
-        ]
+        ["Version": "2012-10-17", "Statement": [Self.scanStatement(Self.actions(spec: spec, services: services))]]
+    }
+
+    /// The statement granting a scan's read-only actions.
+    static func scanStatement(_ actions: [String]) -> JSONValue {
+        ["Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*", "Action": .array(actions.map(JSONValue.string))]
     }
 
     /// What an organization scan needs: in the management account (or delegated administrator)
@@ -92,23 +89,12 @@ public struct AWSProvider: CloudProvider {
                         "Sid": "AttestEnterMemberAccounts", "Effect": "Allow", "Action": "sts:AssumeRole",
                         "Resource": .string("arn:aws:iam::*:role/\(roleName)"),
                     ],
-                    [
-                        "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
-                        "Action": .array(memberActions.map(JSONValue.string)),
-                    ],
+                    scanStatement(memberActions),
                 ],
             ],
             "member_accounts": [
                 "role_name": .string(roleName),
-                "policy": [
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        [
-                            "Sid": "AttestReadOnlyScan", "Effect": "Allow", "Resource": "*",
-                            "Action": .array(memberActions.map(JSONValue.string)),
-                        ]
-                    ],
-                ],
+                "policy": ["Version": "2012-10-17", "Statement": [scanStatement(memberActions)]],
                 "trust_policy": ["Version": "2012-10-17", "Statement": [trust]],
             ],
         ]

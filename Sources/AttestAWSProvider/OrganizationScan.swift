@@ -215,14 +215,17 @@ struct OrganizationScan {
             clients.set(nil, for: account)
             let (code, message) = connection.caller.describe(error)
             let what = account == management ? "the management account" : "assuming \(roleArn)"
-            return .unavailable(unavailable(account, code: code, message: "not scanned: \(what) failed: \(message)"))
+            return .unavailable(
+                unavailable(
+                    account, code: code, message: "not scanned: \(what) failed: \(message)",
+                    operation: account == management ? "GetCallerIdentity" : "AssumeRole"))
         }
     }
 
-    func unavailable(_ account: String, code: String, message: String) -> CollectionError {
+    func unavailable(_ account: String, code: String, message: String, operation: String = "AssumeRole") -> CollectionError {
         CollectionError(
             kind: .accountUnavailable, service: "sts", account: account, region: CollectionScope.global,
-            operation: account.isEmpty ? "GetCallerIdentity" : "AssumeRole", code: code, message: message)
+            operation: operation, code: code, message: message)
     }
 }
 
